@@ -1,0 +1,209 @@
+"""One job: one student's module on one problem, graded in a trusted worker process.
+
+`run_job` is the function every executor runs (the local process pool, a Dask worker). The job
+carries the submission's bytes, so a worker needs only the installed grader and the problem bank.
+It copies the submission into a private temporary folder, scans it for forbidden names, runs the
+problem's tests with pytest and the grading plugin, and returns a :class:`JobResult`. Student code
+runs only in the sandbox that the plugin's `student` fixture talks to.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import io
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import __version__
+from grader.forbidden import find_forbidden
+from grader.results import JobResult, Status
+from grader.sandbox.client import Zygote
+from grader.spec import ProblemSpec, load_problem
+
+_MAX_SUBMISSION_BYTES = 32 << 20
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a worker needs to grade one job."""
+
+    root: str  # the course folder: problems/, reference/
+    assignment: str
+    problem: str
+    student: str
+    files: tuple[tuple[str, bytes], ...]  # the submission: relative path, contents
+    key: str
+    zygote_address: str | None = None
+
+
+def read_submission(folder: Path) -> tuple[tuple[str, bytes], ...]:
+    """A student's files as (relative path, bytes), sorted; links and oversized folders are skipped."""
+    files = []
+    total = 0
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_symlink() or not path.is_file() or any(p.startswith(".") or p == "__pycache__" for p in rel.parts):
+            continue
+        data = path.read_bytes()
+        total += len(data)
+        if total > _MAX_SUBMISSION_BYTES:
+            break
+        files.append((rel.as_posix(), data))
+    return tuple(files)
+
+
+def _hash_tree(h: "hashlib._Hash", folder: Path) -> None:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+
+
+def job_key(problem: ProblemSpec, files: tuple[tuple[str, bytes], ...]) -> str:
+    """Hash of everything a job's result depends on: submission, problem folder, reference, grader."""
+    h = hashlib.sha256()
+    h.update(f"grader {__version__}\0".encode())
+    for name, data in files:
+        h.update(name.encode() + b"\0" + data + b"\0")
+    h.update(b"problem\0")
+    _hash_tree(h, problem.folder)
+    h.update(b"reference\0" + problem.reference.read_bytes())
+    return h.hexdigest()
+
+
+_zygote: Zygote | None = None
+
+
+def _local_zygote(address: str | None) -> Zygote:
+    """The zygote given by the executor, or one started for this process (Dask workers, tests)."""
+    global _zygote
+    if address is not None:
+        return Zygote(address=address)
+    if _zygote is None:
+        _zygote = Zygote.start()
+        atexit.register(_zygote.close)
+    return _zygote
+
+
+def run_job(job: JobSpec) -> JobResult:
+    """Grade one job; never raises for anything the student did."""
+    import torch
+
+    started = time.monotonic()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    sys.dont_write_bytecode = True  # pytest must not write .pyc files into the bank
+    problem = load_problem(Path(job.root), job.assignment, job.problem)
+    tmp = Path(tempfile.mkdtemp(prefix=f"grader-{job.student}-{job.problem}-"))
+    cwd = os.getcwd()
+    try:
+        submission = tmp / "submission"
+        workdir = tmp / "sandbox"
+        trusted = tmp / "trusted"
+        for folder in (submission, workdir, trusted):
+            folder.mkdir()
+        for name, data in job.files:
+            target = submission / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        os.chdir(trusted)  # Hypothesis and pytest write into the working directory
+        result = _grade(job, problem, submission, str(workdir), trusted)
+    finally:
+        os.chdir(cwd)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return JobResult(**{**result.to_dict(), "tests": result.tests, "duration": time.monotonic() - started, "key": job.key})
+
+
+def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, trusted: Path) -> JobResult:
+    import pytest
+
+    from grader.plugin import GradingPlugin
+    from grader.proxy import StudentSession
+
+    module_file = submission / problem.module_file
+    forced: str | None = None
+    status: Status = "graded"
+    if not module_file.is_file():
+        forced = f"the submission has no file {problem.module_file}"
+        status = "missing"
+    else:
+        try:
+            violations = find_forbidden(module_file.read_text(errors="replace"), problem.forbidden)
+        except SyntaxError:
+            violations = []  # the import reports it, with the student's line
+        if violations:
+            forced = "\n".join(v.message(problem.module_file) for v in violations)
+            status = "forbidden"
+    session = StudentSession(
+        zygote=_local_zygote(job.zygote_address),
+        student_dir=str(submission),
+        module=problem.module,
+        workdir=workdir,
+        limits=problem.limits,
+        forbidden_calls=problem.forbidden,
+        required_names=problem.names,
+    )
+    plugin = GradingPlugin(problem=problem, session=session, forced_failure=forced)
+    ini = trusted / "pytest.ini"
+    ini.write_text("[pytest]\n")
+    args = [
+        str(problem.test_file),
+        "-c", str(ini),
+        "--rootdir", str(problem.folder),
+        "-p", "no:cacheprovider",
+        "-q",
+        "--tb=short",
+        "--noconftest",
+        "--import-mode=importlib",
+        "-o", "addopts=",
+        "-W", "ignore",
+    ]
+    log = io.StringIO()  # pytest's own report: only shown when the bank itself is broken
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            exit_code = pytest.main(args, plugins=[plugin])
+    finally:
+        session.close()
+    tests = plugin.test_results()
+    message = forced or ""
+    if plugin.errors or exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        status = "error"
+        message = "\n".join(plugin.errors) or f"pytest stopped with exit code {int(exit_code)}:\n{log.getvalue()[-3000:]}"
+        tests = []
+    elif any(t.outcome == "error" for t in tests):
+        status = "error"
+        message = next(t.message for t in tests if t.outcome == "error")
+    elif status == "graded" and session.import_failure is not None:
+        status = "crashed"
+        message = session.import_failure
+    score = sum(t.points for t in tests if t.outcome == "passed")
+    return JobResult(
+        student=job.student,
+        assignment=job.assignment,
+        problem=job.problem,
+        status=status,
+        score=score,
+        max_score=problem.points,
+        message=message,
+        tests=tuple(tests),
+    )
+
+
+def make_job(root: Path, problem: ProblemSpec, student: str, folder: Path, zygote_address: str | None = None) -> JobSpec:
+    files = read_submission(folder)
+    return JobSpec(
+        root=str(root),
+        assignment=problem.assignment,
+        problem=problem.id,
+        student=student,
+        files=files,
+        key=job_key(problem, files),
+        zygote_address=zygote_address,
+    )
+

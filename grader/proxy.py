@@ -1,0 +1,350 @@
+"""The `student` fixture's objects: proxies that forward every use of student code to the sandbox.
+
+`student.fold_conv_bn(conv, bn)` pickles the arguments to the sandbox, runs the call there and
+decodes the result as plain data; anything that is not plain data comes back as a :class:`Remote`
+handle whose calls, attribute reads and uses as an argument also run in the sandbox. Every failure of
+student code becomes one of two exceptions: :class:`StudentError` (the code raised; input-dependent,
+so Hypothesis shrinks it) or :class:`StudentFault` (timeout, exit, crash, memory, import failure,
+missing name; it stops the test at once).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import time
+from typing import Any
+
+from grader import wire
+from grader.sandbox.client import SandboxGone, SandboxProcess, Zygote, describe_exit
+from grader.spec import Limits
+
+_OUTPUT_NAME = "student-output.txt"
+
+
+class StudentError(Exception):
+    """The student's code raised an exception; carries the student's own traceback."""
+
+    def __init__(self, message: str, traceback: str = "") -> None:
+        super().__init__(message)
+        self.student_traceback = traceback
+
+
+class StudentFault(BaseException):
+    """The student's code cannot answer (timeout, exit, crash, memory, import, missing name).
+
+    A BaseException so that Hypothesis stops at once instead of replaying the fault while shrinking.
+    """
+
+    def __init__(self, message: str, traceback: str = "") -> None:
+        super().__init__(message)
+        self.student_traceback = traceback
+
+
+class StudentSession:
+    """One job's connection to the student's module: a sandbox, restarted after a fault."""
+
+    def __init__(
+        self,
+        *,
+        zygote: Zygote,
+        student_dir: str,
+        module: str,
+        workdir: str,
+        limits: Limits,
+        forbidden_calls: tuple[str, ...] = (),
+        required_names: tuple[str, ...] = (),
+    ) -> None:
+        self.zygote = zygote
+        self.student_dir = student_dir
+        self.module_name = module
+        self.workdir = workdir
+        self.limits = limits
+        self.forbidden_calls = forbidden_calls
+        self.required_names = frozenset(required_names)
+        self.output_path = os.path.join(workdir, _OUTPUT_NAME)
+        self.deadline = time.monotonic() + limits.job_timeout
+        self.generation = 0
+        self._process: SandboxProcess | None = None
+        self._names: frozenset[str] = frozenset()
+        self._import_fault: StudentFault | None = None
+        self._test_fault: StudentFault | None = None
+        self._released: list[int] = []
+        open(self.output_path, "wb").close()
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    def module(self) -> StudentModule:
+        """The student's module, imported in a sandbox (raises StudentFault if it does not import)."""
+        self._ensure_started()
+        return StudentModule(self)
+
+    @property
+    def import_failure(self) -> str | None:
+        """Why the module could not be imported, if it could not."""
+        return None if self._import_fault is None else str(self._import_fault)
+
+    def begin_test(self) -> None:
+        self._test_fault = None
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.close()
+            self._process = None
+
+    def output_size(self) -> int:
+        return os.path.getsize(self.output_path)
+
+    def read_output(self, start: int, limit: int) -> str:
+        """Captured stdout/stderr from byte `start` on, capped at `limit` bytes with a note."""
+        with open(self.output_path, "rb") as f:
+            f.seek(start)
+            data = f.read(limit + 1)
+            rest = os.fstat(f.fileno()).st_size - start - limit
+        text = data[:limit].decode("utf-8", "replace")
+        if rest > 0:
+            text += f"\n[... output truncated: {rest} more bytes]"
+        return text
+
+    def _ensure_started(self) -> None:
+        if self._import_fault is not None:
+            raise self._import_fault
+        if self._process is not None:
+            return
+        self._process = self.zygote.spawn(
+            {
+                "student_dir": self.student_dir,
+                "workdir": self.workdir,
+                "output_path": self.output_path,
+                "forbidden_calls": list(self.forbidden_calls),
+                "limits": {"memory_mb": self.limits.memory_mb, "cpu_seconds": int(self.limits.job_timeout) + 5},
+            }
+        )
+        self.generation += 1
+        self._released.clear()
+        try:
+            reply = self._request(
+                {"op": "import", "module": self.module_name}, [], f"importing {self.module_name}.py",
+                timeout=self.limits.import_timeout,
+            )
+        except StudentError as exc:
+            self._import_fault = StudentFault(f"{self.module_name}.py could not be imported: {exc}", exc.student_traceback)
+            raise self._import_fault from None
+        except StudentFault as exc:
+            self._import_fault = StudentFault(f"{self.module_name}.py could not be imported: {exc}", exc.student_traceback)
+            raise self._import_fault from None
+        self._names = frozenset(reply["names"])
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def getattr(self, handle: int, generation: int, name: str, what: str) -> Any:
+        self._check_usable(generation)
+        return self._request({"op": "getattr", "id": handle, "name": name}, [], what)
+
+    def call(
+        self,
+        handle: int,
+        generation: int,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        what: str,
+        *,
+        method: str | None = None,
+        check_args: bool = False,
+    ) -> Any:
+        self._check_usable(generation)
+        payload = io.BytesIO()
+        _ArgPickler(payload, self).dump((args, kwargs))
+        header: dict[str, Any] = {"op": "call", "id": handle, "check_args": check_args}
+        if method:
+            header["method"] = method
+        return self._request(header, [payload.getvalue()], what, want_reply=check_args)
+
+    def release(self, handle: int, generation: int) -> None:
+        if generation == self.generation:
+            self._released.append(handle)
+
+    def _check_usable(self, generation: int) -> None:
+        if self._test_fault is not None:
+            raise self._test_fault
+        self._ensure_started()
+        if generation != self.generation:
+            raise StudentFault("an object returned by the student's code was lost when its sandbox was restarted")
+
+    def _request(
+        self, header: dict[str, Any], blobs: list[bytes], what: str, *, timeout: float | None = None,
+        want_reply: bool = False,
+    ) -> Any:
+        assert self._process is not None
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._fault(StudentFault(f"the time limit for this problem ({self.limits.job_timeout:g} s) was reached"))
+        limit = min(timeout or self.limits.call_timeout, remaining)
+        header["timeout"] = limit
+        if self._released:
+            header["release"], self._released = self._released, []
+        try:
+            reply, out_blobs = self._process.request(header, blobs, timeout=limit + 2.0)
+        except SandboxGone as gone:
+            self.close()
+            if gone.timed_out:
+                raise self._fault(StudentFault(f"{what} timed out after {limit:g} s")) from None
+            status = gone.status or {}
+            if status.get("signal") == 9:
+                message = f"{what} was killed (probably by exceeding the memory limit of {self.limits.memory_mb} MiB)"
+            elif "code" in status:
+                message = f"{what} exited before returning (exit status {status['code']})"
+            else:
+                message = f"{what} crashed: the process {describe_exit(gone.status)}"
+            raise self._fault(StudentFault(message)) from None
+        except wire.WireError as exc:
+            self.close()
+            raise self._fault(StudentFault(f"{what} sent back something that is not plain data ({exc})")) from None
+        if reply.get("ok"):
+            value = self._wrap(wire.decode_value(reply["value"], out_blobs))
+            if want_reply:
+                return value, reply.get("mutated", [])
+            return value
+        kind = reply.get("kind")
+        tb = str(reply.get("traceback", ""))
+        if kind == "raised":
+            raise StudentError(f"{what} raised {reply.get('type')}: {reply.get('message')}", tb)
+        if kind == "unsendable":
+            raise StudentError(f"{what} returned a value that cannot be sent back: {reply.get('message')}")
+        self.close()
+        if kind == "timeout":
+            raise self._fault(StudentFault(f"{what} timed out after {limit:g} s", tb))
+        if kind == "memory":
+            raise self._fault(StudentFault(f"{what} exceeded the memory limit of {self.limits.memory_mb} MiB", tb))
+        if kind == "exited":
+            raise self._fault(StudentFault(f"{what} exited before returning ({reply.get('message')})"))
+        raise self._fault(StudentFault(f"{what} failed: {reply.get('message', kind)}"))
+
+    def _fault(self, fault: StudentFault) -> StudentFault:
+        self._test_fault = fault
+        return fault
+
+    def _wrap(self, value: Any) -> Any:
+        if isinstance(value, wire.HandleRef):
+            return Remote(self, value, self.generation)
+        if isinstance(value, list):
+            return [self._wrap(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self._wrap(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self._wrap(v) for k, v in value.items()}
+        return value
+
+
+class _ArgPickler(pickle.Pickler):
+    """Pickles call arguments; a Remote becomes a reference to the object in the sandbox."""
+
+    def __init__(self, f: io.BytesIO, session: StudentSession) -> None:
+        super().__init__(f, protocol=pickle.HIGHEST_PROTOCOL)
+        self.session = session
+
+    def persistent_id(self, obj: Any) -> Any:
+        if isinstance(obj, Remote):
+            if object.__getattribute__(obj, "_session") is not self.session:
+                raise TypeError("a student object cannot be passed to another student's code")
+            return ("handle", object.__getattribute__(obj, "_ref").id)
+        return None
+
+
+class StudentModule:
+    """The student's module as the tests see it: `student.name` reads or calls into the sandbox."""
+
+    def __init__(self, session: StudentSession) -> None:
+        self._session = session
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        session = self._session
+        if name not in session._names:
+            if name in session.required_names:
+                raise StudentFault(f"{session.module_name}.py does not define {name}")
+            raise AttributeError(name)
+        value = session.getattr(0, session.generation, name, f"{session.module_name}.{name}")
+        if isinstance(value, Remote):
+            object.__setattr__(value, "_label", name)
+        return value
+
+    def __repr__(self) -> str:
+        return f"<student module {self._session.module_name}>"
+
+
+class Remote:
+    """An object that lives in the sandbox (a module, a function, a closure, ...)."""
+
+    __slots__ = ("_session", "_ref", "_generation", "_label", "__weakref__")
+
+    def __init__(self, session: StudentSession, ref: wire.HandleRef, generation: int) -> None:
+        object.__setattr__(self, "_session", session)
+        object.__setattr__(self, "_ref", ref)
+        object.__setattr__(self, "_generation", generation)
+        object.__setattr__(self, "_label", ref.type_name.rsplit(".", 1)[-1] + " object")
+
+    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any], **options: Any) -> Any:
+        return self._session.call(self._ref.id, self._generation, args, kwargs, self._label, **options)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(args, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        value = self._session.getattr(self._ref.id, self._generation, name, f"{self._label}.{name}")
+        if isinstance(value, Remote):
+            object.__setattr__(value, "_label", f"{self._label}.{name}")
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("objects from student code are read-only on the grading side")
+
+    def __len__(self) -> int:
+        n = self._call((), {}, method="len")
+        if type(n) is not int:
+            raise StudentError(f"len() of {self._label} is not an int")
+        return n
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._call((key,), {}, method="getitem")
+
+    def __iter__(self) -> Any:
+        return iter(self._call((), {}, method="iter"))
+
+    def __repr__(self) -> str:
+        return f"<student {self._ref.type_name} object>"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("objects from student code cannot be pickled")
+
+    def __del__(self) -> None:
+        try:
+            self._session.release(self._ref.id, self._generation)
+        except Exception:
+            pass
+
+
+def remote_type(obj: Any) -> str:
+    """The qualified type name of a student object ('torch.nn.modules.conv.Conv2d'); for plain data, its type."""
+    if isinstance(obj, Remote):
+        return object.__getattribute__(obj, "_ref").type_name
+    typ = type(obj)
+    return f"{typ.__module__}.{typ.__qualname__}"
+
+
+def call_pure(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a student function and fail the test if the call modified any of its arguments."""
+    __tracebackhide__ = True
+    if not isinstance(fn, Remote):
+        raise TypeError("call_pure takes a function of the student's module")
+    value, mutated = fn._call(args, kwargs, check_args=True)
+    if mutated:
+        label = object.__getattribute__(fn, "_label")
+        raise AssertionError(
+            f"{label} modified its {', '.join(mutated)} in place; it must leave its arguments unchanged"
+        )
+    return value

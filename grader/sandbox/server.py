@@ -1,0 +1,350 @@
+"""The sandbox process: imports one student module and runs calls on it, nothing else.
+
+This module runs only inside a sandbox child forked by the zygote. It must stay independent of the
+trusted side: it never imports tests, references, pytest or Hypothesis. Requests arrive as JSON
+headers with pickled arguments; results leave through :func:`grader.wire.encode_value`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import pickle
+import resource
+import signal
+import sys
+import traceback
+import types
+from typing import Any
+
+import torch
+
+from grader import wire
+
+_MEMORY_MARKERS = ("can't allocate memory", "not enough memory", "DefaultCPUAllocator", "out of memory")
+
+
+class _CallTimeout(BaseException):
+    """Raised inside student code by the interval timer."""
+
+
+class _ForbiddenCall(Exception):
+    pass
+
+
+class _Server:
+    def __init__(self, sock: Any, config: dict[str, Any]) -> None:
+        self.sock = sock
+        self.config = config
+        self.student_dir = os.path.realpath(config["student_dir"])
+        self.objects: dict[int, Any] = {}
+        self.ids_by_object: dict[int, int] = {}
+        self.next_id = 1
+
+    # -- handles ------------------------------------------------------------------------------
+
+    def store(self, obj: Any) -> wire.HandleRef:
+        key = id(obj)
+        hid = self.ids_by_object.get(key)
+        if hid is None or self.objects.get(hid) is not obj:
+            hid = self.next_id
+            self.next_id += 1
+            self.objects[hid] = obj
+            self.ids_by_object[key] = hid
+        typ = type(obj)
+        name = f"{getattr(typ, '__module__', '?')}.{getattr(typ, '__qualname__', '?')}"
+        return wire.HandleRef(id=hid, type_name=name, callable=callable(obj))
+
+    def resolve(self, hid: int) -> Any:
+        if hid not in self.objects:
+            raise LookupError(f"no object with handle {hid}")
+        return self.objects[hid]
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        while True:
+            try:
+                header, blobs = wire.recv_message(self.sock)
+            except wire.ChannelClosed:
+                return
+            for hid in header.get("release", []):
+                obj = self.objects.pop(hid, None)
+                if obj is not None and self.ids_by_object.get(id(obj)) == hid:
+                    del self.ids_by_object[id(obj)]
+            op = header.get("op")
+            if op == "release":
+                continue
+            reply, out_blobs = self.dispatch(op, header, blobs)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            wire.send_message(self.sock, reply, out_blobs)
+
+    def dispatch(self, op: Any, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        timeout = float(header.get("timeout", 10.0))
+        try:
+            if op == "import":
+                return self.run_student(lambda: self.import_module(header["module"]), timeout)
+            if op == "getattr":
+                obj = self.resolve(header["id"])
+                return self.run_student(lambda: getattr(obj, header["name"]), timeout)
+            if op == "call":
+                return self.call(header, blobs, timeout)
+            return {"ok": False, "kind": "protocol", "message": f"unknown operation {op!r}"}, []
+        except Exception as exc:  # a protocol error, not student code
+            return {"ok": False, "kind": "protocol", "message": f"{type(exc).__name__}: {exc}"}, []
+
+    def call(self, header: dict[str, Any], blobs: list[bytes], timeout: float) -> tuple[dict[str, Any], list[bytes]]:
+        target = self.resolve(header["id"])
+        args, kwargs = _ArgUnpickler(io.BytesIO(blobs[0]), self).load()
+        method = header.get("method")
+        check = bool(header.get("check_args"))
+        before = [_snapshot(a) for a in args] + [_snapshot(v) for v in kwargs.values()] if check else []
+
+        def invoke() -> Any:
+            if method == "len":
+                return len(target)
+            if method == "getitem":
+                return target[args[0]]
+            if method == "iter":
+                return list(target)
+            return target(*args, **kwargs)
+
+        reply, out = self.run_student(invoke, timeout)
+        if check and reply.get("ok"):
+            names = [f"argument {i + 1}" for i in range(len(args))] + [f"argument {k!r}" for k in kwargs]
+            values = list(args) + list(kwargs.values())
+            reply["mutated"] = [
+                f"{name}{where}"
+                for name, snap, value in zip(names, before, values)
+                if (where := _changed(snap, value)) is not None
+            ]
+        return reply, out
+
+    def import_module(self, name: str) -> dict[str, Any]:
+        module = importlib.import_module(name)
+        self.objects[0] = module
+        origin = getattr(module, "__file__", None) or ""
+        if not os.path.realpath(origin).startswith(self.student_dir + os.sep):
+            raise ImportError(f"no module named {name!r} in the submission")
+        names = sorted(n for n in vars(module) if not n.startswith("_"))
+        return {"names": names}
+
+    def run_student(self, fn: Any, timeout: float) -> tuple[dict[str, Any], list[bytes]]:
+        """Run student code under the interval timer and turn every outcome into a reply."""
+        signal.signal(signal.SIGALRM, _raise_timeout)
+        signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
+        try:
+            value = fn()
+        except _CallTimeout:
+            return {"ok": False, "kind": "timeout", "traceback": self.student_traceback()}, []
+        except SystemExit as exc:
+            return {"ok": False, "kind": "exited", "message": f"sys.exit({exc.code!r})"}, []
+        except MemoryError:
+            return {"ok": False, "kind": "memory", "traceback": self.student_traceback()}, []
+        except BaseException as exc:
+            text = _safe_str(exc)
+            if isinstance(exc, RuntimeError) and any(m in text for m in _MEMORY_MARKERS):
+                return {"ok": False, "kind": "memory", "traceback": self.student_traceback()}, []
+            return {
+                "ok": False,
+                "kind": "raised",
+                "type": type(exc).__name__,
+                "message": text[:4000],
+                "traceback": self.student_traceback(),
+            }, []
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        try:
+            tree, blobs = wire.encode_value(value, self.store)
+        except MemoryError:
+            return {"ok": False, "kind": "memory", "traceback": ""}, []
+        except Exception as exc:
+            return {"ok": False, "kind": "unsendable", "message": f"{type(exc).__name__}: {_safe_str(exc)}"}, []
+        return {"ok": True, "value": tree}, blobs
+
+    def student_traceback(self) -> str:
+        """The current exception's traceback, keeping only frames from the student's own files."""
+        _, exc, tb = sys.exc_info()
+        frames = [
+            f
+            for f in traceback.extract_tb(tb)
+            if os.path.realpath(f.filename).startswith(self.student_dir + os.sep)
+        ]
+        for f in frames:
+            f.filename = os.path.relpath(os.path.realpath(f.filename), self.student_dir)
+        lines = traceback.format_list(frames)
+        if exc is not None and not isinstance(exc, _CallTimeout):
+            lines += traceback.format_exception_only(type(exc), exc)
+        return "".join(lines)[-8000:]
+
+
+class _ArgUnpickler(pickle.Unpickler):
+    """Arguments from the trusted side; handles in them resolve to objects in this process."""
+
+    def __init__(self, f: io.BytesIO, server: _Server) -> None:
+        super().__init__(f)
+        self.server = server
+
+    def persistent_load(self, pid: Any) -> Any:
+        kind, hid = pid
+        if kind != "handle":
+            raise pickle.UnpicklingError("unknown persistent id")
+        return self.server.resolve(hid)
+
+
+def _raise_timeout(signum: int, frame: Any) -> None:
+    raise _CallTimeout()
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except BaseException:
+        return f"<{type(exc).__name__}>"
+
+
+# -- argument snapshots, to tell whether a call modified its arguments ---------------------------
+
+
+def _snapshot(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return ("tensor", value.detach().clone())
+    if isinstance(value, torch.nn.Module):
+        state = {k: v.detach().clone() for k, v in value.state_dict(keep_vars=True).items()}
+        modes = [(n, m.training, m.extra_repr()) for n, m in value.named_modules()]
+        return ("module", state, modes)
+    if isinstance(value, (list, tuple)):
+        return ("seq", type(value), len(value), [_snapshot(v) for v in value])
+    if isinstance(value, dict):
+        return ("dict", {k: _snapshot(v) for k, v in value.items()})
+    return ("other",)
+
+
+def _same_tensor(a: torch.Tensor, b: torch.Tensor) -> bool:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    same = a == b
+    if a.is_floating_point() or a.is_complex():
+        same = same | (torch.isnan(a) & torch.isnan(b))
+    return bool(same.all())
+
+
+def _changed(snap: Any, value: Any) -> str | None:
+    """Where `value` differs from its snapshot (" (weight)", "[2]", ""), or None if unchanged."""
+    kind = snap[0]
+    if kind == "tensor":
+        ok = isinstance(value, torch.Tensor) and _same_tensor(snap[1], value.detach())
+        return None if ok else ""
+    if kind == "module":
+        state = {k: v.detach() for k, v in value.state_dict(keep_vars=True).items()}
+        if state.keys() != snap[1].keys():
+            return " (its parameters or buffers were replaced)"
+        for key, before in snap[1].items():
+            if not _same_tensor(before, state[key]):
+                return f" ({key})"
+        modes = [(n, m.training, m.extra_repr()) for n, m in value.named_modules()]
+        if modes != snap[2]:
+            for old, new in zip(snap[2], modes):
+                if old != new:
+                    what = "train/eval mode" if old[1] != new[1] else "settings"
+                    return f" ({what} of {old[0] or 'the module'})"
+            return " (its submodules)"
+        return None
+    if kind == "seq":
+        if type(value) is not snap[1] or len(value) != snap[2]:
+            return " (its length)"
+        for i, (s, v) in enumerate(zip(snap[3], value)):
+            where = _changed(s, v)
+            if where is not None:
+                return f"[{i}]{where}"
+        return None
+    if kind == "dict":
+        if set(value) != set(snap[1]):
+            return " (its keys)"
+        for k, s in snap[1].items():
+            where = _changed(s, value[k])
+            if where is not None:
+                return f"[{k!r}]{where}"
+        return None
+    return None
+
+
+# -- setting up the process ----------------------------------------------------------------------
+
+
+def _apply_limits(limits: dict[str, Any]) -> None:
+    memory = int(limits.get("memory_mb", 1024)) << 20
+    base = _data_segment_bytes()
+    for res, value in (
+        (resource.RLIMIT_DATA, base + memory),
+        (resource.RLIMIT_CPU, int(limits.get("cpu_seconds", 120))),
+        (resource.RLIMIT_FSIZE, int(limits.get("file_bytes", 16 << 20))),
+        (resource.RLIMIT_NOFILE, int(limits.get("open_files", 256))),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        soft, hard = resource.getrlimit(res)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(res, (value, value))
+    if os.geteuid() != 0:
+        # Counts every process of this user: a small headroom stops fork and thread bombs.
+        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _data_segment_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _install_forbidden(names: list[str]) -> None:
+    """Replace forbidden callables by tripwires, so that indirect uses fail too."""
+    for qualname in names:
+        parts = qualname.split(".")
+        obj: Any = sys.modules.get(parts[0])
+        for i, part in enumerate(parts[1:], start=1):
+            if obj is None:
+                break
+            parent, obj = obj, getattr(obj, part, None)
+            if i == len(parts) - 1 and callable(obj) and not isinstance(obj, (type, types.ModuleType)):
+                try:
+                    setattr(parent, part, _tripwire(qualname))
+                except (AttributeError, TypeError):
+                    pass
+
+
+def _tripwire(name: str) -> Any:
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise _ForbiddenCall(f"{name} is forbidden in this problem")
+
+    return forbidden
+
+
+def serve(sock: Any, config: dict[str, Any]) -> None:
+    """Entry point in the forked child: set the process up, then answer requests until closed."""
+    workdir = config["workdir"]
+    os.chdir(workdir)
+    out = os.open(config["output_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", buffering=0), write_through=True)
+    sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", buffering=0), write_through=True)
+    sys.stdin = io.TextIOWrapper(io.BytesIO(b""))
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"})
+    # Nothing of the grader's checkout (which holds reference/ and problems/) stays importable.
+    grader_root = os.path.realpath(os.path.join(os.path.dirname(wire.__file__), os.pardir))
+    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != grader_root]
+    sys.path.append(config["student_dir"])
+    sys.dont_write_bytecode = True
+    importlib.invalidate_caches()
+    torch.manual_seed(0)
+    _install_forbidden(config.get("forbidden_calls", []))
+    _apply_limits(config.get("limits", {}))
+    _Server(sock, config).run()
+

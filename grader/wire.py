@@ -1,0 +1,275 @@
+"""The bytes that cross the trust boundary: framing, and the safe codec for results.
+
+Trusted to sandbox: arguments are pickled (the sandbox may unpickle what the trusted side made).
+Sandbox to trusted: results are encoded as a JSON tree plus raw byte blobs, and the trusted side
+decodes them with :func:`decode_value`, which builds only plain data (tensors, arrays, numbers,
+strings, bools, None, and lists/tuples/dicts of these) and :class:`HandleRef` markers for objects
+that stay in the sandbox. Nothing from the sandbox is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+MAX_FRAME_BYTES = 1 << 30  # one message from the sandbox may not exceed 1 GiB
+MAX_DEPTH = 64
+MAX_STRING = 1 << 20
+
+_TORCH_DTYPES: dict[str, torch.dtype] = {
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "complex64": torch.complex64,
+    "complex128": torch.complex128,
+    "uint8": torch.uint8,
+    "int8": torch.int8,
+    "int16": torch.int16,
+    "int32": torch.int32,
+    "int64": torch.int64,
+    "bool": torch.bool,
+}
+_TORCH_DTYPE_NAMES = {v: k for k, v in _TORCH_DTYPES.items()}
+_NUMPY_KINDS = set("biufc")
+
+
+class WireError(Exception):
+    """A message from the sandbox that is not well-formed plain data."""
+
+
+class ChannelClosed(Exception):
+    """The other end of the channel went away."""
+
+
+@dataclass(frozen=True)
+class HandleRef:
+    """An object that stayed in the sandbox: its id in the sandbox's table and what it is."""
+
+    id: int
+    type_name: str
+    callable: bool
+
+
+# ---------------------------------------------------------------------------------------------
+# Framing: a message is a JSON header and a list of binary blobs.
+
+
+def send_message(sock: socket.socket, header: dict[str, Any], blobs: list[bytes] | None = None) -> None:
+    blobs = blobs or []
+    head = json.dumps(header, allow_nan=False).encode()
+    parts = [struct.pack("!II", len(head), len(blobs)), head]
+    for blob in blobs:
+        parts.append(struct.pack("!Q", len(blob)))
+        parts.append(blob)
+    if sum(len(b) for b in blobs) < (1 << 20):
+        sock.sendall(b"".join(parts))
+    else:
+        for part in parts:
+            sock.sendall(part)
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = sock.recv_into(view[got:], n - got)
+        if k == 0:
+            raise ChannelClosed("the channel closed")
+        got += k
+    return bytes(buf)
+
+
+def recv_message(sock: socket.socket, *, limit: int = MAX_FRAME_BYTES) -> tuple[dict[str, Any], list[bytes]]:
+    head_len, n_blobs = struct.unpack("!II", _recv_exact(sock, 8))
+    if head_len > MAX_STRING * 16 or n_blobs > 1_000_000:
+        raise WireError(f"message header too large ({head_len} bytes, {n_blobs} blobs)")
+    try:
+        header = json.loads(_recv_exact(sock, head_len))
+    except ValueError as exc:
+        raise WireError(f"message header is not JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise WireError("message header is not an object")
+    blobs = []
+    total = head_len
+    for _ in range(n_blobs):
+        (size,) = struct.unpack("!Q", _recv_exact(sock, 8))
+        total += size
+        if total > limit:
+            raise WireError(f"message larger than the limit of {limit >> 20} MiB")
+        blobs.append(_recv_exact(sock, size))
+    return header, blobs
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding (runs in the sandbox, on whatever the student returned).
+
+
+def encode_value(value: Any, store_handle: Callable[[Any], HandleRef]) -> tuple[Any, list[bytes]]:
+    """Encode `value` as a JSON tree and blobs; objects that are not plain data become handles."""
+    blobs: list[bytes] = []
+
+    def enc(v: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise WireError(f"result nested deeper than {MAX_DEPTH} levels")
+        if v is None:
+            return {"t": "none"}
+        if isinstance(v, bool):
+            return {"t": "bool", "v": bool(v)}
+        if isinstance(v, int):
+            return {"t": "int", "v": str(int(v))}
+        if isinstance(v, float):
+            return {"t": "float", "v": repr(float(v))}
+        if isinstance(v, complex):
+            return {"t": "complex", "re": repr(v.real), "im": repr(v.imag)}
+        if isinstance(v, str):
+            return {"t": "str", "v": str(v)}
+        if isinstance(v, torch.Tensor) and v.layout == torch.strided and v.dtype in _TORCH_DTYPE_NAMES:
+            t = torch.Tensor.detach(v).cpu().clone().contiguous()
+            flat = t.reshape(-1)
+            raw = flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
+            blobs.append(raw)
+            return {"t": "tensor", "dtype": _TORCH_DTYPE_NAMES[t.dtype], "shape": list(t.shape), "blob": len(blobs) - 1}
+        if isinstance(v, np.ndarray) and v.dtype.kind in _NUMPY_KINDS:
+            a = np.ascontiguousarray(v)
+            blobs.append(a.tobytes())
+            return {"t": "ndarray", "dtype": a.dtype.str, "shape": list(a.shape), "blob": len(blobs) - 1}
+        if isinstance(v, np.generic) and v.dtype.kind in _NUMPY_KINDS:
+            return {"t": "npscalar", "dtype": v.dtype.str, "v": enc(v.item(), depth + 1)}
+        if isinstance(v, torch.dtype) and v in _TORCH_DTYPE_NAMES:
+            return {"t": "dtype", "v": _TORCH_DTYPE_NAMES[v]}
+        if isinstance(v, (tuple, list)) and type(v) in (tuple, list, torch.Size) or _is_namedtuple(v):
+            kind = "list" if isinstance(v, list) else "tuple"
+            return {"t": kind, "items": [enc(x, depth + 1) for x in v]}
+        if isinstance(v, dict) and all(isinstance(k, (str, int)) for k in v):
+            return {"t": "dict", "items": [[enc(k, depth + 1), enc(x, depth + 1)] for k, x in v.items()]}
+        ref = store_handle(v)
+        return {"t": "handle", "id": ref.id, "type": ref.type_name, "callable": ref.callable}
+
+    return enc(value, 0), blobs
+
+
+def _is_namedtuple(v: Any) -> bool:
+    return isinstance(v, tuple) and hasattr(type(v), "_fields")
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding (runs on the trusted side): builds only plain Python, numpy and torch values.
+
+
+def decode_value(tree: Any, blobs: list[bytes]) -> Any:
+    """Rebuild a value encoded by :func:`encode_value`, refusing anything that is not plain data."""
+
+    def dec(node: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise WireError("value nested too deeply")
+        if not isinstance(node, dict) or not isinstance(node.get("t"), str):
+            raise WireError("malformed value")
+        kind = node["t"]
+        if kind == "none":
+            return None
+        if kind == "bool":
+            return _expect(node.get("v"), bool)
+        if kind == "int":
+            text = _expect(node.get("v"), str)
+            if len(text) > 5000:
+                raise WireError("integer too large")
+            return int(text)
+        if kind == "float":
+            return float(_expect(node.get("v"), str))
+        if kind == "complex":
+            return complex(float(_expect(node.get("re"), str)), float(_expect(node.get("im"), str)))
+        if kind == "str":
+            text = _expect(node.get("v"), str)
+            if len(text) > MAX_STRING:
+                raise WireError("string too long")
+            return text
+        if kind == "dtype":
+            name = _expect(node.get("v"), str)
+            if name not in _TORCH_DTYPES:
+                raise WireError(f"unknown dtype {name!r}")
+            return _TORCH_DTYPES[name]
+        if kind == "tensor":
+            name = _expect(node.get("dtype"), str)
+            if name not in _TORCH_DTYPES:
+                raise WireError(f"unknown dtype {name!r}")
+            dtype = _TORCH_DTYPES[name]
+            shape = _shape(node.get("shape"))
+            raw = _blob(blobs, node.get("blob"))
+            itemsize = torch.empty((), dtype=dtype).element_size()
+            if len(raw) != math.prod(shape) * itemsize:
+                raise WireError("tensor data does not match its shape")
+            if not raw:
+                return torch.empty(shape, dtype=dtype)
+            return torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(dtype).reshape(shape)
+        if kind == "ndarray":
+            dt = _numpy_dtype(node.get("dtype"))
+            shape = _shape(node.get("shape"))
+            raw = _blob(blobs, node.get("blob"))
+            if len(raw) != math.prod(shape) * dt.itemsize:
+                raise WireError("array data does not match its shape")
+            return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
+        if kind == "npscalar":
+            dt = _numpy_dtype(node.get("dtype"))
+            return dt.type(dec(node.get("v"), depth + 1))
+        if kind in ("list", "tuple"):
+            items = [dec(x, depth + 1) for x in _expect(node.get("items"), list)]
+            return items if kind == "list" else tuple(items)
+        if kind == "dict":
+            out = {}
+            for pair in _expect(node.get("items"), list):
+                if not isinstance(pair, list) or len(pair) != 2:
+                    raise WireError("malformed dict item")
+                key = dec(pair[0], depth + 1)
+                if not isinstance(key, (str, int)):
+                    raise WireError("dict keys must be strings or integers")
+                out[key] = dec(pair[1], depth + 1)
+            return out
+        if kind == "handle":
+            return HandleRef(
+                id=_expect(node.get("id"), int),
+                type_name=_expect(node.get("type"), str)[:200],
+                callable=_expect(node.get("callable"), bool),
+            )
+        raise WireError(f"unknown value kind {kind!r}")
+
+    return dec(tree, 0)
+
+
+def _expect(value: Any, typ: type) -> Any:
+    if type(value) is not typ:
+        raise WireError(f"expected {typ.__name__} in message")
+    return value
+
+
+def _shape(value: Any) -> list[int]:
+    shape = _expect(value, list)
+    if len(shape) > 32 or not all(type(d) is int and d >= 0 for d in shape):
+        raise WireError("malformed shape")
+    return shape
+
+
+def _blob(blobs: list[bytes], index: Any) -> bytes:
+    i = _expect(index, int)
+    if not 0 <= i < len(blobs):
+        raise WireError("missing data blob")
+    return blobs[i]
+
+
+def _numpy_dtype(value: Any) -> np.dtype:
+    text = _expect(value, str)
+    try:
+        dt = np.dtype(text)
+    except TypeError:
+        raise WireError(f"unknown numpy dtype {text!r}") from None
+    if dt.kind not in _NUMPY_KINDS or dt.hasobject:
+        raise WireError(f"numpy dtype {text!r} is not plain numbers")
+    return dt

@@ -1,0 +1,128 @@
+"""Tests for hw7/bn_fold: folded layers equal the unfolded ones on random BatchNorm statistics."""
+
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import nn
+
+from grader import assert_close, call_pure, points, remote_type
+from grader.strategies import batchnorm_stats, conv2d_configs, dtypes, float64_copy, seeds, tensor
+
+
+def unfolded(*layers: nn.Module) -> nn.Module:
+    """The oracle: the original layers, in eval mode, in float64."""
+    return float64_copy(nn.Sequential(*layers)).eval()
+
+
+@points(2)
+@given(config=conv2d_configs(), stats=st.data(), seed=seeds(), dtype=dtypes())
+def test_fold_conv_bn_equals_conv_then_bn(student, config, stats, seed, dtype):
+    conv = config.make(seed, dtype)
+    bn = stats.draw(batchnorm_stats(config.out_channels, affine=True)).make2d(dtype)
+    x = tensor(config.input_shape, seed + 1, dtype=dtype)
+    folded = student.fold_conv_bn(conv, bn)
+    expected = unfolded(conv, bn)(x.double())
+    assert_close(folded(x), expected, dtype=dtype, name="fold_conv_bn(conv, bn)(x)")
+
+
+@points(1)
+@given(config=conv2d_configs(), stats=st.data(), seed=seeds())
+def test_fold_conv_bn_keeps_the_geometry_and_adds_a_bias(student, config, stats, seed):
+    conv = config.make(seed)
+    bn = stats.draw(batchnorm_stats(config.out_channels, affine=True)).make2d()
+    folded = student.fold_conv_bn(conv, bn)
+    assert remote_type(folded).endswith("Conv2d"), f"fold_conv_bn must return an nn.Conv2d, got {remote_type(folded)}"
+    for attribute in ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups"):
+        assert_close(getattr(folded, attribute), getattr(conv, attribute), name=f"folded.{attribute}")
+    assert folded.bias is not None, "the folded convolution must have a bias"
+
+
+@points(1)
+@given(config=conv2d_configs(), stats=st.data(), seed=seeds(), dtype=dtypes())
+def test_fold_handles_batchnorm_without_affine_parameters(student, config, stats, seed, dtype):
+    conv = config.make(seed, dtype)
+    bn = stats.draw(batchnorm_stats(config.out_channels, affine=False)).make2d(dtype)
+    x = tensor(config.input_shape, seed + 1, dtype=dtype)
+    assert_close(student.fold_conv_bn(conv, bn)(x), unfolded(conv, bn)(x.double()), dtype=dtype,
+                 name="fold_conv_bn(conv, bn without affine)(x)")
+    linear = nn.Linear(3, config.out_channels).to(dtype)
+    bn1 = stats.draw(batchnorm_stats(config.out_channels, affine=False)).make1d(dtype)
+    v = tensor((4, 3), seed + 2, dtype=dtype)
+    assert_close(student.fold_linear_bn(linear, bn1)(v), unfolded(linear, bn1)(v.double()), dtype=dtype,
+                 name="fold_linear_bn(linear, bn without affine)(x)")
+
+
+@points(1)
+@given(config=conv2d_configs(), stats=st.data(), seed=seeds())
+def test_fold_leaves_its_arguments_unchanged(student, config, stats, seed):
+    conv = config.make(seed)
+    bn = stats.draw(batchnorm_stats(config.out_channels, affine=True)).make2d()
+    call_pure(student.fold_conv_bn, conv, bn)
+    linear = nn.Linear(3, config.out_channels, bias=config.bias)
+    bn1 = stats.draw(batchnorm_stats(config.out_channels, affine=True)).make1d()
+    call_pure(student.fold_linear_bn, linear, bn1)
+
+
+@points(2)
+@given(
+    n_in=st.integers(1, 6), n_out=st.integers(1, 6), bias=st.booleans(), stats=st.data(), seed=seeds(),
+    dtype=dtypes(), batch=st.integers(1, 4),
+)
+def test_fold_linear_bn_equals_linear_then_bn(student, n_in, n_out, bias, stats, seed, dtype, batch):
+    torch.manual_seed(seed)
+    linear = nn.Linear(n_in, n_out, bias=bias).to(dtype)
+    bn = stats.draw(batchnorm_stats(n_out, affine=True)).make1d(dtype)
+    x = tensor((batch, n_in), seed + 1, dtype=dtype)
+    assert_close(student.fold_linear_bn(linear, bn)(x), unfolded(linear, bn)(x.double()), dtype=dtype,
+                 name="fold_linear_bn(linear, bn)(x)")
+
+
+@st.composite
+def small_cnns(draw):
+    """A flat Sequential: conv blocks (some with BatchNorm), flatten, linear blocks (some with BatchNorm)."""
+    seed = draw(seeds())
+    torch.manual_seed(seed)
+    channels, size = draw(st.integers(1, 3)), draw(st.integers(4, 7))
+    layers, c = [], channels
+    for _ in range(draw(st.integers(1, 2))):
+        out = draw(st.integers(1, 4))
+        layers.append(nn.Conv2d(c, out, 3, padding=1, bias=draw(st.booleans())))
+        if draw(st.booleans()):
+            layers.append(draw(batchnorm_stats(out, affine=True)).make2d())
+        layers.append(draw(st.sampled_from([nn.ReLU(), nn.Tanh(), nn.Identity()])))
+        c = out
+    layers.append(nn.Flatten())
+    features = c * size * size
+    for _ in range(draw(st.integers(1, 2))):
+        out = draw(st.integers(1, 5))
+        layers.append(nn.Linear(features, out, bias=draw(st.booleans())))
+        if draw(st.booleans()):
+            layers.append(draw(batchnorm_stats(out, affine=True)).make1d())
+        features = out
+    model = nn.Sequential(*layers).train()  # the student must switch it to eval mode
+    return model, (channels, size)
+
+
+def count_batchnorms(model: nn.Module) -> int:
+    return sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model)
+
+
+@points(2)
+@given(net=small_cnns(), seed=seeds(), batch=st.integers(2, 3))
+def test_fold_model_equals_the_model_in_eval_mode(student, net, seed, batch):
+    model, (channels, size) = net
+    x = tensor((batch, channels, size, size), seed)
+    expected = float64_copy(model).eval()(x.double())
+    assert_close(student.fold_model(model)(x), expected, dtype=torch.float32, name="fold_model(model)(x)")
+
+
+@points(1)
+@given(net=small_cnns())
+def test_fold_model_removes_every_batchnorm(student, net):
+    model, _ = net
+    folded = student.fold_model(model)
+    types = [remote_type(layer).rsplit(".", 1)[-1] for layer in folded]
+    assert not any(t.startswith("BatchNorm") for t in types), f"BatchNorm layers remain: {types}"
+    expected = len(model) - count_batchnorms(model)
+    assert len(types) == expected, f"expected {expected} layers after folding, got {len(types)}: {types}"
+    assert folded.training is False, "the folded model must be returned in eval mode"

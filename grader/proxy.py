@@ -125,7 +125,7 @@ class StudentSession:
         self._released.clear()
         try:
             reply = self._request(
-                {"op": "import", "module": self.module_name}, [], f"importing {self.module_name}.py",
+                {"op": "import", "module": self.module_name}, [], "the import",
                 timeout=self.limits.import_timeout,
             )
         except StudentError as exc:

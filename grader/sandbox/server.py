@@ -151,7 +151,7 @@ class _Server:
                 "ok": False,
                 "kind": "raised",
                 "type": type(exc).__name__,
-                "message": text[:4000],
+                "message": text.replace(self.student_dir + os.sep, "")[:4000],
                 "traceback": self.student_traceback(),
             }, []
         finally:
@@ -177,7 +177,7 @@ class _Server:
         lines = traceback.format_list(frames)
         if exc is not None and not isinstance(exc, _CallTimeout):
             lines += traceback.format_exception_only(type(exc), exc)
-        return "".join(lines)[-8000:]
+        return "".join(lines).replace(self.student_dir + os.sep, "")[-8000:]
 
 
 class _ArgUnpickler(pickle.Unpickler):

@@ -57,10 +57,14 @@ def test_fold_handles_batchnorm_without_affine_parameters(student, config, stats
 def test_fold_leaves_its_arguments_unchanged(student, config, stats, seed):
     conv = config.make(seed)
     bn = stats.draw(batchnorm_stats(config.out_channels, affine=True)).make2d()
-    call_pure(student.fold_conv_bn, conv, bn)
+    x = tensor(config.input_shape, seed + 1)
+    folded = call_pure(student.fold_conv_bn, conv, bn)
+    assert_close(folded(x), unfolded(conv, bn)(x.double()), dtype=torch.float32, name="fold_conv_bn(conv, bn)(x)")
     linear = nn.Linear(3, config.out_channels, bias=config.bias)
     bn1 = stats.draw(batchnorm_stats(config.out_channels, affine=True)).make1d()
-    call_pure(student.fold_linear_bn, linear, bn1)
+    v = tensor((2, 3), seed + 2)
+    folded = call_pure(student.fold_linear_bn, linear, bn1)
+    assert_close(folded(v), unfolded(linear, bn1)(v.double()), dtype=torch.float32, name="fold_linear_bn(linear, bn)(x)")
 
 
 @points(2)

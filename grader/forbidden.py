@@ -89,5 +89,10 @@ def find_forbidden(source: str, forbidden: Sequence[str]) -> list[Violation]:
                     check(f"{base}.{text}", node.lineno)
             elif (isinstance(fn, ast.Name) and fn.id == "__import__") or resolve(fn) == "importlib.import_module":
                 check(text, node.lineno)
-    unique = {(v.line, v.name): v for v in found}
-    return sorted(unique.values(), key=lambda v: (v.line, v.name))
+    # `torch.autograd.grad` also contains the chain `torch.autograd`: keep the longest per line and rule.
+    longest: dict[tuple[int, str], Violation] = {}
+    for v in found:
+        key = (v.line, v.rule)
+        if key not in longest or len(v.name) > len(longest[key].name):
+            longest[key] = v
+    return sorted(longest.values(), key=lambda v: (v.line, v.name))

@@ -169,7 +169,7 @@ def _check(path: Path, table: dict[str, Any], keys: dict[str, _Key], prefix: str
     for name in table:
         if name not in keys:
             known = ", ".join(sorted(keys))
-            raise SpecError(f"{path}: unknown key {prefix}{name!r} (known keys: {known})")
+            raise SpecError(f"{path}: unknown key '{prefix}{name}' (known keys: {known})")
     for name, key in keys.items():
         if name not in table:
             if key.required:

@@ -1,0 +1,19 @@
+"""Shared fixtures for the harness's own tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from grader.sandbox.client import Zygote
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def zygote() -> Iterator[Zygote]:
+    z = Zygote.start()
+    yield z
+    z.close()

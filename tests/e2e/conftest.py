@@ -1,0 +1,47 @@
+"""End-to-end fixtures: a course folder built from the bundled hw7 problems and demo students."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROBLEMS = ("true_softmax", "bn_fold")
+
+
+def make_course(root: Path, students: list[str] | None = None) -> Path:
+    """A course with hw7's first two problems and the demo students' files for them."""
+    for p in PROBLEMS:
+        shutil.copytree(REPO / "problems/hw7" / p, root / "problems/hw7" / p, ignore=shutil.ignore_patterns("__pycache__"))
+        (root / "reference/hw7").mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / "reference/hw7" / f"{p}.py", root / "reference/hw7")
+    (root / "problems/hw7/assignment.toml").write_text(
+        'title = "Homework 7"\ncourse = "Demo"\nproblems = ["true_softmax", "bn_fold"]\n'
+    )
+    for folder in sorted((REPO / "submissions/hw7").iterdir()):
+        if students is not None and folder.name not in students:
+            continue
+        target = root / "submissions/hw7" / folder.name
+        target.mkdir(parents=True)
+        for p in PROBLEMS:
+            if (folder / f"{p}.py").exists():
+                shutil.copy(folder / f"{p}.py", target)
+    return root
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="session")
+def graded_course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The demo class graded once through the real command line."""
+    root = make_course(tmp_path_factory.mktemp("course"))
+    result = run_cli("--root", str(root), "grade", "hw7", "--jobs", "2")
+    return root, result

@@ -1,0 +1,198 @@
+"""The proxy and the sandbox: what crosses, what stays, and how student failures are reported."""
+
+import os
+import textwrap
+
+import pytest
+import torch
+
+from grader import call_pure, remote_type
+from grader.proxy import Remote, StudentError, StudentFault, StudentSession
+from grader.spec import Limits
+
+
+@pytest.fixture
+def session_for(tmp_path, zygote):
+    sessions = []
+
+    def make(source, *, module="sub", limits=Limits(call_timeout=2, import_timeout=2, job_timeout=30, memory_mb=256), names=()):
+        student = tmp_path / f"student{len(sessions)}"
+        work = tmp_path / f"work{len(sessions)}"
+        student.mkdir()
+        work.mkdir()
+        (student / f"{module}.py").write_text(textwrap.dedent(source))
+        s = StudentSession(zygote=zygote, student_dir=str(student), module=module, workdir=str(work), limits=limits, required_names=names)
+        sessions.append(s)
+        return s
+
+    yield make
+    for s in sessions:
+        s.close()
+
+
+def test_plain_results_cross_and_modules_stay_behind_as_handles(session_for):
+    m = session_for("""
+        import torch
+        SIZE = 3
+        def double(x):
+            return 2 * x
+        def make(n):
+            return torch.nn.Linear(n, 2)
+    """).module()
+    assert m.SIZE == 3
+    assert torch.equal(m.double(torch.ones(2)), torch.full((2,), 2.0))
+    layer = m.make(4)
+    assert isinstance(layer, Remote) and remote_type(layer) == "torch.nn.modules.linear.Linear"
+    assert layer.in_features == 4 and layer(torch.ones(1, 4)).shape == (1, 2)
+    assert type(layer.weight) is torch.Tensor  # a Parameter arrives as a plain tensor
+    assert set(layer.state_dict()) == {"weight", "bias"}
+
+
+def test_handles_can_be_passed_back(session_for):
+    m = session_for("""
+        def make():
+            return [1, 2, 3].copy
+        def call(f):
+            return f()
+        class Box:
+            def __init__(self, v): self.v = v
+    """).module()
+    assert m.call(m.make()) == [1, 2, 3]
+    box = m.Box(7)
+    assert box.v == 7
+
+
+def test_an_exception_reports_the_students_own_traceback(session_for, tmp_path):
+    m = session_for("""
+        def helper(x):
+            return 1 / x
+        def f(x):
+            return helper(x)
+    """).module()
+    with pytest.raises(StudentError) as info:
+        m.f(0)
+    assert str(info.value) == "f raised ZeroDivisionError: division by zero"
+    tb = info.value.student_traceback
+    assert 'File "sub.py", line 5, in f' in tb and 'File "sub.py", line 3, in helper' in tb
+    assert str(tmp_path) not in tb and "grader" not in tb
+
+
+def test_endless_loop_times_out_and_the_next_test_gets_a_fresh_sandbox(session_for):
+    s = session_for("""
+        def spin():
+            while True:
+                pass
+        def ok():
+            return 1
+    """)
+    m = s.module()
+    with pytest.raises(StudentFault, match=r"^spin timed out after 2 s$"):
+        m.spin()
+    with pytest.raises(StudentFault, match="timed out"):  # the rest of this test fails at once
+        m.ok()
+    s.begin_test()
+    assert s.module().ok() == 1
+
+
+def test_a_hang_that_ignores_the_alarm_is_killed_from_outside(session_for):
+    m = session_for("""
+        import signal, time
+        def stubborn():
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)
+            while True:
+                time.sleep(0.1)
+    """).module()
+    with pytest.raises(StudentFault, match="stubborn timed out after 2 s"):
+        m.stubborn()
+
+
+@pytest.mark.parametrize("how", ["import sys; sys.exit(0)", "import os; os._exit(0)"])
+def test_exiting_is_a_fault_not_a_success(session_for, how):
+    m = session_for(f"""
+        def f():
+            {how}
+    """).module()
+    with pytest.raises(StudentFault, match="f exited before returning"):
+        m.f()
+
+
+def test_memory_bomb_is_contained(session_for):
+    m = session_for("""
+        import torch
+        def bomb():
+            return torch.ones(4096, 1024, 1024).sum()
+    """).module()
+    with pytest.raises(StudentFault, match="bomb exceeded the memory limit of 256 MiB"):
+        m.bomb()
+
+
+def test_import_failures_are_cached_with_the_reason(session_for):
+    s = session_for("raise RuntimeError('no data file')\n")
+    with pytest.raises(StudentFault, match="^sub.py could not be imported: the import raised RuntimeError: no data file$"):
+        s.module()
+    with pytest.raises(StudentFault, match="could not be imported"):
+        s.module()
+    assert s.import_failure is not None
+
+
+def test_a_missing_required_name(session_for):
+    m = session_for("def f(): pass\n", names=("f", "g")).module()
+    with pytest.raises(StudentFault, match="^sub.py does not define g$"):
+        m.g
+    with pytest.raises(AttributeError):
+        m.something_else
+
+
+def test_call_pure_detects_modified_arguments(session_for):
+    m = session_for("""
+        import torch
+        def scale_(x):
+            x.mul_(2)
+            return x
+        def retrain(layer):
+            layer.train()
+            return layer.weight.sum()
+        def pure(x):
+            return x * 2
+    """).module()
+    with pytest.raises(AssertionError, match="scale_ modified its argument 1 in place"):
+        call_pure(m.scale_, torch.ones(3))
+    with pytest.raises(AssertionError, match=r"retrain modified its argument 1 \(train/eval mode of the module\)"):
+        call_pure(m.retrain, torch.nn.Linear(2, 2).eval())
+    assert torch.equal(call_pure(m.pure, torch.ones(2)), torch.full((2,), 2.0))
+
+
+def test_the_trusted_side_never_sees_student_patches(session_for):
+    m = session_for("""
+        import torch
+        torch.allclose = lambda *a, **k: True
+        def f():
+            return torch.allclose(torch.zeros(1), torch.ones(1))
+    """).module()
+    assert m.f() is True  # inside the sandbox the patch works ...
+    assert torch.allclose(torch.zeros(1), torch.ones(1)) is False  # ... here it never happened
+
+
+def test_output_is_captured_per_range_and_capped(session_for):
+    s = session_for("""
+        def talk(n):
+            print("x" * n)
+    """)
+    m = s.module()
+    start = s.output_size()
+    m.talk(10)
+    assert s.read_output(start, 100) == "x" * 10 + "\n"
+    start = s.output_size()
+    m.talk(500)
+    assert s.read_output(start, 100).endswith("[... output truncated: 401 more bytes]")
+
+
+def test_a_local_torch_py_cannot_shadow_torch(session_for, tmp_path):
+    s = session_for("""
+        import torch
+        def version():
+            return torch.__version__
+    """)
+    with open(os.path.join(s.student_dir, "torch.py"), "w") as f:
+        f.write("raise SystemExit('shadowed')\n")
+    assert s.module().version() == torch.__version__

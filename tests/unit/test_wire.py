@@ -1,0 +1,82 @@
+"""The codec that crosses the trust boundary: plain data round-trips, everything else is refused."""
+
+import numpy as np
+import pytest
+import torch
+
+from grader import wire
+
+
+def roundtrip(value):
+    handles = []
+
+    def store(obj):
+        handles.append(obj)
+        return wire.HandleRef(id=len(handles), type_name=type(obj).__qualname__, callable=callable(obj))
+
+    tree, blobs = wire.encode_value(value, store)
+    return wire.decode_value(tree, blobs), handles
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.bool, torch.complex64])
+def test_tensors_round_trip_with_dtype_and_shape(dtype):
+    t = (torch.arange(12) % 3).reshape(3, 4).to(dtype)
+    out, _ = roundtrip(t)
+    assert type(out) is torch.Tensor and out.dtype == dtype and out.shape == (3, 4)
+    assert torch.equal(out, t)
+
+
+def test_non_contiguous_and_empty_and_scalar_tensors():
+    t = torch.randn(4, 5).t()[1:, ::2]
+    out, _ = roundtrip([t, torch.empty(0, 3), torch.tensor(2.5)])
+    assert torch.equal(out[0], t) and out[1].shape == (0, 3) and out[2].item() == 2.5
+
+
+def test_containers_numbers_and_arrays():
+    value = {"a": (1, 2.5, True, None, "s"), 3: [np.arange(4, dtype=np.float32), np.float64(1.5)], "c": 1 + 2j}
+    out, _ = roundtrip(value)
+    assert out["a"] == (1, 2.5, True, None, "s")
+    assert out[3][0].dtype == np.float32 and list(out[3][0]) == [0, 1, 2, 3]
+    assert out[3][1] == 1.5 and out["c"] == 1 + 2j
+
+
+def test_tensor_subclass_arrives_as_a_plain_tensor():
+    class Sneaky(torch.Tensor):
+        def __eq__(self, other):
+            return True
+
+    t = torch.ones(3).as_subclass(Sneaky)
+    out, _ = roundtrip(t)
+    assert type(out) is torch.Tensor
+
+
+def test_objects_that_are_not_plain_data_become_handles():
+    module = torch.nn.Linear(2, 3)
+    out, handles = roundtrip({"m": module, "f": lambda: 1})
+    assert isinstance(out["m"], wire.HandleRef) and out["m"].type_name == "Linear" and out["m"].callable
+    assert handles[0] is module
+
+
+@pytest.mark.parametrize(
+    "tree, blobs, message",
+    [
+        ({"t": "tensor", "dtype": "object", "shape": [1], "blob": 0}, [b"x"], "unknown dtype"),
+        ({"t": "tensor", "dtype": "float32", "shape": [2], "blob": 0}, [b"\0" * 4], "does not match"),
+        ({"t": "tensor", "dtype": "float32", "shape": [-1], "blob": 0}, [b""], "malformed shape"),
+        ({"t": "ndarray", "dtype": "|O", "shape": [1], "blob": 0}, [b"\0" * 8], "not plain numbers"),
+        ({"t": "pickle", "v": "..."}, [], "unknown value kind"),
+        ({"t": "dict", "items": [[{"t": "list", "items": []}, {"t": "none"}]]}, [], "dict keys"),
+        ({"t": "int", "v": 5}, [], "expected str"),
+    ],
+)
+def test_decoder_refuses_anything_else(tree, blobs, message):
+    with pytest.raises(wire.WireError, match=message):
+        wire.decode_value(tree, blobs)
+
+
+def test_decoder_limits_nesting():
+    tree = {"t": "none"}
+    for _ in range(wire.MAX_DEPTH + 2):
+        tree = {"t": "list", "items": [tree]}
+    with pytest.raises(wire.WireError, match="nested too deeply"):
+        wire.decode_value(tree, [])

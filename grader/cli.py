@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from grader.sandbox.confine import PROTECTIONS
 from grader.spec import SpecError, list_assignments, load_assignment
 
 
@@ -46,10 +47,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
         progress = _Progress(assignment_id)
         summary = grade_assignment(
             root, assignment_id, submissions, out, workers=_workers(args), regrade=args.regrade,
-            on_result=progress.update,
+            require=tuple(args.require), on_result=progress.update,
         )
         progress.close()
         index = render(assignment, out)
+        for warning in summary.warnings:
+            print(f"  warning: {warning}", file=sys.stderr)
         print(
             f"{assignment_id}: {summary.students} students, {summary.jobs} jobs "
             f"({summary.ran} graded, {summary.reused} unchanged) in {summary.seconds:.1f} s -> {index}"
@@ -158,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", help="reports folder (default: ROOT/reports)")
     grade.add_argument("--jobs", "-j", type=int, help="parallel workers (default: number of cores)")
     grade.add_argument("--regrade", action="store_true", help="grade every job again, even unchanged ones")
+    grade.add_argument(
+        "--require", action="append", default=[], choices=PROTECTIONS, metavar="PROTECTION",
+        help=f"refuse to run student code without this sandbox protection ({', '.join(PROTECTIONS)}); repeatable",
+    )
     grade.set_defaults(func=cmd_grade)
 
     check = sub.add_parser("check", help="check your own submission in the terminal")

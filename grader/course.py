@@ -60,6 +60,7 @@ class GradeSummary:
     reused: int
     seconds: float
     errors: list[JobResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def grade_assignment(
@@ -70,6 +71,7 @@ def grade_assignment(
     *,
     workers: int,
     regrade: bool = False,
+    require: tuple[str, ...] = (),
     on_result: Callable[[JobResult, int, int], None] | None = None,
 ) -> GradeSummary:
     """Grade every student in `submissions` on every problem; results go to `out/grades.sqlite`."""
@@ -87,7 +89,7 @@ def grade_assignment(
         for student, folder in students.items():
             for problem in assignment.problems:
                 total += 1
-                job = make_job(root, problem, student, folder, zygote.address)
+                job = make_job(root, problem, student, folder, zygote.address, require)
                 key = (student, problem.id)
                 if not regrade and stored.get(key) == job.key and key not in errors:
                     continue
@@ -95,12 +97,14 @@ def grade_assignment(
         store.prune({(s, p.id) for s in students for p in assignment.problems})
         done = [0]
         failures: list[JobResult] = []
+        warnings: set[str] = set()
 
         def finished(result: JobResult) -> None:
             store.put(result)
             done[0] += 1
             if result.status == "error":
                 failures.append(result)
+            warnings.update(result.warnings)
             if on_result is not None:
                 on_result(result, done[0], len(jobs))
 
@@ -123,5 +127,5 @@ def grade_assignment(
     store.close()
     return GradeSummary(
         assignment=assignment_id, students=len(students), jobs=total, ran=len(jobs), reused=total - len(jobs),
-        seconds=seconds, errors=failures,
+        seconds=seconds, errors=failures, warnings=sorted(warnings),
     )

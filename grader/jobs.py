@@ -41,6 +41,7 @@ class JobSpec:
     files: tuple[tuple[str, bytes], ...]  # the submission: relative path, contents
     key: str
     zygote_address: str | None = None
+    require: tuple[str, ...] = ()  # sandbox protections that must be on, or the job is refused
 
 
 def read_submission(folder: Path) -> tuple[tuple[str, bytes], ...]:
@@ -148,6 +149,8 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
         limits=problem.limits,
         forbidden_calls=problem.forbidden,
         required_names=problem.names,
+        hidden=(job.root,),
+        require=job.require,
     )
     plugin = GradingPlugin(problem=problem, session=session, forced_failure=forced)
     ini = trusted / "pytest.ini"
@@ -192,10 +195,23 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
         max_score=problem.points,
         message=message,
         tests=tuple(tests),
+        warnings=protection_warnings(session.protections),
     )
 
 
-def make_job(root: Path, problem: ProblemSpec, student: str, folder: Path, zygote_address: str | None = None) -> JobSpec:
+def protection_warnings(protections: dict[str, object]) -> tuple[str, ...]:
+    """One warning per sandbox protection that was off for this job."""
+    from grader.sandbox.confine import PROTECTIONS
+
+    if not protections:
+        return ()
+    return tuple(f"sandbox protection off: {name}" for name in PROTECTIONS if protections.get(name) is None)
+
+
+def make_job(
+    root: Path, problem: ProblemSpec, student: str, folder: Path, zygote_address: str | None = None,
+    require: tuple[str, ...] = (),
+) -> JobSpec:
     files = read_submission(folder)
     return JobSpec(
         root=str(root),
@@ -205,5 +221,6 @@ def make_job(root: Path, problem: ProblemSpec, student: str, folder: Path, zygot
         files=files,
         key=job_key(problem, files),
         zygote_address=zygote_address,
+        require=require,
     )
 

@@ -42,6 +42,10 @@ class StudentFault(BaseException):
         self.student_traceback = traceback
 
 
+class SandboxRefused(RuntimeError):
+    """The sandbox would not run student code because a required protection is unavailable."""
+
+
 class StudentSession:
     """One job's connection to the student's module: a sandbox, restarted after a fault."""
 
@@ -55,6 +59,8 @@ class StudentSession:
         limits: Limits,
         forbidden_calls: tuple[str, ...] = (),
         required_names: tuple[str, ...] = (),
+        hidden: tuple[str, ...] = (),
+        require: tuple[str, ...] = (),
     ) -> None:
         self.zygote = zygote
         self.student_dir = student_dir
@@ -63,6 +69,9 @@ class StudentSession:
         self.limits = limits
         self.forbidden_calls = forbidden_calls
         self.required_names = frozenset(required_names)
+        self.hidden = hidden
+        self.require = require
+        self.protections: dict[str, Any] = {}
         self.output_path = os.path.join(workdir, _OUTPUT_NAME)
         self.deadline = time.monotonic() + limits.job_timeout
         self.generation = 0
@@ -118,6 +127,8 @@ class StudentSession:
                 "workdir": self.workdir,
                 "output_path": self.output_path,
                 "forbidden_calls": list(self.forbidden_calls),
+                "hidden": list(self.hidden),
+                "require": list(self.require),
                 "limits": {"memory_mb": self.limits.memory_mb, "cpu_seconds": int(self.limits.job_timeout) + 5},
             }
         )
@@ -135,6 +146,7 @@ class StudentSession:
             self._import_fault = StudentFault(f"{self.module_name}.py could not be imported: {exc}", exc.student_traceback)
             raise self._import_fault from None
         self._names = frozenset(reply["names"])
+        self.protections = dict(reply.get("protections", {}))
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -210,6 +222,9 @@ class StudentSession:
         tb = str(reply.get("traceback", ""))
         if kind == "raised":
             raise StudentError(f"{what} raised {reply.get('type')}: {reply.get('message')}", tb)
+        if kind == "refused":
+            self.close()
+            raise SandboxRefused(f"the sandbox refused to run student code: {reply.get('message')}")
         if kind == "unsendable":
             raise StudentError(f"{what} returned a value that cannot be sent back: {reply.get('message')}")
         self.close()

@@ -99,6 +99,7 @@ def _problem_entry(problem_id: str, max_score: float, result: JobResult | None) 
         "score": result.score,
         "max_score": max_score,
         "message": result.message,
+        "warnings": list(result.warnings),
         "tests": [
             {
                 "name": t.name,
@@ -131,9 +132,10 @@ def render(assignment: AssignmentSpec, out: Path) -> Path:
     statements = {p.id: p.statement.read_text() for p in assignment.problems}
     (out / "students").mkdir(parents=True, exist_ok=True)
     errors = [r for r in results if r.status == "error"]
+    warnings = sorted({w for r in results for w in r.warnings})
     index = out / "index.html"
     index.write_text(
-        env.get_template("index.html").render(assignment=assignment, rows=rows, run=run, errors=errors)
+        env.get_template("index.html").render(assignment=assignment, rows=rows, run=run, errors=errors, warnings=warnings)
     )
     for row in rows:
         (out / row.page).write_text(

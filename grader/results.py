@@ -43,6 +43,7 @@ class JobResult:
     tests: tuple[TestResult, ...] = field(default=())
     duration: float = 0.0
     key: str = ""
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,4 +51,4 @@ class JobResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobResult:
         tests = tuple(TestResult(**t) for t in data.get("tests", ()))
-        return cls(**{**data, "tests": tests})
+        return cls(**{**data, "tests": tests, "warnings": tuple(data.get("warnings", ()))})

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from grader import wire
+from grader.sandbox import confine
 
 _MEMORY_MARKERS = ("can't allocate memory", "not enough memory", "DefaultCPUAllocator", "out of memory")
 
@@ -34,8 +35,9 @@ class _ForbiddenCall(Exception):
 
 
 class _Server:
-    def __init__(self, sock: Any, config: dict[str, Any]) -> None:
+    def __init__(self, sock: Any, config: dict[str, Any], protections: dict[str, Any]) -> None:
         self.sock = sock
+        self.protections = protections
         self.config = config
         self.student_dir = os.path.realpath(config["student_dir"])
         self.objects: dict[int, Any] = {}
@@ -129,7 +131,7 @@ class _Server:
         if not os.path.realpath(origin).startswith(self.student_dir + os.sep):
             raise ImportError(f"no module named {name!r} in the submission")
         names = sorted(n for n in vars(module) if not n.startswith("_"))
-        return {"names": names}
+        return {"names": names, "protections": self.protections}
 
     def run_student(self, fn: Any, timeout: float) -> tuple[dict[str, Any], list[bytes]]:
         """Run student code under the interval timer and turn every outcome into a reply."""
@@ -345,6 +347,27 @@ def serve(sock: Any, config: dict[str, Any]) -> None:
     importlib.invalidate_caches()
     torch.manual_seed(0)
     _install_forbidden(config.get("forbidden_calls", []))
+    try:
+        protections = confine.confine(
+            student_dir=os.path.realpath(config["student_dir"]),
+            workdir=os.path.realpath(workdir),
+            hidden=[grader_root, *config.get("hidden", [])],
+            disk_mb=int(config.get("limits", {}).get("disk_mb", 64)),
+            required=config.get("require", ()),
+        )
+    except confine.ConfinementError as exc:
+        _refuse(sock, str(exc))
+        return
     _apply_limits(config.get("limits", {}))
-    _Server(sock, config).run()
+    _Server(sock, config, protections).run()
+
+
+def _refuse(sock: Any, reason: str) -> None:
+    """Answer every request with a refusal: student code never runs unprotected against the rules."""
+    while True:
+        try:
+            wire.recv_message(sock)
+        except (wire.ChannelClosed, OSError, wire.WireError):
+            return
+        wire.send_message(sock, {"ok": False, "kind": "refused", "message": reason})
 

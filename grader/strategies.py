@@ -163,3 +163,260 @@ def float64_copy(module: torch.nn.Module) -> torch.nn.Module:
     import copy
 
     return copy.deepcopy(module).double()
+
+
+# -- edge cases of convolutions ---------------------------------------------------------------------
+
+
+@st.composite
+def pointwise_conv2d_configs(
+    draw: st.DrawFn, *, max_channels: int = 4, max_stride: int = 3, max_padding: int = 2, groups: bool = True,
+    max_batch: int = 3, max_size: int = 9,
+) -> Conv2dConfig:
+    """1x1 convolutions (any stride, padding, groups; dilation is irrelevant and stays 1)."""
+    config = draw(conv2d_configs(
+        max_channels=max_channels, max_kernel=1, max_stride=max_stride, max_padding=max_padding, max_dilation=1,
+        groups=groups, max_batch=max_batch, max_size=max_size,
+    ))
+    return config
+
+
+@st.composite
+def full_kernel_conv2d_configs(
+    draw: st.DrawFn, *, max_channels: int = 4, max_stride: int = 3, max_padding: int = 2, groups: bool = True,
+    max_batch: int = 3, max_size: int = 6,
+) -> Conv2dConfig:
+    """Convolutions whose kernel is exactly as large as the padded input: the output is 1x1."""
+    config = draw(conv2d_configs(
+        max_channels=max_channels, max_kernel=1, max_stride=max_stride, max_padding=max_padding, max_dilation=1,
+        groups=groups, max_batch=max_batch, max_size=max_size,
+    ))
+    from dataclasses import replace
+
+    height, width = draw(st.integers(1, max_size)), draw(st.integers(1, max_size))
+    kernel = (height + 2 * config.padding[0], width + 2 * config.padding[1])
+    return replace(config, kernel_size=kernel, height=height, width=width)
+
+
+def conv2d_configs_with_edge_cases(
+    *, max_channels: int = 4, max_kernel: int = 4, max_stride: int = 3, max_padding: int = 2, max_dilation: int = 2,
+    groups: bool = True, max_batch: int = 3, max_size: int = 9,
+) -> st.SearchStrategy[Conv2dConfig]:
+    """:func:`conv2d_configs`, 1x1 kernels, and kernels as large as the padded input, mixed."""
+    shared = dict(max_channels=max_channels, max_stride=max_stride, max_padding=max_padding, groups=groups,
+                  max_batch=max_batch)
+    return st.one_of(
+        conv2d_configs(max_kernel=max_kernel, max_dilation=max_dilation, max_size=max_size, **shared),  # type: ignore[arg-type]
+        pointwise_conv2d_configs(max_size=max_size, **shared),  # type: ignore[arg-type]
+        full_kernel_conv2d_configs(max_size=min(max_size, 6), **shared),  # type: ignore[arg-type]
+    )
+
+
+# -- random layer stacks --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of a stack: the `torch.nn` class name and its constructor's keyword arguments."""
+
+    kind: str
+    options: tuple[tuple[str, object], ...] = ()
+
+    def build(self) -> torch.nn.Module:
+        return getattr(torch.nn, self.kind)(**dict(self.options))
+
+    def __repr__(self) -> str:
+        return f"{self.kind}({', '.join(f'{k}={v!r}' for k, v in self.options)})"
+
+
+def _layer(kind: str, **options: object) -> LayerSpec:
+    return LayerSpec(kind, tuple(options.items()))
+
+
+@dataclass(frozen=True)
+class SequentialSpec:
+    """A flat `nn.Sequential` and the shape `(C, H, W)` of one input it accepts (without the batch)."""
+
+    input_shape: tuple[int, int, int]
+    layers: tuple[LayerSpec, ...]
+    seed: int
+
+    def make(self, dtype: torch.dtype = torch.float32) -> torch.nn.Sequential:
+        """The model in eval mode, its parameters (and BatchNorm statistics) drawn from `seed`."""
+        torch.manual_seed(self.seed)
+        model = torch.nn.Sequential(*(layer.build() for layer in self.layers))
+        g = torch.Generator().manual_seed(self.seed)
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                n = module.num_features
+                module.running_mean.copy_(torch.randn(n, generator=g))
+                module.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+        return model.to(dtype).eval()
+
+
+def _conv_output_size(size: int, k: int, s: int, p: int, d: int) -> int:
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+@st.composite
+def sequential_cnns(
+    draw: st.DrawFn,
+    *,
+    max_blocks: int = 3,
+    max_channels: int = 6,
+    max_size: int = 12,
+    head: bool = True,
+    max_linear: int = 3,
+    dilation: bool = True,
+    groups: bool = True,
+) -> SequentialSpec:
+    """Random flat CNNs: Conv2d blocks (stride, padding, dilation, groups, with or without bias) with
+    ReLU, BatchNorm2d, MaxPool2d or AvgPool2d in between, then (if `head`) Flatten and Linear layers.
+    Every layer is called exactly once, on a valid input size."""
+    c = draw(st.integers(1, max_channels))
+    h, w = draw(st.integers(3, max_size)), draw(st.integers(3, max_size))
+    input_shape = (c, h, w)
+    layers: list[LayerSpec] = []
+    for _ in range(draw(st.integers(1, max_blocks))):
+        n_groups = draw(st.sampled_from([g for g in (1, 2, 3) if c % g == 0])) if groups else 1
+        out = n_groups * draw(st.integers(1, max(1, max_channels // n_groups)))
+        k = (draw(st.integers(1, min(4, h))), draw(st.integers(1, min(4, w))))
+        p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+        d = tuple(  # a dilation only where the dilated kernel still fits the padded input
+            draw(st.integers(1, 2)) if dilation and 2 * (kk - 1) + 1 <= size + 2 * pp else 1
+            for size, kk, pp in zip((h, w), k, p)
+        )
+        s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        layers.append(_layer(
+            "Conv2d", in_channels=c, out_channels=out, kernel_size=k, stride=s, padding=p, dilation=d,
+            groups=n_groups, bias=draw(st.booleans()),
+        ))
+        c, h, w = out, _conv_output_size(h, k[0], s[0], p[0], d[0]), _conv_output_size(w, k[1], s[1], p[1], d[1])
+        if draw(st.booleans()):
+            layers.append(_layer("BatchNorm2d", num_features=c))
+        layers.append(draw(st.sampled_from([_layer("ReLU"), _layer("Tanh"), _layer("Identity")])))
+        if min(h, w) >= 2 and draw(st.booleans()):
+            pool = draw(st.sampled_from(["MaxPool2d", "AvgPool2d"]))
+            layers.append(_layer(pool, kernel_size=2, stride=draw(st.integers(1, 2))))
+            stride = dict(layers[-1].options)["stride"]
+            h, w = (h - 2) // stride + 1, (w - 2) // stride + 1  # type: ignore[operator]
+    if head:
+        layers.append(_layer("Flatten"))
+        features = c * h * w
+        for i in range(draw(st.integers(1, max_linear))):
+            out = draw(st.integers(1, 8))
+            layers.append(_layer("Linear", in_features=features, out_features=out, bias=draw(st.booleans())))
+            features = out
+            if i < max_linear - 1 and draw(st.booleans()):
+                layers.append(draw(st.sampled_from([_layer("ReLU"), _layer("Sigmoid"), _layer("Dropout", p=0.5)])))
+    return SequentialSpec(input_shape=input_shape, layers=tuple(layers), seed=draw(seeds()))
+
+
+@st.composite
+def classifier_heads(
+    draw: st.DrawFn, *, max_channels: int = 4, max_size: int = 5, max_linear: int = 3, max_width: int = 8,
+) -> SequentialSpec:
+    """Fully-connected classifiers on a `(C, H, W)` feature map: Flatten, then Linear layers (with or
+    without bias) with ReLU, Tanh or Dropout between them, as at the end of AlexNet or VGG."""
+    input_shape = (draw(st.integers(1, max_channels)), draw(st.integers(1, max_size)), draw(st.integers(1, max_size)))
+    layers = [_layer("Flatten")]
+    features = input_shape[0] * input_shape[1] * input_shape[2]
+    n_linear = draw(st.integers(1, max_linear))
+    for i in range(n_linear):
+        out = draw(st.integers(1, max_width))
+        layers.append(_layer("Linear", in_features=features, out_features=out, bias=draw(st.booleans())))
+        features = out
+        if i < n_linear - 1:
+            layers.append(draw(st.sampled_from([_layer("ReLU"), _layer("Tanh"), _layer("Dropout", p=0.5)])))
+    return SequentialSpec(input_shape=input_shape, layers=tuple(layers), seed=draw(seeds()))
+
+
+# -- flat convolutional stacks (receptive fields) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StackLayer:
+    """One layer of a flat CNN stack; geometry values are ints or (height, width) pairs as drawn."""
+
+    kind: str  # "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU" or "BatchNorm2d"
+    kernel_size: int | tuple[int, int] = 1
+    stride: int | tuple[int, int] | None = 1  # None: a pooling layer's default (its kernel size)
+    dilation: int | tuple[int, int] = 1
+    padding: int | tuple[int, int] = 0
+    out_channels: int = 0  # Conv2d only
+
+
+@dataclass(frozen=True)
+class CnnStack:
+    """A flat `nn.Sequential` of Conv2d, MaxPool2d, AvgPool2d, ReLU and BatchNorm2d layers."""
+
+    in_channels: int
+    layers: tuple[StackLayer, ...]
+    seed: int
+
+    def make(self, dtype: torch.dtype = torch.float32) -> torch.nn.Sequential:
+        """The stack as modules, with weights drawn from `seed` (BatchNorm layers in eval mode)."""
+        nn = torch.nn
+        torch.manual_seed(self.seed)
+        modules: list[torch.nn.Module] = []
+        channels = self.in_channels
+        for layer in self.layers:
+            if layer.kind == "Conv2d":
+                modules.append(nn.Conv2d(
+                    channels, layer.out_channels, layer.kernel_size, stride=layer.stride,  # type: ignore[arg-type]
+                    padding=layer.padding, dilation=layer.dilation,
+                ))
+                channels = layer.out_channels
+            elif layer.kind == "MaxPool2d":
+                modules.append(nn.MaxPool2d(layer.kernel_size, stride=layer.stride, dilation=layer.dilation))
+            elif layer.kind == "AvgPool2d":
+                modules.append(nn.AvgPool2d(layer.kernel_size, stride=layer.stride))
+            elif layer.kind == "ReLU":
+                modules.append(nn.ReLU())
+            elif layer.kind == "BatchNorm2d":
+                modules.append(nn.BatchNorm2d(channels))
+            else:
+                raise ValueError(f"unknown layer kind {layer.kind!r}")
+        return nn.Sequential(*modules).to(dtype).eval()
+
+
+@st.composite
+def cnn_stacks(
+    draw: st.DrawFn,
+    *,
+    min_layers: int = 1,
+    max_layers: int = 4,
+    kinds: tuple[str, ...] = ("Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "BatchNorm2d"),
+    max_channels: int = 3,
+    max_kernel: int = 4,
+    max_stride: int = 2,
+    max_dilation: int = 2,
+    max_padding: int = 1,
+    pairs: bool = True,
+) -> CnnStack:
+    """Flat CNN stacks; kernel sizes, strides and dilations are ints or (possibly unequal) pairs.
+
+    Pooling layers have no padding, and their stride is sometimes left to its default.
+    """
+
+    def geometry(lo: int, hi: int) -> int | tuple[int, int]:
+        if pairs and draw(st.booleans()):
+            return (draw(st.integers(lo, hi)), draw(st.integers(lo, hi)))
+        return draw(st.integers(lo, hi))
+
+    layers = []
+    for _ in range(draw(st.integers(min_layers, max_layers))):
+        kind = draw(st.sampled_from(kinds))
+        if kind == "Conv2d":
+            layers.append(StackLayer(
+                kind, kernel_size=geometry(1, max_kernel), stride=geometry(1, max_stride),
+                dilation=geometry(1, max_dilation), padding=geometry(0, max_padding),
+                out_channels=draw(st.integers(1, max_channels)),
+            ))
+        elif kind in ("MaxPool2d", "AvgPool2d"):
+            stride = None if draw(st.booleans()) else geometry(1, max_stride)
+            dilation = geometry(1, max_dilation) if kind == "MaxPool2d" else 1
+            layers.append(StackLayer(kind, kernel_size=geometry(1, max_kernel), stride=stride, dilation=dilation))
+        else:
+            layers.append(StackLayer(kind))
+    return CnnStack(in_channels=draw(st.integers(1, max_channels)), layers=tuple(layers), seed=draw(seeds()))

@@ -34,6 +34,40 @@ class _ForbiddenCall(Exception):
     pass
 
 
+class _OutputBudget:
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+        self.noted = False
+
+
+class _CappedWriter(io.TextIOBase):
+    """stdout/stderr for student code: past the budget, output is dropped (once noted), never an error."""
+
+    def __init__(self, fd: int, budget: _OutputBudget) -> None:
+        self.fd = fd
+        self.budget = budget
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def write(self, text: str) -> int:
+        data = str(text).encode("utf-8", "replace")
+        keep = data[: max(self.budget.left, 0)]
+        self.budget.left -= len(data)
+        try:
+            if keep:
+                os.write(self.fd, keep)
+            if self.budget.left < 0 and not self.budget.noted:
+                self.budget.noted = True
+                os.write(self.fd, b"\n[... further output dropped: over the output limit]\n")
+        except OSError:
+            pass
+        return len(text)
+
+
 class _Server:
     def __init__(self, sock: Any, config: dict[str, Any], protections: dict[str, Any]) -> None:
         self.sock = sock
@@ -334,8 +368,9 @@ def serve(sock: Any, config: dict[str, Any]) -> None:
     os.dup2(out, 1)
     os.dup2(out, 2)
     os.close(out)
-    sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", buffering=0), write_through=True)
-    sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", buffering=0), write_through=True)
+    budget = _OutputBudget(int(config.get("limits", {}).get("output_bytes", 4 << 20)))
+    sys.stdout = _CappedWriter(1, budget)
+    sys.stderr = _CappedWriter(2, budget)
     sys.stdin = io.TextIOWrapper(io.BytesIO(b""))
     os.environ.clear()
     os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"})

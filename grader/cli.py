@@ -47,7 +47,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         progress = _Progress(assignment_id)
         summary = grade_assignment(
             root, assignment_id, submissions, out, workers=_workers(args), regrade=args.regrade,
-            require=tuple(args.require), on_result=progress.update,
+            require=tuple(args.require), cluster=args.cluster, on_result=progress.update,
         )
         progress.close()
         index = render(assignment, out)
@@ -161,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", help="reports folder (default: ROOT/reports)")
     grade.add_argument("--jobs", "-j", type=int, help="parallel workers (default: number of cores)")
     grade.add_argument("--regrade", action="store_true", help="grade every job again, even unchanged ones")
+    grade.add_argument(
+        "--cluster", metavar="ADDRESS",
+        help="run the jobs on a Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) instead of locally",
+    )
     grade.add_argument(
         "--require", action="append", default=[], choices=PROTECTIONS, metavar="PROTECTION",
         help=f"refuse to run student code without this sandbox protection ({', '.join(PROTECTIONS)}); repeatable",

@@ -15,7 +15,7 @@ from typing import Callable
 from grader import __version__
 from grader.jobs import JobSpec, make_job
 from grader.results import JobResult
-from grader.runner import run_jobs
+from grader.runner import run_jobs, run_jobs_on_cluster
 from grader.sandbox.client import Zygote
 from grader.spec import AssignmentSpec, load_assignment
 from grader.store import Store
@@ -72,6 +72,7 @@ def grade_assignment(
     workers: int,
     regrade: bool = False,
     require: tuple[str, ...] = (),
+    cluster: str | None = None,
     on_result: Callable[[JobResult, int, int], None] | None = None,
 ) -> GradeSummary:
     """Grade every student in `submissions` on every problem; results go to `out/grades.sqlite`."""
@@ -108,7 +109,10 @@ def grade_assignment(
             if on_result is not None:
                 on_result(result, done[0], len(jobs))
 
-        run_jobs(jobs, workers=workers, on_result=finished)
+        if cluster:
+            run_jobs_on_cluster(jobs, address=cluster, on_result=finished)
+        else:
+            run_jobs(jobs, workers=workers, on_result=finished)
     finally:
         zygote.close()
     seconds = time.monotonic() - started

@@ -1,0 +1,63 @@
+"""Preparing a trusted worker process once, so that every job forked from it starts warm.
+
+Imported by the forkserver (the local pool's preload) and by any process that runs jobs: it pins one
+torch thread and deterministic algorithms (whose first use imports TorchDynamo, about two seconds),
+and runs a tiny pytest + Hypothesis session so that their lazily imported machinery is already
+loaded when a job forks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+
+_WARMUP_TEST = '''
+import torch
+from hypothesis import given, strategies as st
+
+@given(st.integers(0, 3), st.floats(0, 1))
+def test_warm(n, x):
+    assert torch.ones(n).sum().item() == n
+'''
+
+
+def prepare() -> None:
+    """Make this process ready to run jobs (idempotent)."""
+    import torch
+
+    torch.set_num_threads(1)
+    if not torch.are_deterministic_algorithms_enabled():
+        torch.use_deterministic_algorithms(True)
+    _warm_pytest()
+
+
+_warmed = False
+
+
+def _warm_pytest() -> None:
+    global _warmed
+    if _warmed:
+        return
+    _warmed = True
+    import pytest
+
+    from grader.plugin import register_profile
+
+    dont_write = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    with tempfile.TemporaryDirectory(prefix="grader-warmup-") as tmp:
+        path = os.path.join(tmp, "test_warmup.py")
+        with open(path, "w") as f:
+            f.write(_WARMUP_TEST)
+        with open(os.path.join(tmp, "pytest.ini"), "w") as f:
+            f.write("[pytest]\n")
+        register_profile(5)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            pytest.main([path, "-c", os.path.join(tmp, "pytest.ini"), "-p", "no:cacheprovider", "-q", "--import-mode=importlib"])
+    sys.dont_write_bytecode = dont_write
+
+
+prepare()

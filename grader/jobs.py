@@ -10,10 +10,12 @@ runs only in the sandbox that the plugin's `student` fixture talks to.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import contextlib
 import hashlib
 import io
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -97,6 +99,8 @@ def run_job(job: JobSpec) -> JobResult:
     import grader.worker  # noqa: F401  (prepares this process once; already done in a preloaded forkserver)
 
     started = time.monotonic()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
     sys.dont_write_bytecode = True  # pytest must not write .pyc files into the bank
     problem = load_problem(Path(job.root), job.assignment, job.problem)
     tmp = Path(tempfile.mkdtemp(prefix=f"grader-{job.student}-{job.problem}-"))
@@ -116,7 +120,9 @@ def run_job(job: JobSpec) -> JobResult:
     finally:
         os.chdir(cwd)
         shutil.rmtree(tmp, ignore_errors=True)
-    return JobResult(**{**result.to_dict(), "tests": result.tests, "duration": time.monotonic() - started, "key": job.key})
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = result.cpu_seconds + usage.ru_utime + usage.ru_stime - cpu_before
+    return dataclasses.replace(result, duration=time.monotonic() - started, key=job.key, cpu_seconds=cpu)
 
 
 def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, trusted: Path) -> JobResult:
@@ -194,6 +200,7 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
         message=message,
         tests=tuple(tests),
         warnings=protection_warnings(session.protections),
+        cpu_seconds=session.sandbox_cpu_seconds,
     )
 
 

@@ -72,6 +72,7 @@ class StudentSession:
         self.hidden = hidden
         self.require = require
         self.protections: dict[str, Any] = {}
+        self.sandbox_cpu_seconds = 0.0
         self.output_path = os.path.join(workdir, _OUTPUT_NAME)
         self.deadline = time.monotonic() + limits.job_timeout
         self.generation = 0
@@ -100,6 +101,7 @@ class StudentSession:
     def close(self) -> None:
         if self._process is not None:
             self._process.close()
+            self.sandbox_cpu_seconds += self._process.cpu_seconds
             self._process = None
 
     def output_size(self) -> int:

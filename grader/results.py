@@ -44,6 +44,7 @@ class JobResult:
     duration: float = 0.0
     key: str = ""
     warnings: tuple[str, ...] = ()
+    cpu_seconds: float = 0.0  # the trusted worker's and the sandboxes' CPU time
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -117,6 +117,7 @@ class SandboxProcess:
     control: socket.socket
     _pending: bytes = b""
     _status: dict[str, Any] | None = None
+    cpu_seconds: float = 0.0  # known once it has ended
 
     def request(
         self, header: dict[str, Any], blobs: list[bytes], *, timeout: float
@@ -147,6 +148,7 @@ class SandboxProcess:
                 message = json.loads(line)
                 if "exit" in message:
                     self._status = message["exit"]
+                    self.cpu_seconds = float(message.get("cpu", 0.0))
             remaining = deadline - time.monotonic()
             if self._status is not None or remaining <= 0:
                 break

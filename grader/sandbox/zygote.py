@@ -90,7 +90,7 @@ def serve_forever(listener: socket.socket) -> None:
             os.read(wake_r, 4096)
             while True:
                 try:
-                    pid, status = os.waitpid(-1, os.WNOHANG)
+                    pid, status, usage = os.wait4(-1, os.WNOHANG)
                 except ChildProcessError:
                     break
                 if pid == 0:
@@ -101,7 +101,7 @@ def serve_forever(listener: socket.socket) -> None:
                     pass
                 conn = clients.pop(pid, None)
                 if conn is not None:
-                    _send(conn, {"exit": describe_status(status)})
+                    _send(conn, {"exit": describe_status(status), "cpu": usage.ru_utime + usage.ru_stime})
                     conn.close()
         for pid, conn in list(clients.items()):
             if conn.fileno() in ready:

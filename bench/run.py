@@ -1,0 +1,285 @@
+"""Benchmark: the grader against a naive per-job pytest baseline and an unisolated floor, side by side.
+
+    python bench/run.py [--students 100] [--assignments hw7 hw3 ...] [--naive-sample 6]
+
+It generates a class (every problem of the chosen assignments; per student and problem, a correct
+solution, a mutant, a module that crashes at import, or a slow correct one) and measures, in one run:
+
+- floor: the same tests in this one process with no isolation at all (student modules imported here);
+- naive: `python -m pytest` in a fresh process per job (what a course would do by hand), measured on a
+  sample of jobs and scaled to the class;
+- the grader with 1 worker and with 2 workers, and a second run with nothing changed;
+- the grader's own resident memory with half the class and with the whole class.
+
+CPU time of the grader is what its jobs report (each trusted worker's and its sandboxes' CPU time)
+plus the grading process's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grader.course import grade_assignment  # noqa: E402
+from grader.plugin import register_profile  # noqa: E402
+from grader.spec import ProblemSpec, list_assignments, load_assignment  # noqa: E402
+from grader.store import Store  # noqa: E402
+
+SLOW_SUFFIX = '''
+
+import functools as _functools
+import inspect as _inspect
+import time as _time
+
+
+def _slowly(fn):
+    @_functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        _time.sleep(0.002)
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+for _name, _value in list(globals().items()):
+    if _inspect.isfunction(_value) and not _name.startswith("_"):
+        globals()[_name] = _slowly(_value)
+'''
+
+
+def kind_of(student: int, problem: str) -> str:
+    h = int(hashlib.sha256(f"{student}/{problem}".encode()).hexdigest(), 16) % 20
+    return "correct" if h < 10 else "mutant" if h < 15 else "crash" if h < 17 else "slow"
+
+
+def make_class(course: Path, assignments: list[str], students: int) -> dict[str, list[ProblemSpec]]:
+    """Copy the bank into `course` and write `students` generated submissions per assignment."""
+    problems: dict[str, list[ProblemSpec]] = {}
+    for a in assignments:
+        shutil.copytree(ROOT / "problems" / a, course / "problems" / a, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(ROOT / "reference" / a, course / "reference" / a, ignore=shutil.ignore_patterns("__pycache__"))
+        spec = load_assignment(course, a)
+        problems[a] = list(spec.problems)
+        for i in range(students):
+            folder = course / "submissions" / a / f"student{i:04d}"
+            folder.mkdir(parents=True)
+            for p in spec.problems:
+                kind = kind_of(i, p.id)
+                mutants = p.mutants()
+                source = p.reference.read_text()
+                if kind == "mutant" and mutants:
+                    source = mutants[i % len(mutants)].path.read_text()
+                elif kind == "crash":
+                    source = "raise RuntimeError('this submission crashes at import')\n" + source
+                elif kind == "slow":
+                    source += SLOW_SUFFIX
+                (folder / p.module_file).write_text(source)
+    return problems
+
+
+# -- floor: one process, no isolation -----------------------------------------------------------------
+
+
+class _FloorPlugin:
+    def __init__(self, student_file: Path, reference_file: Path, max_examples: int) -> None:
+        self.student_file, self.reference_file, self.max_examples = student_file, reference_file, max_examples
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", "points(n): points")
+        config.addinivalue_line("markers", "hidden: hidden")
+        register_profile(self.max_examples)
+
+    @staticmethod
+    def _load(path: Path, name: str) -> object:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    @pytest.fixture(scope="session")
+    def student(self) -> object:
+        return self._load(self.student_file, f"_floor_student_{abs(hash(self.student_file))}")
+
+    @pytest.fixture(scope="session")
+    def reference(self) -> object:
+        return self._load(self.reference_file, f"_floor_reference_{abs(hash(self.reference_file))}")
+
+
+def run_floor(course: Path, problems: dict[str, list[ProblemSpec]], students: int) -> tuple[float, float, int]:
+    import contextlib
+    import io
+
+    import torch
+
+    torch.set_num_threads(1)
+    sys.dont_write_bytecode = True
+    wall, cpu = time.perf_counter(), time.process_time()
+    jobs = 0
+    for a, specs in problems.items():
+        for i in range(students):
+            for p in specs:
+                student_file = course / "submissions" / a / f"student{i:04d}" / p.module_file
+                plugin = _FloorPlugin(student_file, p.reference, p.max_examples)
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    pytest.main([str(p.test_file), "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "-W", "ignore"], plugins=[plugin])
+                jobs += 1
+    return time.perf_counter() - wall, time.process_time() - cpu, jobs
+
+
+# -- naive: a fresh pytest process per job ----------------------------------------------------------
+
+NAIVE_CONFTEST = '''
+import importlib.util, os, pytest
+from grader.plugin import register_profile
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "points(n): points")
+    config.addinivalue_line("markers", "hidden: hidden")
+    register_profile(int(os.environ["BENCH_MAX_EXAMPLES"]))
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+@pytest.fixture(scope="session")
+def student():
+    return _load(os.environ["BENCH_STUDENT"], "student_module")
+
+@pytest.fixture(scope="session")
+def reference():
+    return _load(os.environ["BENCH_REFERENCE"], "reference_module")
+'''
+
+
+def run_naive(course: Path, problems: dict[str, list[ProblemSpec]], sample: int) -> float:
+    """Mean wall time of one job run as a fresh `python -m pytest` process."""
+    plugin_dir = Path(tempfile.mkdtemp(prefix="bench-naive-"))
+    (plugin_dir / "bench_naive_plugin.py").write_text(NAIVE_CONFTEST)
+    env = {**os.environ, "PYTHONPATH": f"{plugin_dir}{os.pathsep}{ROOT}", "PYTHONDONTWRITEBYTECODE": "1"}
+    jobs = [(a, i, p) for a, specs in problems.items() for i in range(sample) for p in specs][:sample]
+    start = time.perf_counter()
+    for a, i, p in jobs:
+        env.update(
+            BENCH_STUDENT=str(course / "submissions" / a / f"student{i:04d}" / p.module_file),
+            BENCH_REFERENCE=str(p.reference), BENCH_MAX_EXAMPLES=str(p.max_examples),
+        )
+        subprocess.run(
+            [sys.executable, "-m", "pytest", str(p.test_file), "-q", "-p", "bench_naive_plugin", "-p", "no:cacheprovider", "--noconftest", "-W", "ignore"],
+            env=env, capture_output=True, cwd=plugin_dir,
+        )
+    shutil.rmtree(plugin_dir, ignore_errors=True)
+    return (time.perf_counter() - start) / len(jobs)
+
+
+# -- the grader -----------------------------------------------------------------------------------------
+
+
+def run_grader(course: Path, assignments: list[str], workers: int, out: Path) -> tuple[float, float, int]:
+    wall = time.perf_counter()
+    own = time.process_time()
+    jobs = 0
+    for a in assignments:
+        summary = grade_assignment(course, a, course / "submissions" / a, out / a, workers=workers)
+        jobs += summary.ran
+    wall = time.perf_counter() - wall
+    cpu = time.process_time() - own
+    for a in assignments:
+        store = Store(out / a / "grades.sqlite")
+        cpu += sum(r.cpu_seconds for r in store.results())
+        store.close()
+    return wall, cpu, jobs
+
+
+def measure_rss(course: Path, assignments: list[str], students: int) -> float:
+    """Peak resident memory (MiB) of a grading process over the first `students` students."""
+    code = (
+        "import resource, sys, shutil, tempfile; from pathlib import Path; "
+        f"sys.path.insert(0, {str(ROOT)!r}); from grader.course import grade_assignment; "
+        f"course = Path({str(course)!r}); tmp = Path(tempfile.mkdtemp()); "
+        f"names = sorted(p.name for p in (course / 'submissions' / {assignments[0]!r}).iterdir())[:{students}]\n"
+        "for a in " + repr(assignments) + ":\n"
+        "    sub = tmp / 'sub' / a\n"
+        "    sub.mkdir(parents=True)\n"
+        "    for n in names: shutil.copytree(course / 'submissions' / a / n, sub / n)\n"
+        "    grade_assignment(course, a, sub, tmp / 'out' / a, workers=2)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=100)
+    parser.add_argument("--assignments", nargs="*", default=None, help="default: every assignment in the bank")
+    parser.add_argument("--naive-sample", type=int, default=6, help="jobs to time as fresh pytest processes")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    assignments = args.assignments or list_assignments(ROOT)
+    course = Path(tempfile.mkdtemp(prefix="grader-bench-"))
+    try:
+        problems = make_class(course, assignments, args.students)
+        n_jobs = sum(len(v) for v in problems.values()) * args.students
+        print(f"class: {args.students} students x {n_jobs // args.students} problems = {n_jobs} jobs "
+              f"({', '.join(assignments)}); machine: {os.cpu_count()} cores, {platform.python_version()}")
+        floor_wall, floor_cpu, _ = run_floor(course, problems, args.students)
+        print(f"floor (one process, no isolation): {floor_wall:8.1f} s wall, {floor_cpu:8.1f} s CPU")
+        naive_per_job = run_naive(course, problems, args.naive_sample)
+        naive_total = naive_per_job * n_jobs
+        print(f"naive (fresh pytest per job):      {naive_per_job:8.2f} s per job (sample of {args.naive_sample}), "
+              f"{naive_total:8.1f} s for the class serially, {naive_total / 2:8.1f} s two at a time")
+        one_wall, one_cpu, _ = run_grader(course, assignments, 1, course / "out1")
+        print(f"grader, 1 worker:                  {one_wall:8.1f} s wall, {one_cpu:8.1f} s CPU")
+        two_wall, two_cpu, _ = run_grader(course, assignments, 2, course / "out2")
+        print(f"grader, 2 workers:                 {two_wall:8.1f} s wall, {two_cpu:8.1f} s CPU")
+        again_wall, _, again_jobs = run_grader(course, assignments, 2, course / "out2")
+        print(f"grader, second run, unchanged:     {again_wall:8.1f} s wall ({again_jobs} jobs run again)")
+        half = max(1, args.students // 2)
+        rss_half = measure_rss(course, assignments, half)
+        rss_full = measure_rss(course, assignments, args.students)
+        figures = {
+            "jobs": n_jobs,
+            "speedup_vs_naive_serial": naive_total / two_wall,
+            "speedup_vs_naive_two_at_a_time": (naive_total / 2) / two_wall,
+            "cpu_vs_floor": one_cpu / floor_cpu,
+            "overhead_ms_per_job_above_floor": 1000 * (one_cpu - floor_cpu) / n_jobs,
+            "scaling_1_to_2_workers": one_wall / two_wall,
+            "second_run_fraction_of_first": again_wall / two_wall,
+            "rss_mib_half_class": rss_half,
+            "rss_mib_full_class": rss_full,
+        }
+        print()
+        print(f"speed-up vs naive (serial):            {figures['speedup_vs_naive_serial']:6.1f}x")
+        print(f"speed-up vs naive (two at a time):     {figures['speedup_vs_naive_two_at_a_time']:6.1f}x   (target >= 20x)")
+        print(f"CPU time vs the floor:                 {figures['cpu_vs_floor']:6.2f}x   (target <= 1.5x)")
+        print(f"overhead per job above the floor:      {figures['overhead_ms_per_job_above_floor']:6.0f} ms CPU")
+        print(f"scaling from 1 to 2 workers:           {figures['scaling_1_to_2_workers']:6.2f}x")
+        print(f"second unchanged run / first run:      {100 * figures['second_run_fraction_of_first']:6.1f}%   (target < 5%)")
+        print(f"grader RSS, {half} vs {args.students} students:        {rss_half:6.0f} MiB vs {rss_full:.0f} MiB")
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    finally:
+        shutil.rmtree(course, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,4 @@
-"""The `grader` command line: grade, check, validate, list, report."""
+"""The `grader` command line: grade, check, validate, list, report, export, kit, gradescope."""
 
 from __future__ import annotations
 
@@ -71,10 +71,17 @@ class _Progress:
         self.bar = None
         self.task = None
         if sys.stdout.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+            from rich.text import Text
+
+            class JobsPerSecond(ProgressColumn):
+                def render(self, task: object) -> Text:
+                    speed = getattr(task, "speed", None)
+                    return Text("" if speed is None else f"{speed:.1f} jobs/s")
 
             self.bar = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), JobsPerSecond(),
+                TimeRemainingColumn(),
             )
             self.bar.start()
 
@@ -96,19 +103,34 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     root = _root(args)
     assignment = load_assignment(root, args.assignment)
+    only = tuple(args.problem)
+    if only:
+        import dataclasses
+
+        assignment = dataclasses.replace(assignment, problems=tuple(assignment.problem(p) for p in only))
     path = Path(args.path).resolve()
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
         # A one-student class: the student's folder, graded like any other.
         class_dir = Path(tmp) / "class"
         class_dir.mkdir()
         (class_dir / "you").symlink_to(path, target_is_directory=True)
-        grade_assignment(root, assignment.id, class_dir, Path(tmp) / "out", workers=_workers(args))
+        summary = grade_assignment(root, assignment.id, class_dir, Path(tmp) / "out", workers=_workers(args), only=only)
         from grader.store import Store
 
         store = Store(Path(tmp) / "out" / "grades.sqlite")
         results = list(store.results())
         store.close()
-    return print_check(assignment, results)
+    for note in summary.warnings:
+        if note.startswith("you: "):  # what the grader read from a notebook or zip
+            print(f"note: {note[5:]}")
+    status = print_check(assignment, results)
+    failed = [r.problem for r in results if r.score < r.max_score or r.status != "graded"]
+    if failed:
+        where = "" if args.path == "." else f" {args.path}"
+        print("\nTo check one problem again (a few seconds):")
+        for problem_id in failed:
+            print(f"  grader check {assignment.id}{where} --problem {problem_id}")
+    return status
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -150,6 +172,51 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from grader.exports import FORMATS, export
+
+    root = _root(args)
+    assignment = load_assignment(root, args.assignment)
+    out = (Path(args.out) if args.out else root / "reports") / assignment.id
+    if not (out / "grades.sqlite").is_file():
+        print(f"no results for {assignment.id} in {out}: run 'grader grade {assignment.id}' first", file=sys.stderr)
+        return 2
+    for path in export(assignment, out, (args.format,) if args.format else FORMATS):
+        print(path)
+    return 0
+
+
+def cmd_kit(args: argparse.Namespace) -> int:
+    from grader.kit import KitError, build_kit
+
+    root = _root(args)
+    try:
+        kit = build_kit(root, args.assignment, Path(args.out))
+    except KitError as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return 2
+    for warning in kit.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
+    for kp in kit.problems:
+        extra = [f"{len(kp.hashed)} by hashed answers"] if kp.hashed else []
+        extra += [f"{len(kp.instructor_only)} left to the instructor"] if kp.instructor_only else []
+        extra += [f"{kp.hidden} hidden left out"] if kp.hidden else []
+        print(f"  {kp.id:24} {len(kp.tests):>3} tests {kp.points:>5g} points  {', '.join(extra)}")
+    print(f"{kit.assignment}: student kit -> {kit.folder}")
+    if args.gradescope:
+        from grader.gradescope_bundle import build_bundle
+
+        print(f"{kit.assignment}: Gradescope autograder -> {build_bundle(root, args.assignment, Path(args.gradescope))}")
+    return 0
+
+
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    from grader.gradescope_bundle import build_bundle
+
+    print(build_bundle(_root(args), args.assignment, Path(args.out)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Autograder for deep-learning homework.")
     parser.add_argument("--root", type=Path, help="course folder with problems/ and reference/ (default: the bundled demo)")
@@ -175,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("assignment")
     check.add_argument("path", nargs="?", default=".", help="folder with your files (default: here)")
     check.add_argument("--jobs", "-j", type=int)
+    check.add_argument(
+        "--problem", action="append", default=[], metavar="ID", help="check only this problem (repeatable)"
+    )
     check.set_defaults(func=cmd_check)
 
     val = sub.add_parser("validate", help="check the bank: references score full marks, mutants fail as declared")
@@ -189,6 +259,26 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("assignment")
     rep.add_argument("--out")
     rep.set_defaults(func=cmd_report)
+
+    exp = sub.add_parser("export", help="write grades.csv, Gradescope results or JUnit XML from the store")
+    exp.add_argument("assignment")
+    exp.add_argument(
+        "--format", choices=("csv", "gradescope", "junit"),
+        help="csv: grades.csv; gradescope: gradescope/<student>.json; junit: junit.xml (default: all three)",
+    )
+    exp.add_argument("--out", help="reports folder (default: ROOT/reports)")
+    exp.set_defaults(func=cmd_export)
+
+    kit = sub.add_parser("kit", help="write the student kit: statements, public tests, no hidden test or reference")
+    kit.add_argument("assignment")
+    kit.add_argument("--out", required=True, help="the kit's folder (new or empty)")
+    kit.add_argument("--gradescope", metavar="DIR", help="also write the Gradescope autograder bundle into DIR")
+    kit.set_defaults(func=cmd_kit)
+
+    gs = sub.add_parser("gradescope", help="write a Gradescope autograder bundle (setup.sh, run_autograder, zip)")
+    gs.add_argument("assignment")
+    gs.add_argument("--out", required=True, help="folder for autograder/ and autograder.zip")
+    gs.set_defaults(func=cmd_gradescope)
     return parser
 
 

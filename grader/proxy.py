@@ -42,6 +42,12 @@ class StudentFault(BaseException):
         self.student_traceback = traceback
 
 
+def disabled_protections() -> tuple[str, ...]:
+    """Protections the instructor switched off: GRADER_SANDBOX_DISABLE=landlock,seccomp (for debugging)."""
+    text = os.environ.get("GRADER_SANDBOX_DISABLE", "")
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
 class SandboxRefused(RuntimeError):
     """The sandbox would not run student code because a required protection is unavailable."""
 
@@ -131,6 +137,7 @@ class StudentSession:
                 "forbidden_calls": list(self.forbidden_calls),
                 "hidden": list(self.hidden),
                 "require": list(self.require),
+                "disable": list(disabled_protections()),
                 "limits": {"memory_mb": self.limits.memory_mb, "cpu_seconds": int(self.limits.job_timeout) + 5},
             }
         )

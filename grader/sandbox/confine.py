@@ -217,12 +217,23 @@ def readable_roots(student_dir: str, hidden: Iterable[str]) -> list[str]:
     return sorted(set(keep))
 
 
-def confine(*, student_dir: str, workdir: str, hidden: Iterable[str], disk_mb: int, required: Iterable[str]) -> dict[str, Any]:
-    """Apply every protection this machine supports; returns {name: description or None when off}."""
-    required = set(required)
+def confine(
+    *, student_dir: str, workdir: str, hidden: Iterable[str], disk_mb: int, required: Iterable[str],
+    disabled: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Apply every protection this machine supports and the instructor did not switch off.
+
+    Returns {name: description, or None when off}; raises ConfinementError when a required one is off.
+    """
+    required, disabled = set(required), set(disabled)
     state: dict[str, Any] = {}
 
     def attempt(name: str, fn: Any, *args: Any) -> None:
+        if name in disabled:
+            state[name] = None
+            if name in required:
+                raise ConfinementError(f"the required protection {name!r} is switched off (GRADER_SANDBOX_DISABLE)")
+            return
         try:
             state[name] = fn(*args)
         except Exception as exc:  # noqa: BLE001 - any failure means the protection is off

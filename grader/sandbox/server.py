@@ -389,6 +389,7 @@ def serve(sock: Any, config: dict[str, Any]) -> None:
             hidden=[grader_root, *config.get("hidden", [])],
             disk_mb=int(config.get("limits", {}).get("disk_mb", 64)),
             required=config.get("require", ()),
+            disabled=config.get("disable", ()),
         )
     except confine.ConfinementError as exc:
         _refuse(sock, str(exc))

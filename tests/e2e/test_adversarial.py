@@ -156,3 +156,31 @@ def test_protections_were_all_on(hostile_class):
     _, _, doc, _ = hostile_class
     warnings = {w for s in doc["students"] for p in s["problems"] for w in p.get("warnings", [])}
     assert warnings == set() or all(w.startswith("sandbox protection off:") for w in warnings)
+
+
+def test_a_protection_switched_off_is_reported_and_a_required_one_refuses(tmp_path):
+    root = make_course(tmp_path, students=["alice_correct"])
+    env = {**os.environ, "GRADER_SANDBOX_DISABLE": "seccomp"}
+    import subprocess
+    import sys
+
+    def grade(*extra):
+        return subprocess.run(
+            [sys.executable, "-m", "grader", "--root", str(root), "grade", "hw7", "--regrade", *extra],
+            capture_output=True, text=True, env=env, timeout=600,
+        )
+
+    degraded = grade()
+    assert degraded.returncode == 0, degraded.stderr
+    assert "warning: sandbox protection off: seccomp" in degraded.stderr
+    doc = json.loads((root / "reports/hw7/results.json").read_text())
+    assert doc["students"][0]["score"] == 20
+    assert "Sandbox protections that were off" in (root / "reports/hw7/index.html").read_text()
+
+    refused = grade("--require", "seccomp")
+    assert refused.returncode == 1
+    assert "grader error" in refused.stderr
+    doc = json.loads((root / "reports/hw7/results.json").read_text())
+    problem = doc["students"][0]["problems"][0]
+    assert problem["status"] == "error"
+    assert "the required protection 'seccomp' is switched off" in json.dumps(problem)

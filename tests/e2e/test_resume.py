@@ -1,0 +1,60 @@
+"""Interrupted runs resume; a change to one problem regrades exactly that problem's jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from .conftest import make_course, run_cli
+
+STUDENTS = ["alice_correct", "carol_no_max_shift", "dave_forgot_eps", "bob_loops_and_float64"]
+
+
+def stored_jobs(root) -> int:
+    path = root / "reports/hw7/grades.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(path) as db:
+            return db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path):
+    root = make_course(tmp_path, STUDENTS)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader", "--root", str(root), "grade", "hw7", "--jobs", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while stored_jobs(root) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted; finished jobs are stored, run again to resume" in err
+    kept = stored_jobs(root)
+    assert 2 <= kept < 8
+
+    again = run_cli("--root", str(root), "grade", "hw7", "--jobs", "2")
+    assert again.returncode == 0, again.stderr
+    graded = int(again.stdout.split("(")[1].split(" graded")[0])
+    assert graded <= 8 - kept + 1  # at most the one job that was running when interrupted is redone
+    doc = json.loads((root / "reports/hw7/results.json").read_text())
+    totals = {s["id"]: s["score"] for s in doc["students"]}
+    assert totals == {"alice_correct": 20, "bob_loops_and_float64": 20, "carol_no_max_shift": 16, "dave_forgot_eps": 12}
+
+
+def test_changing_one_problem_regrades_exactly_its_jobs(tmp_path):
+    root = make_course(tmp_path, STUDENTS[:2])
+    assert run_cli("--root", str(root), "grade", "hw7").returncode == 0
+    statement = root / "problems/hw7/bn_fold/README.md"
+    statement.write_text(statement.read_text() + "\nA clarification.\n")
+    again = run_cli("--root", str(root), "grade", "hw7")
+    assert "4 jobs (2 graded, 2 unchanged)" in again.stdout, again.stdout

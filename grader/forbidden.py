@@ -10,8 +10,8 @@ so a use the scan cannot see still fails when it runs.
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ runs only in the sandbox that the plugin's `student` fixture talks to.
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import contextlib
+import dataclasses
 import hashlib
 import io
 import os
@@ -62,7 +62,7 @@ def read_submission(folder: Path) -> tuple[tuple[str, bytes], ...]:
     return tuple(files)
 
 
-def _hash_tree(h: "hashlib._Hash", folder: Path) -> None:
+def _hash_tree(h: hashlib._Hash, folder: Path) -> None:
     for path in sorted(folder.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             h.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")

@@ -11,10 +11,10 @@ import importlib.util
 import random
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -242,6 +242,11 @@ def _leaf_exceptions(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
+class _ReferenceModule(ModuleType):
+    def __repr__(self) -> str:
+        return "<reference implementation>"
+
+
 def load_reference(problem: ProblemSpec) -> ModuleType:
     """Import the problem's reference under a private name (never `sys.modules[module]`)."""
     name = f"_grader_reference_{problem.assignment}_{problem.id}"
@@ -253,6 +258,7 @@ def load_reference(problem: ProblemSpec) -> ModuleType:
         spec.loader.exec_module(module)
     except Exception as exc:
         raise GraderError(f"{problem.reference}: the reference failed to import: {type(exc).__name__}: {exc}") from exc
+    module.__class__ = _ReferenceModule  # so that failure reports never show the reference's path
     missing = [n for n in problem.names if not hasattr(module, n)]
     if missing:
         raise GraderError(f"{problem.reference}: the reference does not define {', '.join(missing)}")

@@ -15,8 +15,9 @@ import multiprocessing
 import os
 import threading
 import traceback
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from grader.jobs import JobSpec, run_job
 from grader.results import JobResult
@@ -97,7 +98,8 @@ def run_jobs_on_cluster(jobs: Sequence[JobSpec], *, address: str, on_result: Cal
     """Run `jobs` on the Dask cluster at `address`; results come back here as each one ends."""
     if not jobs:
         return
-    from distributed import Client, as_completed as dask_completed
+    from distributed import Client
+    from distributed import as_completed as dask_completed
 
     with Client(address) as client:
         futures = [

@@ -127,7 +127,7 @@ class SandboxProcess:
             self.channel.settimeout(max(timeout, 0.01))
             wire.send_message(self.channel, header, blobs)
             return wire.recv_message(self.channel)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             self.kill()
             raise SandboxGone(self.exit_status(), timed_out=True) from None
         except (wire.ChannelClosed, OSError):

@@ -23,7 +23,8 @@ import ctypes.util
 import errno
 import os
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 PROTECTIONS = ("capabilities", "landlock", "seccomp", "disk_quota")
 

@@ -1,0 +1,20 @@
+"""Reference for hw5/receptive_field: the receptive field of a flat CNN stack, layer by layer."""
+
+from torch import nn
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def receptive_field(model):
+    size, jump = [1, 1], [1, 1]  # receptive field so far; distance in input pixels between adjacent units
+    for layer in model:
+        if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            kernel = _pair(layer.kernel_size)
+            stride = _pair(layer.stride if layer.stride is not None else layer.kernel_size)
+            dilation = _pair(getattr(layer, "dilation", 1))
+            for i in range(2):
+                size[i] += dilation[i] * (kernel[i] - 1) * jump[i]
+                jump[i] *= stride[i]
+    return size[0], size[1]

@@ -1,0 +1,29 @@
+import torch
+
+
+def sigma(z):
+    return torch.sigmoid(z)
+
+
+def sigma_prime(z):
+    s = torch.sigmoid(z)
+    return s * (1 - s)
+
+
+def backprop(A_list, b_list, x, y):
+    L = len(A_list)
+    ys = [x]
+    zs = []
+    for l in range(L):
+        z = A_list[l] @ ys[-1] + b_list[l]
+        zs.append(z)
+        ys.append(sigma(z))
+    dA_list = [None] * L
+    db_list = [None] * L
+    dy = ys[-1] - y
+    for l in reversed(range(L)):
+        db = dy * sigma_prime(zs[l])
+        dA_list[l] = db @ ys[l].T
+        db_list[l] = db
+        dy = A_list[l].T @ db
+    return dA_list, db_list

@@ -1,0 +1,16 @@
+def heavy_ball(theta0, grads, lr, beta):
+    thetas = [theta0, theta0]
+    for g in grads:
+        thetas.append(thetas[-1] - lr * g + beta * (thetas[-1] - thetas[-2]))
+    return thetas[2:]
+
+
+def momentum_sgd(theta0, grads, lr, beta):
+    theta = theta0
+    v = 0 * theta0
+    out = []
+    for g in grads:
+        v = beta * g + v
+        theta = theta - lr * v
+        out.append(theta)
+    return out

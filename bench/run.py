@@ -9,7 +9,7 @@ solution, a mutant, a module that crashes at import, or a slow correct one) and 
 - naive: `python -m pytest` in a fresh process per job (what a course would do by hand), measured on a
   sample of jobs and scaled to the class;
 - the grader with 1 worker and with 2 workers, and a second run with nothing changed;
-- the grader's own resident memory with half the class and with the whole class.
+- the grader's own resident memory with a quarter of the class and with the whole class.
 
 CPU time of the grader is what its jobs report (each trusted worker's and its sandboxes' CPU time)
 plus the grading process's own.
@@ -252,7 +252,7 @@ def main() -> None:
         print(f"grader, 2 workers:                 {two_wall:8.1f} s wall, {two_cpu:8.1f} s CPU")
         again_wall, _, again_jobs = run_grader(course, assignments, 2, course / "out2")
         print(f"grader, second run, unchanged:     {again_wall:8.1f} s wall ({again_jobs} jobs run again)")
-        half = max(1, args.students // 2)
+        half = max(1, args.students // 4)
         rss_half = measure_rss(course, assignments, half)
         rss_full = measure_rss(course, assignments, args.students)
         figures = {

@@ -1,12 +1,16 @@
-"""Rendering the store: `index.html` for the class, a page per student, and `results.json`.
+"""Rendering the store: `index.html` for the class, a page per student, `results.json`, and the exports.
 
-HTML goes only through autoescaped jinja2 templates (student output and messages are untrusted);
-pages are self-contained, with inline styles and no network access needed to view them.
-`results.json` follows the versioned schema documented in docs/results-schema.md.
+HTML goes only through autoescaped jinja2 templates (student output and messages are untrusted), SVG
+charts included: Python computes their geometry as numbers, the templates write the markup. Pages are
+self-contained (inline styles, no network), and a Content-Security-Policy forbids every fetch and
+every script but the class page's own table sorter. `results.json` follows the versioned schema
+documented in docs/results-schema.md; the exports are written by `grader.exports`.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -15,20 +19,54 @@ from typing import Any
 
 import jinja2
 
+from grader.classbook import (
+    Histogram,
+    StudentRow,
+    build_rows,
+    common_mistakes,
+    histogram,
+    per_test_stats,
+    problem_stats,
+    slug,
+)
+from grader.exports import write_exports
 from grader.results import JobResult
 from grader.spec import AssignmentSpec
+from grader.statements import statement_html
 from grader.store import Store
 
 SCHEMA_VERSION = 1
+OUTPUT_SHOWN = 4000  # characters of a test's captured output shown on a page
+_REPRODUCE = re.compile(r"@reproduce_failure\(.*?\)")
+_RUN_LABELS = {
+    "finished_at": "Finished",
+    "seconds": "Time taken",
+    "grader_version": "Grader version",
+    "bank_hash": "Problem bank hash",
+    "profile": "Hypothesis profile and seed",
+    "jobs_run": "Jobs graded in this run",
+    "jobs_reused": "Jobs unchanged since the last run",
+}
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+
+__all__ = ["SCHEMA_VERSION", "StudentRow", "build_rows", "page_name", "render", "results_document"]
 
 
-@dataclass(frozen=True)
-class StudentRow:
-    id: str
-    page: str
-    total: float
-    max_total: float
-    problems: dict[str, JobResult | None]
+def page_name(student: str) -> str:
+    """A student's page, relative to the reports folder."""
+    return f"students/{slug(student)}.html"
+
+
+def _capped(text: str, limit: int = OUTPUT_SHOWN) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n… ({len(text) - limit} more characters not shown)"
+
+
+def _reproduce_line(text: str) -> str:
+    """The `@reproduce_failure(...)` decorator in Hypothesis's message, or the whole message."""
+    match = _REPRODUCE.search(text)
+    return match.group() if match else text
 
 
 def _environment() -> jinja2.Environment:
@@ -40,26 +78,69 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["pts"] = lambda x: f"{x:g}"
+    env.filters["pct"] = lambda x: f"{100 * x:.0f}%"
+    env.filters["capped"] = _capped
+    env.filters["reproduce_line"] = _reproduce_line
+    env.filters["first_line"] = lambda text: text.strip().splitlines()[0] if text.strip() else ""
     return env
 
 
-def page_name(student: str) -> str:
-    """A safe file name for a student's page."""
-    return "students/" + re.sub(r"[^A-Za-z0-9_.-]", "_", student) + ".html"
+# --- SVG geometry ---------------------------------------------------------------------------------
 
 
-def build_rows(assignment: AssignmentSpec, results: list[JobResult]) -> list[StudentRow]:
-    by_student: dict[str, dict[str, JobResult]] = {}
-    for r in results:
-        by_student.setdefault(r.student, {})[r.problem] = r
-    max_total = sum(p.points for p in assignment.problems)
-    rows = []
-    for student in sorted(by_student):
-        jobs = by_student[student]
-        problems = {p.id: jobs.get(p.id) for p in assignment.problems}
-        total = sum(r.score for r in problems.values() if r is not None and r.status != "error")
-        rows.append(StudentRow(student, page_name(student), total, max_total, problems))
-    return rows
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    center: float
+    count: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class HistogramChart:
+    """The score histogram laid out in a `width` × `height` viewBox."""
+
+    width: int
+    height: int
+    left: int
+    top: int
+    bottom: float  # y of the x axis
+    right: float  # x where the plot ends
+    bars: tuple[Bar, ...]
+    ticks: tuple[Tick, ...]
+    label_size: int
+    data: Histogram
+
+
+def histogram_chart(h: Histogram, *, width: int = 720, height: int = 300) -> HistogramChart:
+    left, right, top, bottom = 48, 12, 28, 56
+    plot_w, plot_h = width - left - right, height - top - bottom
+    slot = plot_w / max(len(h.bins), 1)
+    top_count = max(h.max_count, 1)
+    bars = []
+    for i, b in enumerate(h.bins):
+        bar_h = plot_h * b.count / top_count
+        x = left + i * slot + slot * 0.1
+        bars.append(Bar(round(x, 2), round(top + plot_h - bar_h, 2), round(slot * 0.8, 2), round(bar_h, 2),
+                        round(left + (i + 0.5) * slot, 2), b.count, b.label))
+    step = max(1, -(-top_count // 4))
+    ticks = tuple(Tick(round(top + plot_h - plot_h * c / top_count, 2), str(c)) for c in range(0, top_count + 1, step))
+    return HistogramChart(
+        width=width, height=height, left=left, top=top, bottom=top + plot_h, right=width - right, bars=tuple(bars),
+        ticks=ticks, label_size=13 if len(h.bins) <= 12 else 11, data=h,
+    )
+
+
+# --- results.json ---------------------------------------------------------------------------------
 
 
 def results_document(assignment: AssignmentSpec, rows: list[StudentRow], run: dict[str, Any]) -> dict[str, Any]:
@@ -119,6 +200,85 @@ def _problem_entry(problem_id: str, max_score: float, result: JobResult | None) 
     }
 
 
+# --- pages ----------------------------------------------------------------------------------------
+
+
+def _script_csp(script: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    return f"{_CSP}; script-src 'sha256-{digest}'"
+
+
+def run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
+    """The last run's facts as (label, value), known facts first in a fixed order."""
+    facts = []
+    for key, label in _RUN_LABELS.items():
+        if key in run:
+            value = run[key]
+            facts.append((label, f"{value:g} s" if key == "seconds" and isinstance(value, (int, float)) else str(value)))
+    facts.extend((key, str(value)) for key, value in run.items() if key not in _RUN_LABELS)
+    return facts
+
+
+@dataclass(frozen=True)
+class GraderError:
+    student: str
+    problem: str
+    test: str  # "" for the whole job
+    message: str
+
+    @property
+    def page(self) -> str:
+        return page_name(self.student)
+
+
+def grader_errors(results: list[JobResult]) -> list[GraderError]:
+    """Jobs that ended in a grader error, and tests of other jobs that did: the instructor's to fix."""
+    errors = []
+    for r in results:
+        if r.status == "error":
+            errors.append(GraderError(r.student, r.problem, "", r.message))
+            continue
+        errors.extend(GraderError(r.student, r.problem, t.name, t.message) for t in r.tests if t.outcome == "error")
+    return errors
+
+
+def render_pages(assignment: AssignmentSpec, results: list[JobResult], run: dict[str, Any], out: Path) -> Path:
+    """Write `index.html` and `students/<student>.html` into `out`; returns the index page."""
+    rows = build_rows(assignment, results)
+    env = _environment()
+    statements = {p.id: statement_html(p.statement.read_text()) for p in assignment.problems}
+    students = out / "students"
+    students.mkdir(parents=True, exist_ok=True)
+    errors = grader_errors(results)
+    warnings = sorted({w for r in results for w in r.warnings})
+    script = env.get_template("sort_script.html").render()
+    index = out / "index.html"
+    index.write_text(
+        env.get_template("index.html").render(
+            assignment=assignment,
+            rows=rows,
+            run=run_facts(run),
+            errors=errors,
+            warnings=warnings,
+            chart=histogram_chart(histogram([row.total for row in rows], sum(p.points for p in assignment.problems))),
+            problems=problem_stats(assignment, rows),
+            tests=per_test_stats(assignment, rows),
+            mistakes=common_mistakes(assignment, rows),
+            csp=_script_csp(script),
+        )
+    )
+    keep = {Path(row.page).name for row in rows}
+    for stale in students.glob("*.html"):
+        if stale.name not in keep:
+            stale.unlink()
+    student_page = env.get_template("student.html")
+    for row in rows:
+        (out / row.page).write_text(
+            student_page.render(assignment=assignment, row=row, statements=statements, run=run_facts(run), csp=_CSP)
+        )
+    return index
+
+
 def render(assignment: AssignmentSpec, out: Path) -> Path:
     """Render everything in `out` from the store `out/grades.sqlite`; returns the index page."""
     store = Store(out / "grades.sqlite")
@@ -127,20 +287,9 @@ def render(assignment: AssignmentSpec, out: Path) -> Path:
         run = store.last_run()
     finally:
         store.close()
+    index = render_pages(assignment, results, run, out)
     rows = build_rows(assignment, results)
-    env = _environment()
-    statements = {p.id: p.statement.read_text() for p in assignment.problems}
-    (out / "students").mkdir(parents=True, exist_ok=True)
-    errors = [r for r in results if r.status == "error"]
-    warnings = sorted({w for r in results for w in r.warnings})
-    index = out / "index.html"
-    index.write_text(
-        env.get_template("index.html").render(assignment=assignment, rows=rows, run=run, errors=errors, warnings=warnings)
-    )
-    for row in rows:
-        (out / row.page).write_text(
-            env.get_template("student.html").render(assignment=assignment, row=row, statements=statements, run=run)
-        )
     document = results_document(assignment, rows, run)
     (out / "results.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    write_exports(assignment, rows, run, out)
     return index

@@ -1,0 +1,269 @@
+"""The class as renderers see it: one row per student, score statistics, and failures grouped into common mistakes.
+
+Everything here is plain data computed from stored `JobResult`s; the HTML, CSV, Gradescope and JUnit
+renderers read it and add no grading logic of their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from statistics import mean, median
+
+from grader.results import JobResult, TestResult
+from grader.spec import AssignmentSpec
+
+# Problem-level statuses where the module never ran its tests: one mistake for the whole problem.
+MODULE_STATUSES = ("crashed", "forbidden", "missing")
+
+
+@dataclass(frozen=True)
+class StudentRow:
+    id: str
+    slug: str  # a file-name-safe, collision-free form of the id
+    total: float
+    max_total: float
+    problems: dict[str, JobResult | None]
+
+    @property
+    def page(self) -> str:
+        return f"students/{self.slug}.html"
+
+
+def slug(student: str) -> str:
+    """A safe file name for a student; ids that had to change get a short hash so that two never collide."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", student).lstrip(".") or "_"
+    if safe == student:
+        return safe
+    return f"{safe}-{hashlib.sha256(student.encode()).hexdigest()[:8]}"
+
+
+def build_rows(assignment: AssignmentSpec, results: list[JobResult]) -> list[StudentRow]:
+    """One row per student, sorted by id; a grader error counts for nothing in the total (the score is not final)."""
+    by_student: dict[str, dict[str, JobResult]] = {}
+    for r in results:
+        by_student.setdefault(r.student, {})[r.problem] = r
+    max_total = sum(p.points for p in assignment.problems)
+    rows = []
+    for student in sorted(by_student):
+        jobs = by_student[student]
+        problems = {p.id: jobs.get(p.id) for p in assignment.problems}
+        total = sum(r.score for r in problems.values() if r is not None and r.status != "error")
+        rows.append(StudentRow(student, slug(student), total, max_total, problems))
+    return rows
+
+
+# --- score distribution ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bin:
+    low: float
+    high: float  # exclusive, except for the last bin
+    count: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Histogram:
+    bins: tuple[Bin, ...]
+    max_total: float
+    students: int
+    mean: float
+    median: float
+
+    @property
+    def max_count(self) -> int:
+        return max((b.count for b in self.bins), default=0)
+
+
+def histogram(totals: list[float], max_total: float) -> Histogram:
+    """Totals binned by whole points when the maximum is at most 20 points, else in ten equal bins."""
+    if max_total <= 0:
+        edges = [0.0, 0.0]
+        labels = ["0"]
+    elif max_total <= 20 and float(max_total).is_integer():
+        n = int(max_total)
+        edges = [float(k) for k in range(n + 2)]
+        labels = [str(k) for k in range(n + 1)]
+        edges[-1] = float(n)
+    else:
+        width = max_total / 10
+        edges = [width * k for k in range(11)]
+        labels = [f"{edges[k]:.3g}–{edges[k + 1]:.3g}" for k in range(10)]
+    counts = [0] * len(labels)
+    for total in totals:
+        k = len(labels) - 1
+        for i in range(len(labels) - 1):
+            if total < edges[i + 1]:
+                k = i
+                break
+        counts[k] += 1
+    bins = tuple(Bin(edges[i], edges[i + 1], counts[i], labels[i]) for i in range(len(labels)))
+    return Histogram(
+        bins=bins,
+        max_total=max_total,
+        students=len(totals),
+        mean=mean(totals) if totals else 0.0,
+        median=median(totals) if totals else 0.0,
+    )
+
+
+# --- per problem and per test ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProblemStat:
+    id: str
+    title: str
+    max_score: float
+    graded: int  # students with a final score on the problem (not a grader error, not ungraded)
+    mean: float
+    full_marks: int
+
+    @property
+    def mean_fraction(self) -> float:
+        return self.mean / self.max_score if self.max_score else 0.0
+
+    @property
+    def pass_rate(self) -> float:
+        """The share of students with full marks."""
+        return self.full_marks / self.graded if self.graded else 0.0
+
+
+@dataclass(frozen=True)
+class TestStat:
+    __test__ = False  # not a pytest test class
+
+    problem: str
+    name: str
+    hidden: bool
+    max_points: float
+    passed: int
+    ran: int  # students whose outcome is passed or failed (grader errors left out)
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.ran if self.ran else 0.0
+
+
+def problem_stats(assignment: AssignmentSpec, rows: list[StudentRow]) -> list[ProblemStat]:
+    stats = []
+    for p in assignment.problems:
+        scores = [r.score for row in rows if (r := row.problems[p.id]) is not None and r.status != "error"]
+        stats.append(
+            ProblemStat(
+                id=p.id,
+                title=p.title,
+                max_score=p.points,
+                graded=len(scores),
+                mean=mean(scores) if scores else 0.0,
+                full_marks=sum(1 for s in scores if math.isclose(s, p.points)),
+            )
+        )
+    return stats
+
+
+def per_test_stats(assignment: AssignmentSpec, rows: list[StudentRow]) -> dict[str, list[TestStat]]:
+    """Per problem, each test's pass rate, tests in the order the problem's test file runs them."""
+    out: dict[str, list[TestStat]] = {}
+    for p in assignment.problems:
+        order: dict[str, TestResult] = {}
+        passed: dict[str, int] = {}
+        ran: dict[str, int] = {}
+        for row in rows:
+            r = row.problems[p.id]
+            if r is None or r.status == "error":
+                continue
+            for t in r.tests:
+                order.setdefault(t.name, t)
+                if t.outcome == "error":
+                    continue
+                ran[t.name] = ran.get(t.name, 0) + 1
+                passed[t.name] = passed.get(t.name, 0) + (t.outcome == "passed")
+        out[p.id] = [
+            TestStat(p.id, name, t.hidden, t.max_points, passed.get(name, 0), ran.get(name, 0))
+            for name, t in order.items()
+        ]
+    return out
+
+
+# --- common mistakes ------------------------------------------------------------------------------
+
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]+\b")
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])")
+_SPACE = re.compile(r"[ \t]+")
+
+
+def shape(text: str) -> str:
+    """`text` with its numbers replaced by `#`: two failures differing only in the values have the same shape.
+
+    Identifiers keep their digits (`float32`, `conv2d`), so a dtype or a layer still tells failures apart.
+    """
+    text = _ADDRESS.sub("0x#", text)
+    text = _NUMBER.sub("#", text)
+    return "\n".join(_SPACE.sub(" ", line).strip() for line in text.strip().splitlines())
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """Students who failed the same test (or whose module failed the same way) with the same shape of failure."""
+
+    problem: str
+    test: str  # "" when the whole module failed (did not import, forbidden names, missing file)
+    signature: str
+    students: tuple[StudentRow, ...]
+    example_student: StudentRow
+    message: str
+    falsifying_example: str
+    reproduce: str
+    hidden: bool
+
+    @property
+    def count(self) -> int:
+        return len(self.students)
+
+
+def common_mistakes(assignment: AssignmentSpec, rows: list[StudentRow]) -> list[Mistake]:
+    """Student failures grouped across the class, most common first.
+
+    A failed test is grouped by problem, test and the shape of its message and smallest failing input;
+    a module that could not run its tests at all is grouped by problem and the shape of its message.
+    Grader errors are not student mistakes and are left out.
+    """
+    order = {p.id: i for i, p in enumerate(assignment.problems)}
+    groups: dict[tuple[str, str, str], list[tuple[StudentRow, str, TestResult | None]]] = {}
+    test_order: dict[tuple[str, str], int] = {}
+    for row in rows:
+        for pid, r in row.problems.items():
+            if r is None or r.status == "error":
+                continue
+            if r.status in MODULE_STATUSES:
+                groups.setdefault((pid, "", shape(r.message)), []).append((row, r.message, None))
+                continue
+            for i, t in enumerate(r.tests):
+                test_order.setdefault((pid, t.name), i)
+                if t.outcome != "failed":
+                    continue
+                signature = shape(t.message) + "\n--\n" + shape(t.falsifying_example)
+                groups.setdefault((pid, t.name, signature), []).append((row, t.message, t))
+    mistakes = []
+    for (pid, test, signature), members in groups.items():
+        row, message, example = members[0]
+        mistakes.append(
+            Mistake(
+                problem=pid,
+                test=test,
+                signature=signature,
+                students=tuple(m[0] for m in members),
+                example_student=row,
+                message=message,
+                falsifying_example=example.falsifying_example if example else "",
+                reproduce=example.reproduce if example else "",
+                hidden=example.hidden if example else False,
+            )
+        )
+    mistakes.sort(key=lambda m: (-m.count, order.get(m.problem, 0), test_order.get((m.problem, m.test), -1), m.signature))
+    return mistakes

@@ -159,7 +159,8 @@ class StudentSession:
 
     # -- requests ---------------------------------------------------------------------------------
 
-    def getattr(self, handle: int, generation: int, name: str, what: str) -> Any:
+    def getattr(self, handle: int, generation: int | None, name: str, what: str) -> Any:
+        """Read an attribute; `generation` None means the module itself, valid in any sandbox."""
         self._check_usable(generation)
         return self._request({"op": "getattr", "id": handle, "name": name}, [], what)
 
@@ -186,11 +187,11 @@ class StudentSession:
         if generation == self.generation:
             self._released.append(handle)
 
-    def _check_usable(self, generation: int) -> None:
+    def _check_usable(self, generation: int | None) -> None:
         if self._test_fault is not None:
             raise self._test_fault
         self._ensure_started()
-        if generation != self.generation:
+        if generation is not None and generation != self.generation:
             raise StudentFault("an object returned by the student's code was lost when its sandbox was restarted")
 
     def _request(
@@ -214,6 +215,11 @@ class StudentSession:
             status = gone.status or {}
             if status.get("signal") == 9:
                 message = f"{what} was killed (probably by exceeding the memory limit of {self.limits.memory_mb} MiB)"
+            elif status.get("code") == 70:  # the sandbox's own code failed after the student's had run
+                message = (
+                    f"{what} broke the sandbox: its own code stopped working after the student's code ran "
+                    "(was a built-in such as isinstance or open replaced?)"
+                )
             elif "code" in status:
                 message = f"{what} exited before returning (exit status {status['code']})"
             else:
@@ -290,7 +296,7 @@ class StudentModule:
             if name in session.required_names:
                 raise StudentFault(f"{session.module_name}.py does not define {name}")
             raise AttributeError(name)
-        value = session.getattr(0, session.generation, name, f"{session.module_name}.{name}")
+        value = session.getattr(0, None, name, f"{session.module_name}.{name}")
         if isinstance(value, Remote):
             object.__setattr__(value, "_label", name)
         return value

@@ -249,6 +249,7 @@ class SequentialSpec:
         for module in model.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                 n = module.num_features
+                assert module.running_mean is not None and module.running_var is not None
                 module.running_mean.copy_(torch.randn(n, generator=g))
                 module.running_var.copy_(torch.rand(n, generator=g) + 0.5)
         return model.to(dtype).eval()
@@ -284,7 +285,7 @@ def sequential_cnns(
         p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
         d = tuple(  # a dilation only where the dilated kernel still fits the padded input
             draw(st.integers(1, 2)) if dilation and 2 * (kk - 1) + 1 <= size + 2 * pp else 1
-            for size, kk, pp in zip((h, w), k, p)
+            for size, kk, pp in zip((h, w), k, p, strict=True)
         )
         s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
         layers.append(_layer(

@@ -134,7 +134,7 @@ def encode_value(value: Any, store_handle: Callable[[Any], HandleRef]) -> tuple[
         if isinstance(v, str):
             return {"t": "str", "v": str(v)}
         if isinstance(v, torch.Tensor) and v.layout == torch.strided and v.dtype in _TORCH_DTYPE_NAMES:
-            t = torch.Tensor.detach(v).cpu().clone().contiguous()
+            t = torch.Tensor.detach(v).cpu().clone(memory_format=torch.contiguous_format)
             flat = t.reshape(-1)
             raw = flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
             blobs.append(raw)

@@ -196,3 +196,30 @@ def test_a_local_torch_py_cannot_shadow_torch(session_for, tmp_path):
     with open(os.path.join(s.student_dir, "torch.py"), "w") as f:
         f.write("raise SystemExit('shadowed')\n")
     assert s.module().version() == torch.__version__
+
+
+def test_after_a_fault_the_next_test_can_use_the_module_again(session_for):
+    s = session_for("""
+        def spin():
+            while True:
+                pass
+        def ok():
+            return 1
+    """)
+    with pytest.raises(StudentFault, match="timed out"):
+        s.module().spin()
+    s.begin_test()
+    m = s.module()
+    assert m.ok() == 1  # the module's names resolve in the restarted sandbox
+
+
+def test_replacing_builtins_is_reported_plainly(session_for):
+    m = session_for("""
+        import builtins
+        def sabotage():
+            builtins.isinstance = None
+            return 1
+    """).module()
+    with pytest.raises((StudentFault, StudentError)) as info:
+        m.sabotage()
+    assert "broke the sandbox" in str(info.value) or "raised" in str(info.value)

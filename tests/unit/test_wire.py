@@ -80,3 +80,12 @@ def test_decoder_limits_nesting():
         tree = {"t": "list", "items": [tree]}
     with pytest.raises(wire.WireError, match="nested too deeply"):
         wire.decode_value(tree, [])
+
+
+def test_one_element_tensors_with_odd_strides():
+    t = torch.arange(8.0).reshape(2, 4)[:1, ::4]  # shape (1, 1), strides (4, 4)
+    out, _ = roundtrip(t)
+    assert out.shape == (1, 1) and out.item() == 0.0
+    u = torch.arange(6.0).reshape(3, 2).t()[1:, 2:]  # one element, stride (1, 2)
+    out, _ = roundtrip(u)
+    assert out.item() == 5.0

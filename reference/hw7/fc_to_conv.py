@@ -1,0 +1,31 @@
+"""Reference for hw7/fc_to_conv: linear layers rewritten as convolutions that slide over larger inputs."""
+
+import copy
+
+import torch
+from torch import nn
+
+
+def linear_to_conv(linear: nn.Linear, in_shape: tuple[int, int, int]) -> nn.Conv2d:
+    c, h, w = in_shape
+    conv = nn.Conv2d(c, linear.out_features, (h, w), bias=linear.bias is not None)
+    conv = conv.to(linear.weight.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(linear.weight.reshape(linear.out_features, c, h, w))
+        if linear.bias is not None:
+            conv.bias.copy_(linear.bias)
+    return conv
+
+
+def convolutionize(classifier: nn.Sequential, in_shape: tuple[int, int, int]) -> nn.Sequential:
+    layers = []
+    shape = in_shape
+    for layer in classifier:
+        if isinstance(layer, nn.Flatten):
+            continue
+        if isinstance(layer, nn.Linear):
+            layers.append(linear_to_conv(layer, shape))
+            shape = (layer.out_features, 1, 1)
+        else:
+            layers.append(copy.deepcopy(layer))
+    return nn.Sequential(*layers)

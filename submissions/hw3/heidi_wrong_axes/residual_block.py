@@ -1,0 +1,15 @@
+import torch
+
+
+def forward(x, H, v):
+    return x + torch.relu(x @ H.T + v)
+
+
+def backward(x, H, v, dy):
+    g = dy * (x @ H.T + v > 0)
+    return dy + g @ H, g.T @ x, g
+
+
+def sgd_step(x, H, v, dy, lr):
+    _, dH, dv = backward(x, H, v, dy)
+    return H - lr * dH, v - lr * dv

@@ -12,7 +12,7 @@ import random
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
@@ -72,7 +72,7 @@ class GradingPlugin:
     session: StudentSession
     forced_failure: str | None = None  # e.g. a forbidden name: every test fails with this message
     results: dict[str, TestResult] = field(default_factory=dict)
-    collected: list[_Collected] = field(default_factory=list)
+    collected: dict[str, _Collected] = field(default_factory=dict)  # by test name, in file order
     errors: list[str] = field(default_factory=list)
     _reference: ModuleType | None = None
     _output_start: int = 0
@@ -100,7 +100,7 @@ class GradingPlugin:
             if points < 0:
                 self.errors.append(f"{self.problem.test_file}: {item.name}: points = {points:g} must not be negative")
             total += points
-            self.collected.append(_Collected(item.name, points, item.get_closest_marker("hidden") is not None))
+            self.collected[item.name] = _Collected(item.name, points, item.get_closest_marker("hidden") is not None)
         if not self.errors and abs(total - self.problem.points) > 1e-9:
             self.errors.append(
                 f"{self.problem.test_file}: the tests' points add up to {total:g}, but problem.toml says "
@@ -141,9 +141,9 @@ class GradingPlugin:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
-        outcome = yield
+        outcome: Any = yield
         report: pytest.TestReport = outcome.get_result()
-        meta = next((c for c in self.collected if c.name == item.name), None)
+        meta = self.collected.get(item.name)
         if meta is None:
             return
         previous = self.results.get(item.name)
@@ -156,7 +156,7 @@ class GradingPlugin:
             return
         if not report.failed or (previous is not None and previous.outcome != "passed"):
             if previous is not None:
-                self.results[item.name] = _replace_duration(previous, duration)
+                self.results[item.name] = replace(previous, duration=duration)
             return
         assert call.excinfo is not None
         self.results[item.name] = _failure(meta, call.excinfo.value, self._output(), duration)
@@ -167,7 +167,7 @@ class GradingPlugin:
     def test_results(self) -> list[TestResult]:
         """Every collected test's result in file order; a test that did not report counts as an error."""
         out = []
-        for meta in self.collected:
+        for meta in self.collected.values():
             result = self.results.get(meta.name)
             if result is None:
                 result = TestResult(
@@ -176,12 +176,6 @@ class GradingPlugin:
                 )
             out.append(result)
         return out
-
-
-def _replace_duration(result: TestResult, duration: float) -> TestResult:
-    from dataclasses import replace
-
-    return replace(result, duration=duration)
 
 
 _FALSIFYING = re.compile(r"^\s*Falsifying (explicit )?example")

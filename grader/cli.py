@@ -123,6 +123,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     for note in summary.warnings:
         if note.startswith("you: "):  # what the grader read from a notebook or zip
             print(f"note: {note[5:]}")
+    if path.is_dir():
+        from grader.notebooks import extract_module
+
+        keep = frozenset(n for p in assignment.problems for n in p.names)
+        for notebook in sorted(path.glob("*.ipynb")):  # parsed again, only to list what was left out
+            for note in extract_module(notebook.read_bytes(), name=notebook.name, keep=keep).notes:
+                print(f"  {note}")
     status = print_check(assignment, results)
     failed = [r.problem for r in results if r.score < r.max_score or r.status != "graded"]
     if failed:

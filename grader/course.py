@@ -6,11 +6,12 @@ the grader's own checkout, so `grader grade` works with no arguments.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from grader import __version__
 from grader.jobs import JobSpec, make_job
@@ -33,13 +34,40 @@ def find_root(explicit: Path | None = None) -> Path:
     return _PACKAGE_ROOT
 
 
-def discover_students(folder: Path) -> dict[str, Path]:
-    """One student per sub-folder of `folder` (hidden folders and files are ignored)."""
-    if not folder.is_dir():
-        return {}
-    return {
-        p.name: p for p in sorted(folder.iterdir()) if p.is_dir() and not p.name.startswith((".", "_"))
-    }
+def discover_students(
+    folder: Path, assignment: AssignmentSpec | None = None, notes: list[str] | None = None
+) -> dict[str, Path]:
+    """Every student in `folder`, each as one folder of files (hidden entries are ignored).
+
+    The layouts (a folder per student, a flat folder of LMS-named files, a zip per student, and
+    notebooks) are read by grader.layouts; what is not a plain folder is staged into a private
+    temporary folder that lasts as long as this process. What was skipped is appended to `notes`.
+    """
+    from grader.layouts import discover
+
+    modules = tuple(p.module_file for p in assignment.problems) if assignment else ()
+    names = frozenset(n for p in assignment.problems for n in p.names) if assignment else frozenset()
+    found = discover(folder, _staging(), modules=modules, keep_names=names)
+    if notes is not None:
+        notes.extend(found.notes)
+    return found.students
+
+
+_staging_dir: Path | None = None
+
+
+def _staging() -> Path:
+    global _staging_dir
+    if _staging_dir is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        _staging_dir = Path(tempfile.mkdtemp(prefix="grader-submissions-"))
+        atexit.register(shutil.rmtree, _staging_dir, True)
+    staging = _staging_dir / str(len(list(_staging_dir.iterdir())))  # one fresh folder per discovery
+    staging.mkdir()
+    return staging
 
 
 def bank_hash(root: Path, assignment: AssignmentSpec) -> str:
@@ -74,11 +102,15 @@ def grade_assignment(
     require: tuple[str, ...] = (),
     cluster: str | None = None,
     on_result: Callable[[JobResult, int, int], None] | None = None,
+    only: tuple[str, ...] = (),
 ) -> GradeSummary:
-    """Grade every student in `submissions` on every problem; results go to `out/grades.sqlite`."""
+    """Grade every student in `submissions` on every problem (or the `only` ones); results go to `out/grades.sqlite`."""
     started = time.monotonic()
     assignment = load_assignment(root, assignment_id)
-    students = discover_students(submissions)
+    if only:
+        assignment = dataclasses.replace(assignment, problems=tuple(assignment.problem(p) for p in only))
+    layout_notes: list[str] = []
+    students = discover_students(submissions, assignment, layout_notes)
     store = Store(out / "grades.sqlite")
     run_id = store.start_run({})
     zygote = Zygote.start()
@@ -95,10 +127,11 @@ def grade_assignment(
                 if not regrade and stored.get(key) == job.key and key not in errors:
                     continue
                 jobs.append(job)
-        store.prune({(s, p.id) for s in students for p in assignment.problems})
+        if not only:  # grading some problems keeps the others' results
+            store.prune({(s, p.id) for s in students for p in assignment.problems})
         done = [0]
         failures: list[JobResult] = []
-        warnings: set[str] = set()
+        warnings: set[str] = set(layout_notes)
 
         def finished(result: JobResult) -> None:
             store.put(result)

@@ -1,0 +1,196 @@
+"""A Jupyter notebook submission turned into a module of its definitions, by parsing alone.
+
+The grader never runs a notebook on the trusted side. It reads the notebook's code cells with
+nbformat and keeps, with `ast`, the top-level statements that define things: imports, functions,
+classes, and assignments whose value is a literal or a simple expression (arithmetic on literals
+and names, containers of these, and calls of an imported module's functions on such values, like
+`torch.device("cpu")`). Top-level work (a training loop, a call of the notebook's own functions,
+`print`, plotting) is left out, unless the assignment names something a problem asks for (a name
+in a problem's `names`, such as a constant computed by a call). Magics and shell lines
+(`%matplotlib`, `!pip install`) are skipped, each with a note. The module that comes out is what
+goes to the sandbox, like any student file.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+_MAGIC_PREFIXES = ("%", "!")
+_MAX_NOTEBOOK_BYTES = 16 << 20
+
+
+@dataclass(frozen=True)
+class ExtractedModule:
+    """A notebook's definitions as module source, and what was left out (one note per thing)."""
+
+    source: str
+    notes: tuple[str, ...]
+
+
+def notebook_cells(data: bytes) -> list[str]:
+    """The source of each code cell, in order; raises ValueError for a file that is not a notebook."""
+    import nbformat
+
+    if len(data) > _MAX_NOTEBOOK_BYTES:
+        raise ValueError(f"the notebook is larger than {_MAX_NOTEBOOK_BYTES >> 20} MiB")
+    try:
+        nb = nbformat.reads(data.decode("utf-8", errors="replace"), as_version=4)
+    except Exception as exc:  # noqa: BLE001  (nbformat raises many unrelated types for a broken file)
+        raise ValueError(f"not a readable Jupyter notebook ({type(exc).__name__}: {exc})") from None
+    return [str(cell.source) for cell in nb.cells if cell.cell_type == "code"]
+
+
+def extract_module(data: bytes, *, name: str, keep: frozenset[str] = frozenset()) -> ExtractedModule:
+    """The module made of notebook `name`'s definitions; `keep` names assignments kept whatever their value."""
+    try:
+        cells = notebook_cells(data)
+    except ValueError as exc:
+        # A module that fails to import with the reason, so the student sees it as an import failure.
+        return ExtractedModule(source=f"raise ImportError({f'{name}: {exc}'!r})\n", notes=(f"{name}: {exc}",))
+    notes: list[str] = []
+    parts: list[str] = [f"# Definitions taken from {name} by the grader; top-level work was left out.\n"]
+    imported: set[str] = set()
+    for number, text in enumerate(cells, start=1):
+        code = _strip_magics(text, f"{name} cell {number}", notes)
+        if not code.strip():
+            continue
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            # Kept as written: importing the module then reports the syntax error at the student's line.
+            parts.append(f"# cell {number}\n{code}\n")
+            continue
+        kept: list[str] = []
+        for node in tree.body:
+            if _keeps(node, imported, keep):
+                _note_imports(node, imported)
+                kept.append(ast.get_source_segment(code, node, padded=True) or ast.unparse(node))
+            else:
+                notes.append(f"{name} cell {number} line {node.lineno}: left out top-level "
+                             f"{_describe(node)} (not run when grading)")
+        if kept:
+            parts.append(f"# cell {number}\n" + "\n".join(kept) + "\n")
+    header = "".join(f"# note: {n}\n" for n in notes)
+    return ExtractedModule(source=parts[0] + header + "\n".join(parts[1:]), notes=tuple(notes))
+
+
+def _strip_magics(text: str, where: str, notes: list[str]) -> str:
+    lines = text.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        notes.append(f"{where}: skipped the cell magic {lines[0].strip()!r}")
+        return ""
+    out = []
+    for i, line in enumerate(lines, start=1):
+        stripped = line.lstrip()
+        if stripped.startswith(_MAGIC_PREFIXES) or (stripped.endswith("?") and not stripped.startswith("#")):
+            notes.append(f"{where} line {i}: skipped {stripped[:60]!r} (a magic or shell line)")
+            out.append("")  # keep line numbers
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _keeps(node: ast.stmt, imported: set[str], keep: frozenset[str]) -> bool:
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(node, ast.Try):  # `try: import x except ImportError: ...`
+        return all(isinstance(s, (ast.Import, ast.ImportFrom, ast.Pass)) or _keeps(s, imported, keep)
+                   for block in (node.body, node.orelse, node.finalbody, *[h.body for h in node.handlers])
+                   for s in block)
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+        return True  # a docstring
+    targets: list[ast.expr]
+    value: ast.expr | None
+    if isinstance(node, ast.Assign):
+        targets, value = node.targets, node.value
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        targets, value = [node.target], node.value
+    else:
+        return False
+    if not all(_is_plain_target(t) for t in targets):
+        return False
+    if keep and any(n in keep for t in targets for n in _target_names(t)):
+        return True
+    return value is None or _is_simple(value, imported)
+
+
+def _is_plain_target(target: ast.expr) -> bool:
+    if isinstance(target, ast.Name):
+        return True
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return all(_is_plain_target(e) for e in target.elts)
+    return False  # `model.weight = ...`, `x[0] = ...` change objects: that is work, not a definition
+
+
+def _target_names(target: ast.expr) -> list[str]:
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for e in target.elts for n in _target_names(e)]
+    return []
+
+
+def _is_simple(node: ast.expr, imported: set[str]) -> bool:
+    """A literal, a name, or arithmetic, containers, attributes and module-function calls of these."""
+    if isinstance(node, (ast.Constant, ast.Name, ast.Lambda)):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _is_simple(node.value, imported)
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return all(_is_simple(e, imported) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return all(k is None or _is_simple(k, imported) for k in node.keys) and all(
+            _is_simple(v, imported) for v in node.values
+        )
+    if isinstance(node, ast.UnaryOp):
+        return _is_simple(node.operand, imported)
+    if isinstance(node, ast.BinOp):
+        return _is_simple(node.left, imported) and _is_simple(node.right, imported)
+    if isinstance(node, ast.BoolOp):
+        return all(_is_simple(v, imported) for v in node.values)
+    if isinstance(node, ast.Compare):
+        return _is_simple(node.left, imported) and all(_is_simple(c, imported) for c in node.comparators)
+    if isinstance(node, ast.Subscript):
+        return _is_simple(node.value, imported) and _is_simple(node.slice, imported)
+    if isinstance(node, ast.Slice):
+        return all(p is None or _is_simple(p, imported) for p in (node.lower, node.upper, node.step))
+    if isinstance(node, ast.Starred):
+        return _is_simple(node.value, imported)
+    if isinstance(node, ast.Call):
+        # `torch.device("cpu")`, `math.sqrt(2)`: a function of an imported module on simple values.
+        # A call of the notebook's own functions or objects (`train(model)`, `model.fit()`) is work.
+        root = node.func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        return (
+            isinstance(node.func, ast.Attribute)
+            and isinstance(root, ast.Name)
+            and root.id in imported
+            and all(_is_simple(a, imported) for a in node.args)
+            and all(_is_simple(k.value, imported) for k in node.keywords)
+        )
+    return False
+
+
+def _note_imports(node: ast.stmt, imported: set[str]) -> None:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Import):
+            for alias in sub.names:
+                imported.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(sub, ast.ImportFrom):
+            for alias in sub.names:
+                # Only modules count as roots of a constructor call: `from torch import nn` gives `nn`.
+                if alias.name[:1].islower():
+                    imported.add(alias.asname or alias.name)
+
+
+def _describe(node: ast.stmt) -> str:
+    kinds = {
+        ast.For: "for loop", ast.While: "while loop", ast.With: "with block", ast.If: "if block",
+        ast.Expr: "expression", ast.Assign: "assignment", ast.AugAssign: "assignment", ast.AnnAssign: "assignment",
+    }
+    for kind, label in kinds.items():
+        if isinstance(node, kind):
+            return label
+    return type(node).__name__.lower()

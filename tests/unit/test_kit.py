@@ -1,0 +1,366 @@
+"""The student kit: hidden tests removed by parsing, hashed answers, and no secret in what is shipped."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from grader.answers import hash_answer, matches, structure_of
+from grader.kit import build_kit, strip_hidden
+
+# -- removing hidden tests ----------------------------------------------------------------------------
+
+TEST_FILE = textwrap.dedent('''
+    """Tests."""
+    import pytest
+    import grader
+    from grader import hidden, points
+
+    SHARED = 3
+
+
+    def _only_for_hidden():
+        return "CANARY-helper-3f9c"
+
+
+    def _used_by_both():
+        return SHARED
+
+
+    @points(1)
+    def test_public(student):
+        assert _used_by_both() == 3
+
+
+    @points(2)
+    @hidden
+    def test_secret_edge_cases(student):
+        assert _only_for_hidden() and _used_by_both()  # CANARY-hidden-a1b2
+
+
+    @grader.hidden
+    @points(1)
+    def test_also_hidden(student):
+        pass
+
+
+    @pytest.mark.hidden
+    @points(1)
+    def test_marked_hidden(student):
+        pass
+
+
+    class TestGroup:
+        @points(1)
+        def test_kept(self, student):
+            pass
+
+        @hidden
+        @points(1)
+        def test_gone(self, student):
+            pass
+
+
+    @points(1)
+    def test_with_reference(student, reference):
+        assert student.f(1) == reference.f(1)
+''')
+
+
+def test_hidden_tests_and_their_helpers_are_removed():
+    stripped = strip_hidden(TEST_FILE)
+    assert stripped.hidden == ["test_secret_edge_cases", "test_also_hidden", "test_marked_hidden", "TestGroup.test_gone"]
+    for gone in ("test_secret_edge_cases", "test_also_hidden", "test_marked_hidden", "test_gone", "CANARY",
+                 "_only_for_hidden"):
+        assert gone not in stripped.source
+    assert "def _used_by_both():" in stripped.source and "class TestGroup:" in stripped.source
+    assert [(t.name, t.points, t.uses_reference) for t in stripped.public] == [
+        ("test_public", 1.0, False), ("test_with_reference", 1.0, True),
+    ]
+    compile(stripped.source, "test.py", "exec")
+
+
+def test_public_tests_keep_their_exact_source():
+    # Hypothesis derives a derandomized test's inputs from its source: the kit must not reformat it.
+    stripped = strip_hidden(TEST_FILE)
+    public = TEST_FILE[TEST_FILE.index("@points(1)\ndef test_public"):TEST_FILE.index("@points(2)\n@hidden")]
+    assert public in stripped.source
+
+
+def test_a_module_marked_hidden_keeps_no_test():
+    stripped = strip_hidden("import grader\npytestmark = [grader.hidden]\n\ndef test_a(student):\n    pass\n")
+    assert stripped.hidden == ["test_a"] and stripped.public == []
+
+
+# -- hashed answers ------------------------------------------------------------------------------------
+
+
+def test_a_float32_answer_matches_its_float64_reference():
+    for seed in range(20):
+        x = torch.randn(40, 17, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 10 ** (seed % 5)
+        expected = torch.softmax(x, dim=-1) * x
+        assert matches(torch.softmax(x.float(), dim=-1) * x.float(), hash_answer(expected)) == (True, "")
+
+
+def test_values_on_a_rounding_boundary_still_match():
+    expected = torch.tensor([1.0005, 2.00049999, 0.0, -3.0015], dtype=torch.float64)  # step 1e-3
+    answer = hash_answer(expected)
+    assert answer.steps == (1e-3,)
+    for noise in (2e-4, -2e-4):
+        assert matches(expected + noise, answer)[0]
+
+
+def test_a_wrong_answer_fails_without_showing_the_expected_values():
+    expected = {"out": torch.arange(6, dtype=torch.float64).reshape(2, 3) / 7, "count": 12}
+    answer = hash_answer(expected)
+    assert matches({"out": expected["out"] + 1e-3, "count": 12}, answer) == (
+        False, "the values differ from the expected dict{'count': int, 'out': float tensor(2x3)} "
+               "(floats compared in steps of 1e-04)",
+    )
+    assert not matches({"out": expected["out"], "count": 13}, answer)[0]
+    assert matches({"out": expected["out"].T, "count": 12}, answer) == (
+        False, "expected dict{'count': int, 'out': float tensor(2x3)}, got dict{'count': int, 'out': float tensor(3x2)}"
+    )
+    assert "0.142" not in repr(answer) and "12" not in answer.structure
+
+
+def test_structures_and_special_values():
+    assert structure_of((1, 2.5, "a", None, True, [torch.zeros(2, dtype=torch.int64)])) == (
+        "tuple[int, float, str, None, bool, list[int tensor(2)]]"
+    )
+    nan = hash_answer(torch.tensor([math.nan, math.inf, 1.0]))
+    assert matches(torch.tensor([math.nan, math.inf, 1.0]), nan)[0]
+    assert not matches(torch.tensor([0.0, math.inf, 1.0]), nan)[0]
+    assert matches(object(), hash_answer(1)) == (False, "expected int, got a builtins.object (not plain data)")
+
+
+# -- a kit built from a small course --------------------------------------------------------------------
+
+REFERENCE_DOUBLE = '''"""Reference: REFERENCE-SOURCE-MARKER-double."""
+import torch
+
+
+def double(x):
+    return x * 2.0  # reference-only-comment-5d1e
+
+
+def make_doubler():
+    return torch.nn.Linear(1, 1)
+'''
+
+REFERENCE_ANSWER = '''"""Reference: REFERENCE-SOURCE-MARKER-answer."""
+import torch
+
+MAGIC = 918273645
+
+
+def solve(x):
+    return (x.double() * 3.0).sum(dim=-1)  # reference-only-comment-77aa
+'''
+
+TEST_DOUBLE = '''"""Tests for double."""
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader import assert_close, hidden, points
+
+
+def _secret_inputs():
+    return "CANARY-helper-e9d0"
+
+
+@points(2)
+@given(n=st.integers(1, 4))
+def test_double_by_oracle(student, n):
+    x = torch.arange(n, dtype=torch.float64)
+    assert_close(student.double(x), x + x, name="double(x)")
+
+
+@points(1)
+@given(n=st.integers(1, 4))
+def test_double_against_reference(student, reference, n):
+    x = torch.linspace(-1, 1, n, dtype=torch.float64)
+    assert_close(student.double(x), reference.double(x), name="double(x)")
+
+
+@points(2)
+def test_doubler_module(student, reference):
+    # Only an object comes back from the student's code: nothing the kit can hash.
+    assert student.make_doubler()(torch.ones(1, 1)).shape == reference.make_doubler()(torch.ones(1, 1)).shape
+
+
+@points(1)
+@hidden
+def test_hidden_edge_case(student):
+    assert _secret_inputs()  # CANARY-hidden-4c21
+    assert_close(student.double(torch.zeros(3, dtype=torch.float64)), torch.zeros(3, dtype=torch.float64))
+'''
+
+TEST_ANSWER = '''"""Tests for answer: the test knows the answer, so the problem is secret."""
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader import assert_close, call_pure, points
+
+
+@points(2)
+@given(n=st.integers(1, 5), m=st.integers(1, 3))
+def test_solve(student, n, m):
+    x = torch.arange(n * m, dtype=torch.float64).reshape(m, n) / 3
+    assert_close(call_pure(student.solve, x), (x * 3.0).sum(dim=-1), name="solve(x)")
+
+
+@points(1)
+def test_magic(student):
+    assert student.MAGIC == 918273645
+'''
+
+
+def write_problem(root: Path, problem: str, *, names: list[str], points: int, test: str, reference: str,
+                  secret: bool) -> None:
+    folder = root / "problems/hwk" / problem
+    (folder / "mutants").mkdir(parents=True)
+    (folder / "problem.toml").write_text(
+        f'id = "{problem}"\ntitle = "{problem}"\nmodule = "{problem}"\nnames = {names!r}\n'
+        f"points = {points}\nsecret = {'true' if secret else 'false'}\n\n[hypothesis]\nmax_examples = 5\n"
+    )
+    (folder / "README.md").write_text(f"# {problem}\n\nThe statement.\n")
+    (folder / f"test_{problem}.py").write_text(test)
+    (root / "reference/hwk").mkdir(parents=True, exist_ok=True)
+    (root / "reference/hwk" / f"{problem}.py").write_text(reference)
+
+
+def make_small_course(root: Path) -> Path:
+    write_problem(root, "double", names=["double", "make_doubler"], points=6, test=TEST_DOUBLE, reference=REFERENCE_DOUBLE,
+                  secret=False)
+    write_problem(root, "answer", names=["solve", "MAGIC"], points=3, test=TEST_ANSWER, reference=REFERENCE_ANSWER,
+                  secret=True)
+    (root / "problems/hwk/assignment.toml").write_text('title = "Small"\nproblems = ["double", "answer"]\n')
+    return root
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, object]:
+    course = make_small_course(tmp_path_factory.mktemp("course"))
+    out = tmp_path_factory.mktemp("kit") / "kit"
+    return course, out, build_kit(course, "hwk", out)
+
+
+def kit_files(out: Path) -> list[Path]:
+    return sorted(p for p in out.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def test_the_kit_holds_no_secret(kit):
+    course, out, _ = kit
+    secrets = [b"CANARY", b"test_hidden_edge_case", b"_secret_inputs", b"REFERENCE-SOURCE-MARKER",
+               b"reference-only-comment", b"918273645"]
+    for path in kit_files(out):
+        if "grader" in path.relative_to(out).parts[:1]:
+            continue  # the harness's own source, copied as is
+        data = path.read_bytes()
+        for secret in secrets:
+            assert secret not in data, f"{secret!r} in {path}"
+    reference_lines = {line.strip() for ref in (course / "reference/hwk").glob("*.py")
+                       for line in ref.read_text().splitlines() if len(line.strip()) > 12}
+    for path in kit_files(out):
+        if path.suffix in (".py", ".md", ".toml", ".txt"):
+            text = path.read_text()
+            assert not [line for line in reference_lines if line in text], path
+
+
+def test_the_kit_is_a_course_folder_that_grader_check_can_use(kit):
+    from grader.spec import load_assignment
+
+    _, out, built = kit
+    assignment = load_assignment(out, "hwk")  # validates the kit's specs
+    assert [(p.id, p.points) for p in assignment.problems] == [("double", 3.0), ("answer", 3.0)]
+    assert [(kp.id, kp.tests, kp.hashed, kp.instructor_only, kp.hidden) for kp in built.problems] == [
+        ("double", ["test_double_by_oracle", "test_double_against_reference"], ["test_double_against_reference"],
+         ["test_doubler_module"], 1),
+        ("answer", ["test_solve", "test_magic"], ["test_solve", "test_magic"], [], 0),
+    ]
+    assert "test_doubler_module" not in (out / "problems/hwk/double/test_double.py").read_text()
+    double_tests = (out / "problems/hwk/double/test_double.py").read_text()
+    assert TEST_DOUBLE[TEST_DOUBLE.index("@points(2)"):TEST_DOUBLE.index("@points(1)\n@given")] in double_tests
+    assert "_kit_check_answers(student, __file__, 'test_double_against_reference')" in double_tests
+    assert "@_kit_points(1)\ndef test_double_against_reference(student):" in double_tests
+    assert (out / "problems/hwk/answer/kit_answers.pt").is_file()
+    assert "points = 3  # the kit's tests only" in (out / "problems/hwk/double/problem.toml").read_text()
+    assert (out / "requirements.txt").read_text().splitlines()[1].startswith("torch")
+    assert (out / "grader/cli.py").is_file() and (out / "pyproject.toml").is_file()
+    readme = (out / "README.md").read_text()
+    assert "grader check hwk path/to/your/folder --problem ID" in readme
+    assert "| answer | `answer.py` | 2 | 3 / 3 | 2 checked against hashed answers |" in readme
+    assert ("| double | `double.py` | 2 | 3 / 6 | 1 checked against hashed answers; 1 checked by the instructor "
+            "only (test_doubler_module); 1 hidden (graded by the instructor only) |") in readme
+
+
+def test_the_recorded_checks_pass_the_reference_and_fail_a_wrong_answer(kit):
+    from grader.answers import load_checks
+
+    _, out, _ = kit
+    checks = load_checks(str(out / "problems/hwk/answer/test_answer.py"))
+    assert {c.test for c in checks} == {"test_solve", "test_magic"}
+    assert {(c.name, c.kind, c.pure) for c in checks} == {("solve", "call", True), ("MAGIC", "attribute", False)}
+    for c in checks:
+        if c.kind == "call":
+            x = c.args[0]
+            assert matches((x * 3.0).sum(dim=-1).float(), c.answer)[0]
+            assert not matches((x * 3.0).sum(dim=-1) + 1, c.answer)[0]
+        else:
+            assert matches(918273645, c.answer)[0] and not matches(918273646, c.answer)[0]
+
+
+def test_the_hashed_checks_of_a_secret_bank_problem_fail_each_mutant_exactly_as_declared(tmp_path):
+    import importlib.util
+    import shutil
+
+    from grader.answers import load_checks
+    from grader.spec import load_problem
+
+    repo = Path(__file__).resolve().parents[2]
+    course = tmp_path / "course"
+    shutil.copytree(repo / "problems/hw7/layer_ops", course / "problems/hw7/layer_ops",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (course / "problems/hw7/assignment.toml").write_text('title = "hw7"\nproblems = ["layer_ops"]\n')
+    (course / "reference/hw7").mkdir(parents=True)
+    shutil.copy(repo / "reference/hw7/layer_ops.py", course / "reference/hw7")
+    build_kit(course, "hw7", tmp_path / "kit")
+    checks = load_checks(str(tmp_path / "kit/problems/hw7/layer_ops/test_layer_ops.py"))
+
+    def failing(path: Path) -> set[str]:
+        spec = importlib.util.spec_from_file_location(f"_kit_mutant_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        failed = set()
+        for c in checks:
+            value = getattr(module, c.name)
+            if not matches(value(*c.args, **c.kwargs) if c.kind == "call" else value, c.answer)[0]:
+                failed.add(c.test)
+        return failed
+
+    problem = load_problem(course, "hw7", "layer_ops")
+    assert failing(problem.reference) == set()
+    for mutant in problem.mutants():
+        assert failing(mutant.path) == set(mutant.fails), mutant.name
+
+
+def test_check_answers_passes_a_right_module_and_explains_a_wrong_one(kit):
+    from types import SimpleNamespace
+
+    from grader.answers import check_answers
+
+    _, out, _ = kit
+    test_file = str(out / "problems/hwk/double/test_double.py")
+    check_answers(SimpleNamespace(double=lambda x: x.float() * 2), test_file, "test_double_against_reference")
+    with pytest.raises(AssertionError) as failure:
+        check_answers(SimpleNamespace(double=lambda x: x * 3), test_file, "test_double_against_reference")
+    message = str(failure.value)
+    assert message.startswith("double(tensor(shape=(1,), dtype=float64)): wrong answer on fixed input 1 of ")
+    assert "the values differ from the expected float tensor(1)" in message

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 from grader.sandbox.confine import PROTECTIONS
 from grader.spec import SpecError, list_assignments, load_assignment
@@ -68,10 +69,17 @@ class _Progress:
 
     def __init__(self, label: str) -> None:
         self.label = label
-        self.bar = None
-        self.task = None
+        self.bar: Any = None
+        self.task: Any = None
         if sys.stdout.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                ProgressColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
             from rich.text import Text
 
             class JobsPerSecond(ProgressColumn):

@@ -191,6 +191,7 @@ def _problem_entry(problem_id: str, max_score: float, result: JobResult | None) 
                 "message": t.message,
                 "falsifying_example": t.falsifying_example,
                 "reproduce": t.reproduce,
+                "notes": t.notes,
                 "student_traceback": t.student_traceback,
                 "output": t.output,
                 "duration": round(t.duration, 4),

@@ -121,6 +121,7 @@ class BatchNormStats:
     def apply(self, bn: torch.nn.modules.batchnorm._BatchNorm) -> torch.nn.modules.batchnorm._BatchNorm:
         g = torch.Generator().manual_seed(self.seed)
         n = self.num_features
+        assert bn.running_mean is not None and bn.running_var is not None, "BatchNorm must track running statistics"
         with torch.no_grad():
             bn.running_mean.copy_(torch.randn(n, generator=g, dtype=torch.float64) * 2)
             u = torch.rand(n, generator=g, dtype=torch.float64)

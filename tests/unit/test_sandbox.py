@@ -10,12 +10,14 @@ from grader import call_pure, remote_type
 from grader.proxy import Remote, StudentError, StudentFault, StudentSession
 from grader.spec import Limits
 
+FAST_LIMITS = Limits(call_timeout=2, import_timeout=2, job_timeout=30, memory_mb=256)
+
 
 @pytest.fixture
 def session_for(tmp_path, zygote):
     sessions = []
 
-    def make(source, *, module="sub", limits=Limits(call_timeout=2, import_timeout=2, job_timeout=30, memory_mb=256), names=()):
+    def make(source, *, module="sub", limits=FAST_LIMITS, names=()):
         student = tmp_path / f"student{len(sessions)}"
         work = tmp_path / f"work{len(sessions)}"
         student.mkdir()

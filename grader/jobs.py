@@ -164,8 +164,10 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
         "-c", str(ini),
         "--rootdir", str(problem.folder),
         "-p", "no:cacheprovider",
+        "-p", "no:unraisableexception",  # its gc.collect() calls cost a second on a heap that holds torch
+        "-p", "no:threadexception",
         "-q",
-        "--tb=short",
+        "--tb=native",  # the cheapest traceback; messages come from the exception itself
         "--noconftest",
         "--import-mode=importlib",
         "-o", "addopts=",

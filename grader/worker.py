@@ -2,13 +2,14 @@
 
 Imported by the forkserver (the local pool's preload) and by any process that runs jobs: it pins one
 torch thread and deterministic algorithms (whose first use imports TorchDynamo, about two seconds),
-and runs a tiny pytest + Hypothesis session so that their lazily imported machinery is already
-loaded when a job forks.
+runs a tiny pytest + Hypothesis session so that their lazily imported machinery is already loaded
+when a job forks, and freezes the heap so that garbage collection leaves it alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import os
 import sys
@@ -32,6 +33,9 @@ def prepare() -> None:
     if not torch.are_deterministic_algorithms_enabled():
         torch.use_deterministic_algorithms(True)
     _warm_pytest()
+    # Everything loaded so far lives as long as the process: keep it out of garbage collections, which
+    # would otherwise walk (and, in forked children, copy) the whole of torch's heap again and again.
+    gc.freeze()
 
 
 _warmed = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import array
 import ctypes
+import gc
 import json
 import os
 import select
@@ -39,6 +40,8 @@ def _preload() -> None:
     except Exception:
         pass
     import grader.sandbox.server  # noqa: F401
+
+    gc.freeze()  # forked sandboxes then never walk (or copy) torch's heap in a garbage collection
 
 
 def _recv_request(conn: socket.socket) -> tuple[dict[str, Any], int] | None:

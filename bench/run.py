@@ -121,6 +121,13 @@ class _FloorPlugin:
         return self._load(self.reference_file, f"_floor_reference_{abs(hash(self.reference_file))}")
 
 
+# The grader's own pytest options (grader/jobs.py), so that the floor differs from it only by isolation.
+FLOOR_ARGS = [
+    "-q", "-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "no:threadexception",
+    "--tb=native", "--import-mode=importlib", "-W", "ignore",
+]
+
+
 def run_floor(course: Path, problems: dict[str, list[ProblemSpec]], students: int) -> tuple[float, float, int]:
     import contextlib
     import io
@@ -137,7 +144,7 @@ def run_floor(course: Path, problems: dict[str, list[ProblemSpec]], students: in
                 student_file = course / "submissions" / a / f"student{i:04d}" / p.module_file
                 plugin = _FloorPlugin(student_file, p.reference, p.max_examples)
                 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                    pytest.main([str(p.test_file), "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "-W", "ignore"], plugins=[plugin])
+                    pytest.main(FLOOR_ARGS + [str(p.test_file)], plugins=[plugin])
                 jobs += 1
     return time.perf_counter() - wall, time.process_time() - cpu, jobs
 

@@ -113,41 +113,42 @@ def grade_assignment(
     students = discover_students(submissions, assignment, layout_notes)
     store = Store(out / "grades.sqlite")
     run_id = store.start_run({})
-    zygote = Zygote.start()
-    try:
-        stored = store.keys()
-        errors = {(r.student, r.problem) for r in store.results() if r.status == "error"}
-        jobs: list[JobSpec] = []
-        total = 0
-        for student, folder in students.items():
-            for problem in assignment.problems:
-                total += 1
-                job = make_job(root, problem, student, folder, zygote.address, require)
-                key = (student, problem.id)
-                if not regrade and stored.get(key) == job.key and key not in errors:
-                    continue
-                jobs.append(job)
-        if not only:  # grading some problems keeps the others' results
-            store.prune({(s, p.id) for s in students for p in assignment.problems})
-        done = [0]
-        failures: list[JobResult] = []
-        warnings: set[str] = set(layout_notes)
+    stored = store.keys()
+    errors = {(r.student, r.problem) for r in store.results() if r.status == "error"}
+    jobs: list[JobSpec] = []
+    total = 0
+    for student, folder in students.items():
+        for problem in assignment.problems:
+            total += 1
+            job = make_job(root, problem, student, folder, require=require)
+            key = (student, problem.id)
+            if not regrade and stored.get(key) == job.key and key not in errors:
+                continue
+            jobs.append(job)
+    if not only:  # grading some problems keeps the others' results
+        store.prune({(s, p.id) for s in students for p in assignment.problems})
+    done = [0]
+    failures: list[JobResult] = []
+    warnings: set[str] = set(layout_notes)
 
-        def finished(result: JobResult) -> None:
-            store.put(result)
-            done[0] += 1
-            if result.status == "error":
-                failures.append(result)
-            warnings.update(result.warnings)
-            if on_result is not None:
-                on_result(result, done[0], len(jobs))
+    def finished(result: JobResult) -> None:
+        store.put(result)
+        done[0] += 1
+        if result.status == "error":
+            failures.append(result)
+        warnings.update(result.warnings)
+        if on_result is not None:
+            on_result(result, done[0], len(jobs))
 
-        if cluster:
-            run_jobs_on_cluster(jobs, address=cluster, on_result=finished)
-        else:
+    if cluster:
+        run_jobs_on_cluster(jobs, address=cluster, on_result=finished)
+    elif jobs:  # a run with nothing to grade starts no sandbox zygote
+        zygote = Zygote.start()
+        try:
+            jobs = [dataclasses.replace(job, zygote_address=zygote.address) for job in jobs]
             run_jobs(jobs, workers=workers, on_result=finished)
-    finally:
-        zygote.close()
+        finally:
+            zygote.close()
     seconds = time.monotonic() - started
     store.finish_run(
         run_id,

@@ -281,15 +281,10 @@ def _fixtures(plugin: _RecordingPlugin) -> object:
 
         @pytest.fixture(autouse=True)
         def _kit_per_test(self, request: Any) -> None:
-            import random
-
-            import numpy as np
-            import torch
+            from grader.seeding import seed_all
 
             plugin.current = request.node.name
-            torch.manual_seed(0)
-            random.seed(0)
-            np.random.seed(0)
+            seed_all(0)
 
     return Fixtures()
 

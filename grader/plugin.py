@@ -8,7 +8,6 @@ collected in `pytest_runtest_makereport`. It provides the `student` and `referen
 from __future__ import annotations
 
 import importlib.util
-import random
 import re
 import sys
 from collections.abc import Iterator
@@ -16,13 +15,12 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
-import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, Phase, settings
 
 from grader.proxy import StudentError, StudentFault, StudentModule, StudentSession
 from grader.results import Outcome, TestResult
+from grader.seeding import seed_all
 from grader.spec import ProblemSpec
 
 PROFILE = "grader"
@@ -127,9 +125,7 @@ class GradingPlugin:
     def _grader_per_test(self) -> Iterator[None]:
         if self.forced_failure is not None:
             raise StudentFault(self.forced_failure)
-        torch.manual_seed(0)
-        random.seed(0)
-        np.random.seed(0)
+        seed_all(0)
         self.session.begin_test()
         yield
 

@@ -62,7 +62,7 @@ class Conv2dConfig:
 
     def make(self, seed: int, dtype: torch.dtype = torch.float32) -> torch.nn.Conv2d:
         """The convolution with weights drawn from `seed`."""
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)
         conv = torch.nn.Conv2d(
             self.in_channels, self.out_channels, self.kernel_size, stride=self.stride, padding=self.padding,
             dilation=self.dilation, groups=self.groups, bias=self.bias,
@@ -244,7 +244,7 @@ class SequentialSpec:
 
     def make(self, dtype: torch.dtype = torch.float32) -> torch.nn.Sequential:
         """The model in eval mode, its parameters (and BatchNorm statistics) drawn from `seed`."""
-        torch.manual_seed(self.seed)
+        torch.default_generator.manual_seed(self.seed)
         model = torch.nn.Sequential(*(layer.build() for layer in self.layers))
         g = torch.Generator().manual_seed(self.seed)
         for module in model.modules():
@@ -359,7 +359,7 @@ class CnnStack:
     def make(self, dtype: torch.dtype = torch.float32) -> torch.nn.Sequential:
         """The stack as modules, with weights drawn from `seed` (BatchNorm layers in eval mode)."""
         nn = torch.nn
-        torch.manual_seed(self.seed)
+        torch.default_generator.manual_seed(self.seed)
         modules: list[torch.nn.Module] = []
         channels = self.in_channels
         for layer in self.layers:

@@ -39,6 +39,7 @@ _TORCH_DTYPES: dict[str, torch.dtype] = {
     "bool": torch.bool,
 }
 _TORCH_DTYPE_NAMES = {v: k for k, v in _TORCH_DTYPES.items()}
+_TORCH_ITEMSIZES = {d: torch.empty((), dtype=d).element_size() for d in _TORCH_DTYPES.values()}
 _NUMPY_KINDS = set("biufc")
 
 
@@ -205,8 +206,7 @@ def decode_value(tree: Any, blobs: list[bytes]) -> Any:
             dtype = _TORCH_DTYPES[name]
             shape = _shape(node.get("shape"))
             raw = _blob(blobs, node.get("blob"))
-            itemsize = torch.empty((), dtype=dtype).element_size()
-            if len(raw) != math.prod(shape) * itemsize:
+            if len(raw) != math.prod(shape) * _TORCH_ITEMSIZES[dtype]:
                 raise WireError("tensor data does not match its shape")
             if not raw:
                 return torch.empty(shape, dtype=dtype)

@@ -11,7 +11,6 @@ import importlib
 import io
 import os
 import pickle
-import random
 import resource
 import signal
 import sys
@@ -19,11 +18,11 @@ import traceback
 import types
 from typing import Any
 
-import numpy
 import torch
 
 from grader import wire
 from grader.sandbox import confine
+from grader.seeding import seed_all
 
 _MEMORY_MARKERS = ("can't allocate memory", "not enough memory", "DefaultCPUAllocator", "out of memory")
 
@@ -78,6 +77,7 @@ class _Server:
         self.student_dir = os.path.realpath(config["student_dir"])
         self.objects: dict[int, Any] = {}
         self.ids_by_object: dict[int, int] = {}
+        self.refs: dict[int, int] = {}  # handle -> references the trusted side holds (one per reply that named it)
         self.next_id = 1
 
     # -- handles ------------------------------------------------------------------------------
@@ -90,9 +90,21 @@ class _Server:
             self.next_id += 1
             self.objects[hid] = obj
             self.ids_by_object[key] = hid
+        self.refs[hid] = self.refs.get(hid, 0) + 1
         typ = type(obj)
         name = f"{getattr(typ, '__module__', '?')}.{getattr(typ, '__qualname__', '?')}"
         return wire.HandleRef(id=hid, type_name=name, callable=callable(obj))
+
+    def release(self, hid: Any) -> None:
+        """The trusted side dropped one reference to `hid`; the object goes when none is left."""
+        left = self.refs.get(hid, 0) - 1
+        if left > 0:
+            self.refs[hid] = left
+            return
+        self.refs.pop(hid, None)
+        obj = self.objects.pop(hid, None)
+        if obj is not None and self.ids_by_object.get(id(obj)) == hid:
+            del self.ids_by_object[id(obj)]
 
     def resolve(self, hid: int) -> Any:
         if hid not in self.objects:
@@ -108,9 +120,7 @@ class _Server:
             except wire.ChannelClosed:
                 return
             for hid in header.get("release", []):
-                obj = self.objects.pop(hid, None)
-                if obj is not None and self.ids_by_object.get(id(obj)) == hid:
-                    del self.ids_by_object[id(obj)]
+                self.release(hid)
             op = header.get("op")
             if op == "release":
                 continue
@@ -143,9 +153,7 @@ class _Server:
         def invoke() -> Any:
             # Every call starts from the same random state, so that a student's random initialisation
             # (nn.Conv2d weights, say) is the same when Hypothesis replays an example.
-            torch.manual_seed(0)
-            random.seed(0)
-            numpy.random.seed(0)
+            seed_all(0)
             if method == "len":
                 return len(target)
             if method == "getitem":
@@ -387,7 +395,7 @@ def serve(sock: Any, config: dict[str, Any]) -> None:
     sys.path.append(config["student_dir"])
     sys.dont_write_bytecode = True
     importlib.invalidate_caches()
-    torch.manual_seed(0)
+    seed_all(0)
     _install_forbidden(config.get("forbidden_calls", []))
     try:
         protections = confine.confine(

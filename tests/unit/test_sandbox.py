@@ -64,6 +64,20 @@ def test_handles_can_be_passed_back(session_for):
     assert box.v == 7
 
 
+def test_a_handle_lives_as_long_as_any_of_its_references(session_for):
+    import gc
+
+    m = session_for("""
+        def f(x):
+            return x + 1
+    """).module()
+    kept = m.f
+    for _ in range(3):
+        assert m.f(1) == 2  # each access makes a reference to the same function, dropped at once
+    gc.collect()
+    assert kept(1) == 2 and m.f(2) == 3
+
+
 def test_an_exception_reports_the_students_own_traceback(session_for, tmp_path):
     m = session_for("""
         def helper(x):

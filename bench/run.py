@@ -9,7 +9,7 @@ solution, a mutant, a module that crashes at import, or a slow correct one) and 
 - naive: `python -m pytest` in a fresh process per job (what a course would do by hand), measured on a
   sample of jobs and scaled to the class;
 - the grader with 1 worker and with 2 workers, and a second run with nothing changed;
-- the grader's own resident memory with a quarter of the class and with the whole class.
+- the grading process's resident memory after a quarter of the jobs and after all of them (2 workers).
 
 CPU time of the grader is what its jobs report (each trusted worker's and its sandboxes' CPU time)
 plus the grading process's own.
@@ -199,12 +199,28 @@ def run_naive(course: Path, problems: dict[str, list[ProblemSpec]], sample: int)
 # -- the grader -----------------------------------------------------------------------------------------
 
 
-def run_grader(course: Path, assignments: list[str], workers: int, out: Path) -> tuple[float, float, int]:
+def current_rss_mib() -> float:
+    """This process's resident memory now (not its peak), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_grader(
+    course: Path, assignments: list[str], workers: int, out: Path, rss: list[float] | None = None
+) -> tuple[float, float, int]:
+    """Grade the class; with `rss`, this process's resident memory is appended after every job."""
     wall = time.perf_counter()
     own = time.process_time()
     jobs = 0
+
+    def sample(*_: object) -> None:
+        if rss is not None:
+            rss.append(current_rss_mib())
+
     for a in assignments:
-        summary = grade_assignment(course, a, course / "submissions" / a, out / a, workers=workers)
+        summary = grade_assignment(course, a, course / "submissions" / a, out / a, workers=workers, on_result=sample)
         jobs += summary.ran
     wall = time.perf_counter() - wall
     cpu = time.process_time() - own
@@ -213,24 +229,6 @@ def run_grader(course: Path, assignments: list[str], workers: int, out: Path) ->
         cpu += sum(r.cpu_seconds for r in store.results())
         store.close()
     return wall, cpu, jobs
-
-
-def measure_rss(course: Path, assignments: list[str], students: int) -> float:
-    """Peak resident memory (MiB) of a grading process over the first `students` students."""
-    code = (
-        "import resource, sys, shutil, tempfile; from pathlib import Path; "
-        f"sys.path.insert(0, {str(ROOT)!r}); from grader.course import grade_assignment; "
-        f"course = Path({str(course)!r}); tmp = Path(tempfile.mkdtemp()); "
-        f"names = sorted(p.name for p in (course / 'submissions' / {assignments[0]!r}).iterdir())[:{students}]\n"
-        "for a in " + repr(assignments) + ":\n"
-        "    sub = tmp / 'sub' / a\n"
-        "    sub.mkdir(parents=True)\n"
-        "    for n in names: shutil.copytree(course / 'submissions' / a / n, sub / n)\n"
-        "    grade_assignment(course, a, sub, tmp / 'out' / a, workers=2)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
 def main() -> None:
@@ -255,13 +253,13 @@ def main() -> None:
               f"{naive_total:8.1f} s for the class serially, {naive_total / 2:8.1f} s two at a time")
         one_wall, one_cpu, _ = run_grader(course, assignments, 1, course / "out1")
         print(f"grader, 1 worker:                  {one_wall:8.1f} s wall, {one_cpu:8.1f} s CPU")
-        two_wall, two_cpu, _ = run_grader(course, assignments, 2, course / "out2")
+        rss: list[float] = []
+        two_wall, two_cpu, _ = run_grader(course, assignments, 2, course / "out2", rss)
         print(f"grader, 2 workers:                 {two_wall:8.1f} s wall, {two_cpu:8.1f} s CPU")
         again_wall, _, again_jobs = run_grader(course, assignments, 2, course / "out2")
         print(f"grader, second run, unchanged:     {again_wall:8.1f} s wall ({again_jobs} jobs run again)")
-        half = max(1, args.students // 4)
-        rss_half = measure_rss(course, assignments, half)
-        rss_full = measure_rss(course, assignments, args.students)
+        quarter = max(1, len(rss) // 4)
+        rss_quarter, rss_full = rss[quarter - 1], rss[-1]
         figures = {
             "jobs": n_jobs,
             "speedup_vs_naive_serial": naive_total / two_wall,
@@ -270,7 +268,7 @@ def main() -> None:
             "overhead_ms_per_job_above_floor": 1000 * (one_cpu - floor_cpu) / n_jobs,
             "scaling_1_to_2_workers": one_wall / two_wall,
             "second_run_fraction_of_first": again_wall / two_wall,
-            "rss_mib_half_class": rss_half,
+            "rss_mib_after_a_quarter_of_the_jobs": rss_quarter,
             "rss_mib_full_class": rss_full,
         }
         print()
@@ -280,7 +278,7 @@ def main() -> None:
         print(f"overhead per job above the floor:      {figures['overhead_ms_per_job_above_floor']:6.0f} ms CPU")
         print(f"scaling from 1 to 2 workers:           {figures['scaling_1_to_2_workers']:6.2f}x")
         print(f"second unchanged run / first run:      {100 * figures['second_run_fraction_of_first']:6.1f}%   (target < 5%)")
-        print(f"grader RSS, {half} vs {args.students} students:        {rss_half:6.0f} MiB vs {rss_full:.0f} MiB")
+        print(f"grading process RSS, after {quarter} vs {len(rss)} jobs: {rss_quarter:6.0f} MiB vs {rss_full:.0f} MiB")
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2) + "\n")
     finally:

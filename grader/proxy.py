@@ -274,6 +274,9 @@ class _ArgPickler(pickle.Pickler):
         super().__init__(f, protocol=pickle.HIGHEST_PROTOCOL)
         self.session = session
 
+    def reducer_override(self, obj: Any) -> Any:
+        return wire.reduce_plain_tensor(obj)
+
     def persistent_id(self, obj: Any) -> Any:
         if isinstance(obj, Remote):
             if object.__getattribute__(obj, "_session") is not self.session:
@@ -287,6 +290,9 @@ class StudentModule:
 
     def __init__(self, session: StudentSession) -> None:
         self._session = session
+        # Module-level callables (functions, classes) by name, for the sandbox they came from: a test
+        # that calls `student.f(x)` a hundred times then pays one round trip a call, not two.
+        self._callables: dict[str, Remote] = {}
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -296,9 +302,16 @@ class StudentModule:
             if name in session.required_names:
                 raise StudentFault(f"{session.module_name}.py does not define {name}")
             raise AttributeError(name)
+        cached = self._callables.get(name)
+        if cached is not None:
+            session._check_usable(None)  # restarts a sandbox that is gone, which makes a new generation
+            if object.__getattribute__(cached, "_generation") == session.generation:
+                return cached
         value = session.getattr(0, None, name, f"{session.module_name}.{name}")
         if isinstance(value, Remote):
             object.__setattr__(value, "_label", name)
+            if object.__getattribute__(value, "_ref").callable:
+                self._callables[name] = value
         return value
 
     def __repr__(self) -> str:

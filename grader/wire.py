@@ -159,6 +159,36 @@ def encode_value(value: Any, store_handle: Callable[[Any], HandleRef]) -> tuple[
     return enc(value, 0), blobs
 
 
+def tensor_from_bytes(raw: bytes, dtype: str, shape: tuple[int, ...] | list[int]) -> torch.Tensor:
+    """A fresh, writable tensor of `dtype` and `shape` holding `raw` (its elements in row-major order)."""
+    if not raw:
+        return torch.empty(shape, dtype=_TORCH_DTYPES[dtype])
+    return torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(_TORCH_DTYPES[dtype]).reshape(shape)
+
+
+def reduce_plain_tensor(obj: Any) -> Any:
+    """A cheap pickle reduction for a plain, dense, contiguous CPU tensor; NotImplemented for anything else.
+
+    Arguments go to the sandbox by pickle, and torch's own reduction of a tensor runs `torch.save` on
+    each side: a quarter of a small call's cost. This one sends the elements' bytes, the dtype and the
+    shape, and the sandbox rebuilds the same values (a tensor that needs more, such as one that
+    requires grad, a subclass or a strided view, keeps torch's reduction).
+    """
+    if (
+        type(obj) is not torch.Tensor
+        or obj.layout != torch.strided
+        or obj.device.type != "cpu"
+        or obj.requires_grad
+        or obj.dtype not in _TORCH_DTYPE_NAMES
+        or not obj.is_contiguous()
+        or obj.is_conj()
+        or obj.is_neg()
+    ):
+        return NotImplemented
+    raw = obj.reshape(-1).view(torch.uint8).numpy().tobytes() if obj.numel() else b""
+    return tensor_from_bytes, (raw, _TORCH_DTYPE_NAMES[obj.dtype], tuple(obj.shape))
+
+
 def _is_namedtuple(v: Any) -> bool:
     return isinstance(v, tuple) and hasattr(type(v), "_fields")
 
@@ -208,9 +238,7 @@ def decode_value(tree: Any, blobs: list[bytes]) -> Any:
             raw = _blob(blobs, node.get("blob"))
             if len(raw) != math.prod(shape) * _TORCH_ITEMSIZES[dtype]:
                 raise WireError("tensor data does not match its shape")
-            if not raw:
-                return torch.empty(shape, dtype=dtype)
-            return torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(dtype).reshape(shape)
+            return tensor_from_bytes(raw, name, shape)
         if kind == "ndarray":
             dt = _numpy_dtype(node.get("dtype"))
             shape = _shape(node.get("shape"))

@@ -239,3 +239,15 @@ def test_replacing_builtins_is_reported_plainly(session_for):
     with pytest.raises((StudentFault, StudentError)) as info:
         m.sabotage()
     assert "broke the sandbox" in str(info.value) or "raised" in str(info.value)
+
+
+def test_a_module_function_is_looked_up_once_per_sandbox(session_for):
+    s = session_for("""
+        def f(x):
+            return x * 2
+    """)
+    m = s.module()
+    assert m.f is m.f and m.f(2) == 4
+    s.close()  # a new sandbox: the cached function is from the old one and is looked up again
+    s.begin_test()
+    assert m.f(3) == 6

@@ -89,3 +89,47 @@ def test_one_element_tensors_with_odd_strides():
     u = torch.arange(6.0).reshape(3, 2).t()[1:, 2:]  # one element, stride (1, 2)
     out, _ = roundtrip(u)
     assert out.item() == 5.0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        torch.arange(6, dtype=torch.float32).reshape(2, 3),
+        torch.tensor(2.5, dtype=torch.float64),
+        torch.tensor([True, False]),
+        torch.arange(4, dtype=torch.int64),
+        torch.ones(3, dtype=torch.bfloat16),
+        torch.tensor([1 + 2j], dtype=torch.complex64),
+        torch.empty(0, 3),
+        torch.arange(10.0)[2:5],  # a contiguous view with an offset
+    ],
+    ids=lambda v: f"{v.dtype}{tuple(v.shape)}",
+)
+def test_plain_tensor_arguments_pickle_to_the_same_values(value):
+    import pickle
+
+    class Pickler(pickle.Pickler):
+        def reducer_override(self, obj):
+            return wire.reduce_plain_tensor(obj)
+
+    buffer = __import__("io").BytesIO()
+    Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((value, value))
+    first, second = pickle.loads(buffer.getvalue())
+    assert type(first) is torch.Tensor and first.dtype == value.dtype and first.shape == value.shape
+    assert torch.equal(first, value) and first is second  # the same argument twice stays one object
+    first.add_(1) if first.dtype != torch.bool else first.logical_not_()  # writable, and not the original
+    assert value.numel() == 0 or not torch.equal(first, value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        torch.ones(2, 3).t(),  # strided: torch's own reduction keeps its layout
+        torch.ones(2, requires_grad=True),
+        torch.nn.Parameter(torch.ones(2)),
+        torch.tensor([1 + 2j]).conj(),
+    ],
+    ids=["transposed", "requires_grad", "parameter", "conjugate"],
+)
+def test_other_tensors_keep_torchs_reduction(value):
+    assert wire.reduce_plain_tensor(value) is NotImplemented

@@ -135,6 +135,13 @@ class GradingPlugin:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._output_start = self.session.output_size()
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        # Hypothesis's pytest plugin turns a test's falsifying examples into a source patch for the
+        # test file (importing and running libcst, a tenth of a second per failing job). Grading takes
+        # the examples from the exception's notes and never uses the patch.
+        item.__dict__.pop("_hypothesis_failing_examples", None)
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
         outcome: Any = yield

@@ -27,7 +27,10 @@ from typing import Any
 from grader.jobs import JobSpec, run_job
 from grader.results import JobResult
 
-_PRELOAD = ["grader.jobs", "grader.plugin", "grader.compare", "grader.strategies", "grader.worker", "grader.runner"]
+_PRELOAD = [
+    "grader.jobs", "grader.plugin", "grader.compare", "grader.strategies", "grader.worker", "grader.runner",
+    "grader.sandbox.confine",
+]
 
 
 def default_workers() -> int:

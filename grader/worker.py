@@ -33,6 +33,8 @@ def prepare() -> None:
     if not torch.are_deterministic_algorithms_enabled():
         torch.use_deterministic_algorithms(True)
     _warm_pytest()
+    # Hypothesis imports its target optimiser the first time a test calls `target()`.
+    import hypothesis.internal.conjecture.optimiser  # noqa: F401
     # Everything loaded so far lives as long as the process: keep it out of garbage collections, which
     # would otherwise walk (and, in forked children, copy) the whole of torch's heap again and again.
     gc.freeze()

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader.course import grade_assignment  # noqa: E402
-from grader.plugin import register_profile  # noqa: E402
+from grader.plugin import register_profile, skip_hypothesis_patch  # noqa: E402
 from grader.spec import ProblemSpec, list_assignments, load_assignment  # noqa: E402
 from grader.store import Store  # noqa: E402
 
@@ -103,6 +103,10 @@ class _FloorPlugin:
         config.addinivalue_line("markers", "points(n): points")
         config.addinivalue_line("markers", "hidden: hidden")
         register_profile(self.max_examples)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        skip_hypothesis_patch(item)  # as the grader's plugin does
 
     @staticmethod
     def _load(path: Path, name: str) -> object:

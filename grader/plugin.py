@@ -28,6 +28,15 @@ OUTPUT_PER_TEST = 4096
 _SHRINK_SECONDS = 4
 
 
+def skip_hypothesis_patch(item: pytest.Item) -> None:
+    """Keep Hypothesis's pytest plugin from writing a source patch for `item`'s falsifying examples.
+
+    It imports and runs libcst on the test file for every failing test (a tenth of a second per
+    failing job); grading takes the examples from the exception's notes and never uses the patch.
+    """
+    item.__dict__.pop("_hypothesis_failing_examples", None)
+
+
 def register_profile(max_examples: int) -> None:
     """Pin the one grading profile, whatever the environment says (Hypothesis loads `ci` if CI is set)."""
     settings.register_profile(
@@ -137,10 +146,7 @@ class GradingPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
-        # Hypothesis's pytest plugin turns a test's falsifying examples into a source patch for the
-        # test file (importing and running libcst, a tenth of a second per failing job). Grading takes
-        # the examples from the exception's notes and never uses the patch.
-        item.__dict__.pop("_hypothesis_failing_examples", None)
+        skip_hypothesis_patch(item)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:

@@ -101,3 +101,20 @@ def test_a_changed_submission_regrades_only_its_jobs(graded_course, tmp_path):
     finally:
         target.write_text(original)
         run_cli("--root", str(root), "grade", "hw7")
+
+
+def test_regrading_everything_gives_the_same_scores_and_messages(graded_course, tmp_path):
+    root, _ = graded_course
+    again = run_cli("--root", str(root), "grade", "hw7", "--regrade", "--out", str(tmp_path), "--jobs", "2")
+    assert again.returncode == 0, again.stderr
+    assert "20 jobs (20 graded, 0 unchanged)" in again.stdout
+
+    def said(doc):
+        return {
+            (s["id"], p["id"]): (p["score"], p["status"], p["message"], [
+                {k: v for k, v in t.items() if k != "duration"} for t in p["tests"]
+            ])
+            for s in doc["students"] for p in s["problems"]
+        }
+
+    assert said(json.loads((tmp_path / "hw7/results.json").read_text())) == said(load(root))

@@ -1,4 +1,4 @@
-"""Grading skips the source patches that Hypothesis's pytest plugin writes for failing tests."""
+"""The grading plugin: deterministic failure messages; no Hypothesis source patches for failing tests."""
 
 from __future__ import annotations
 
@@ -63,3 +63,14 @@ def test_hypothesis_writes_a_patch_for_a_failing_test_by_default(tmp_path, monke
 
 def test_the_grading_plugin_hook_leaves_no_patch(tmp_path, monkeypatch):
     assert _patches_after_running(tmp_path, monkeypatch, [_Skipper()]) == []
+
+
+def test_failure_messages_say_the_same_whatever_the_memory_addresses():
+    from grader.plugin import _message
+
+    first = AssertionError("assert False\n +  where False = <built-in method endswith of str object at 0x7fddc31188f0>('x')")
+    second = AssertionError("assert False\n +  where False = <built-in method endswith of str object at 0x7fbf7b6225b0>('x')")
+    assert _message(first) == _message(second) == (
+        "assert False\n +  where False = <built-in method endswith of str object at 0x…>('x')"
+    )
+    assert _message(AssertionError("expected 0x10 flags")) == "expected 0x10 flags"  # short hex is a value, kept

@@ -120,6 +120,10 @@ class StudentSession:
             data = f.read(limit + 1)
             rest = os.fstat(f.fileno()).st_size - start - limit
         text = data[:limit].decode("utf-8", "replace")
+        # Warnings name the student's file by its path in this job's temporary folder: say it as the
+        # student knows it, so that the same files give the same output.
+        for folder in {self.student_dir, os.path.realpath(self.student_dir)}:
+            text = text.replace(folder + os.sep, "")
         if rest > 0:
             text += f"\n[... output truncated: {rest} more bytes]"
         return text

@@ -251,3 +251,15 @@ def test_a_module_function_is_looked_up_once_per_sandbox(session_for):
     s.close()  # a new sandbox: the cached function is from the old one and is looked up again
     s.begin_test()
     assert m.f(3) == 6
+
+
+def test_output_names_the_students_files_as_the_student_knows_them(session_for):
+    s = session_for("""
+        import warnings
+        def f():
+            warnings.warn("careful")
+            return 1
+    """)
+    assert s.module().f() == 1
+    output = s.read_output(0, 10_000)
+    assert "sub.py:4: UserWarning: careful" in output and s.student_dir not in output

@@ -11,8 +11,8 @@ solution, a mutant, a module that crashes at import, or a slow correct one) and 
 - the grader with 1 worker and with 2 workers, and a second run with nothing changed;
 - the grading process's resident memory after a quarter of the jobs and after all of them (2 workers).
 
-CPU time of the grader is what its jobs report (each trusted worker's and its sandboxes' CPU time)
-plus the grading process's own.
+The grader runs as a fresh process, as `grader grade` would, and its CPU time is that of every
+process the run started (forks and exits included); its wall time includes its own start-up.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import importlib.util
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -38,7 +39,6 @@ sys.path.insert(0, str(ROOT))
 from grader.course import grade_assignment  # noqa: E402
 from grader.plugin import register_profile, skip_hypothesis_patch  # noqa: E402
 from grader.spec import ProblemSpec, list_assignments, load_assignment  # noqa: E402
-from grader.store import Store  # noqa: E402
 
 SLOW_SUFFIX = '''
 
@@ -214,28 +214,58 @@ def current_rss_mib() -> float:
 def run_grader(
     course: Path, assignments: list[str], workers: int, out: Path, rss: list[float] | None = None
 ) -> tuple[float, float, int]:
-    """Grade the class; with `rss`, this process's resident memory is appended after every job."""
+    """Grade the class in a fresh process, as `grader grade` would; wall, CPU and jobs run.
+
+    The CPU time is that of every process the run started (the grading process, its forkserver,
+    trusted workers, sandbox zygote and sandboxes), forks and exits included: this process becomes
+    their subreaper, so the ones orphaned at exit are reaped here and counted. With `rss`, the grading
+    process's resident memory after every job is appended.
+    """
+    _become_subreaper()
+    samples = out / "rss.json"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = time.perf_counter()
-    own = time.process_time()
-    jobs = 0
-
-    def sample(*_: object) -> None:
-        if rss is not None:
-            rss.append(current_rss_mib())
-
-    for a in assignments:
-        summary = grade_assignment(course, a, course / "submissions" / a, out / a, workers=workers, on_result=sample)
-        jobs += summary.ran
+    subprocess.run(
+        [sys.executable, __file__, "--driver", str(course), str(out), str(workers), *assignments],
+        check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    while True:  # the forkserver and the zygote outlive the grading process by a moment
+        try:
+            os.wait()
+        except ChildProcessError:
+            break
     wall = time.perf_counter() - wall
-    cpu = time.process_time() - own
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    report = json.loads(samples.read_text())
+    if rss is not None:
+        rss.extend(report["rss"])
+    return wall, cpu, report["ran"]
+
+
+def _become_subreaper() -> None:
+    import ctypes
+
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def _drive(course: Path, out: Path, workers: int, assignments: list[str]) -> None:
+    """The grading process of `run_grader`: grade, then write the jobs run and the memory samples."""
+    rss: list[float] = []
+    ran = 0
     for a in assignments:
-        store = Store(out / a / "grades.sqlite")
-        cpu += sum(r.cpu_seconds for r in store.results())
-        store.close()
-    return wall, cpu, jobs
+        summary = grade_assignment(
+            course, a, course / "submissions" / a, out / a, workers=workers, on_result=lambda *_: rss.append(current_rss_mib())
+        )
+        ran += summary.ran
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rss.json").write_text(json.dumps({"ran": ran, "rss": rss}))
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--driver":
+        _drive(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--assignments", nargs="*", default=None, help="default: every assignment in the bank")

@@ -101,7 +101,7 @@ def run_job(job: JobSpec) -> JobResult:
     started = time.monotonic()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = usage.ru_utime + usage.ru_stime
-    sys.dont_write_bytecode = True  # pytest must not write .pyc files into the bank
+    sys.dont_write_bytecode = False  # compiled code goes to the private sys.pycache_prefix (grader.worker)
     problem = load_problem(Path(job.root), job.assignment, job.problem)
     tmp = Path(tempfile.mkdtemp(prefix=f"grader-{job.student}-{job.problem}-"))
     cwd = os.getcwd()
@@ -153,7 +153,7 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
         limits=problem.limits,
         forbidden_calls=problem.forbidden,
         required_names=problem.names,
-        hidden=(job.root,),
+        hidden=(job.root, *([sys.pycache_prefix] if sys.pycache_prefix else [])),
         require=job.require,
     )
     plugin = GradingPlugin(problem=problem, session=session, forced_failure=forced)

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from grader import wire
+from grader.purity import mutated_arguments, snapshot_arguments
 from grader.sandbox.client import SandboxGone, SandboxProcess, Zygote, describe_exit
 from grader.spec import Limits
 
@@ -386,11 +387,17 @@ def remote_type(obj: Any) -> str:
 def call_pure(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Call a student function and fail the test if the call modified any of its arguments."""
     __tracebackhide__ = True
-    if not isinstance(fn, Remote):
-        raise TypeError("call_pure takes a function of the student's module")
-    value, mutated = fn._call(args, kwargs, check_args=True)
-    if mutated:
+    if isinstance(fn, Remote):
+        value, mutated = fn._call(args, kwargs, check_args=True)
         label = object.__getattribute__(fn, "_label")
+    elif callable(fn):  # plain code, as when a problem's tests run against its reference directly
+        before = snapshot_arguments(args, kwargs)
+        value = fn(*args, **kwargs)
+        mutated = mutated_arguments(before, args, kwargs)
+        label = getattr(fn, "__name__", "the function")
+    else:
+        raise TypeError(f"call_pure takes a function, not {type(fn).__name__}")
+    if mutated:
         raise AssertionError(
             f"{label} modified its {', '.join(mutated)} in place; it must leave its arguments unchanged"
         )

@@ -63,52 +63,86 @@ class HandleRef:
 # ---------------------------------------------------------------------------------------------
 # Framing: a message is a JSON header and a list of binary blobs.
 
-
-def send_message(sock: socket.socket, header: dict[str, Any], blobs: list[bytes] | None = None) -> None:
-    blobs = blobs or []
-    head = json.dumps(header, allow_nan=False).encode()
-    parts = [struct.pack("!II", len(head), len(blobs)), head]
-    for blob in blobs:
-        parts.append(struct.pack("!Q", len(blob)))
-        parts.append(blob)
-    if sum(len(b) for b in blobs) < (1 << 20):
-        sock.sendall(b"".join(parts))
-    else:
-        for part in parts:
-            sock.sendall(part)
+_COUNTS = struct.Struct("!II")  # header length, number of blobs
+_SIZE = struct.Struct("!Q")  # one blob's length
+_BUFFER = 1 << 16
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray(n)
-    view = memoryview(buf)
-    got = 0
-    while got < n:
-        k = sock.recv_into(view[got:], n - got)
+class Channel:
+    """One end of a message stream over a connected socket: whole messages out, buffered reads in.
+
+    A call into the sandbox is one message each way, and a small message arrives in one read, not
+    one per field. Blobs come back as fresh bytearrays, so tensors can be built on them without a copy.
+    """
+
+    __slots__ = ("sock", "_buf", "_view", "_start", "_end")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._buf = bytearray(_BUFFER)
+        self._view = memoryview(self._buf)
+        self._start = self._end = 0
+
+    def send(self, header: dict[str, Any], blobs: list[bytes] | tuple[bytes, ...] = ()) -> None:
+        head = json.dumps(header, allow_nan=False).encode()
+        parts: list[bytes] = [_COUNTS.pack(len(head), len(blobs)), head]
+        size = 0
+        for blob in blobs:
+            parts.append(_SIZE.pack(len(blob)))
+            parts.append(blob)
+            size += len(blob)
+        if size < (1 << 20):
+            self.sock.sendall(b"".join(parts))
+        else:
+            for part in parts:
+                self.sock.sendall(part)
+
+    def recv(self, *, limit: int = MAX_FRAME_BYTES) -> tuple[dict[str, Any], list[bytearray]]:
+        head_len, n_blobs = _COUNTS.unpack(self._take(_COUNTS.size))
+        if head_len > MAX_STRING * 16 or n_blobs > 1_000_000:
+            raise WireError(f"message header too large ({head_len} bytes, {n_blobs} blobs)")
+        try:
+            header = json.loads(self._take(head_len))
+        except ValueError as exc:
+            raise WireError(f"message header is not JSON: {exc}") from None
+        if not isinstance(header, dict):
+            raise WireError("message header is not an object")
+        blobs = []
+        total = head_len
+        for _ in range(n_blobs):
+            (size,) = _SIZE.unpack(self._take(_SIZE.size))
+            total += size
+            if total > limit:
+                raise WireError(f"message larger than the limit of {limit >> 20} MiB")
+            blobs.append(self._take(size))
+        return header, blobs
+
+    def _take(self, n: int) -> bytearray:
+        """The next `n` bytes of the stream, as a new bytearray."""
+        have = self._end - self._start
+        if have >= n:
+            out = bytearray(self._view[self._start : self._start + n])
+            self._start += n
+            return out
+        if n <= _BUFFER:  # a short read: refill the buffer (moving what is left to its front)
+            self._buf[:have] = self._buf[self._start : self._end]  # same length: no resize, copy-safe
+            self._start, self._end = 0, have
+            while self._end < n:
+                self._end += self._recv_into(self._view[self._end :])
+            return self._take(n)
+        out = bytearray(n)  # a large blob: what is buffered, then the rest read straight into place
+        out[:have] = self._view[self._start : self._end]
+        self._start = self._end = 0
+        view = memoryview(out)
+        while have < n:
+            have += self._recv_into(view[have:])
+        return out
+
+    def _recv_into(self, view: memoryview) -> int:
+        k = self.sock.recv_into(view)
         if k == 0:
             raise ChannelClosed("the channel closed")
-        got += k
-    return bytes(buf)
-
-
-def recv_message(sock: socket.socket, *, limit: int = MAX_FRAME_BYTES) -> tuple[dict[str, Any], list[bytes]]:
-    head_len, n_blobs = struct.unpack("!II", _recv_exact(sock, 8))
-    if head_len > MAX_STRING * 16 or n_blobs > 1_000_000:
-        raise WireError(f"message header too large ({head_len} bytes, {n_blobs} blobs)")
-    try:
-        header = json.loads(_recv_exact(sock, head_len))
-    except ValueError as exc:
-        raise WireError(f"message header is not JSON: {exc}") from None
-    if not isinstance(header, dict):
-        raise WireError("message header is not an object")
-    blobs = []
-    total = head_len
-    for _ in range(n_blobs):
-        (size,) = struct.unpack("!Q", _recv_exact(sock, 8))
-        total += size
-        if total > limit:
-            raise WireError(f"message larger than the limit of {limit >> 20} MiB")
-        blobs.append(_recv_exact(sock, size))
-    return header, blobs
+        return k
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,11 +169,8 @@ def encode_value(value: Any, store_handle: Callable[[Any], HandleRef]) -> tuple[
         if isinstance(v, str):
             return {"t": "str", "v": str(v)}
         if isinstance(v, torch.Tensor) and v.layout == torch.strided and v.dtype in _TORCH_DTYPE_NAMES:
-            t = torch.Tensor.detach(v).cpu().clone(memory_format=torch.contiguous_format)
-            flat = t.reshape(-1)
-            raw = flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
-            blobs.append(raw)
-            return {"t": "tensor", "dtype": _TORCH_DTYPE_NAMES[t.dtype], "shape": list(t.shape), "blob": len(blobs) - 1}
+            blobs.append(tensor_bytes(v))
+            return {"t": "tensor", "dtype": _TORCH_DTYPE_NAMES[v.dtype], "shape": list(v.shape), "blob": len(blobs) - 1}
         if isinstance(v, np.ndarray) and v.dtype.kind in _NUMPY_KINDS:
             a = np.ascontiguousarray(v)
             blobs.append(a.tobytes())
@@ -159,20 +190,40 @@ def encode_value(value: Any, store_handle: Callable[[Any], HandleRef]) -> tuple[
     return enc(value, 0), blobs
 
 
-def tensor_from_bytes(raw: bytes, dtype: str, shape: tuple[int, ...] | list[int]) -> torch.Tensor:
-    """A fresh, writable tensor of `dtype` and `shape` holding `raw` (its elements in row-major order)."""
+def tensor_bytes(v: torch.Tensor) -> bytes:
+    """The elements of a strided tensor (any device, strides or subclass) in row-major order."""
+    t = torch.Tensor.detach(v)
+    if type(t) is not torch.Tensor:
+        t = t.as_subclass(torch.Tensor)
+    if t.device.type != "cpu":
+        t = t.cpu()
+    if t.is_conj() or t.is_neg():
+        t = t.resolve_conj().resolve_neg()
+    if t.dtype is torch.bfloat16:  # numpy has no bfloat16: the same bytes, seen as int16
+        t = t.view(torch.int16)
+    return t.numpy().tobytes() if t.numel() else b""  # numpy copies in C order, whatever the strides
+
+
+def tensor_from_bytes(raw: bytes | bytearray, dtype: str, shape: tuple[int, ...] | list[int]) -> torch.Tensor:
+    """A fresh, writable tensor of `dtype` and `shape` holding `raw` (its elements in row-major order).
+
+    A bytearray is used in place (the tensor keeps it alive): give each one to a single tensor.
+    """
     if not raw:
         return torch.empty(shape, dtype=_TORCH_DTYPES[dtype])
-    return torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(_TORCH_DTYPES[dtype]).reshape(shape)
+    if type(raw) is not bytearray:
+        raw = bytearray(raw)
+    return torch.frombuffer(raw, dtype=_TORCH_DTYPES[dtype]).reshape(shape)
 
 
 def reduce_plain_tensor(obj: Any) -> Any:
-    """A cheap pickle reduction for a plain, dense, contiguous CPU tensor; NotImplemented for anything else.
+    """A cheap pickle reduction for a plain, dense CPU tensor; NotImplemented for anything else.
 
     Arguments go to the sandbox by pickle, and torch's own reduction of a tensor runs `torch.save` on
-    each side: a quarter of a small call's cost. This one sends the elements' bytes, the dtype and the
-    shape, and the sandbox rebuilds the same values (a tensor that needs more, such as one that
-    requires grad, a subclass or a strided view, keeps torch's reduction).
+    each side: a quarter of a small call's cost. This one sends the elements' bytes (a bytearray,
+    which the sandbox unpickles as one and uses in place), the dtype and the shape, and the sandbox
+    rebuilds the same values (a tensor that needs more, such as one that requires grad, a subclass or
+    a view that shares memory with another argument, keeps torch's reduction).
     """
     if (
         type(obj) is not torch.Tensor
@@ -185,8 +236,7 @@ def reduce_plain_tensor(obj: Any) -> Any:
         or obj.is_neg()
     ):
         return NotImplemented
-    raw = obj.reshape(-1).view(torch.uint8).numpy().tobytes() if obj.numel() else b""
-    return tensor_from_bytes, (raw, _TORCH_DTYPE_NAMES[obj.dtype], tuple(obj.shape))
+    return tensor_from_bytes, (bytearray(tensor_bytes(obj)), _TORCH_DTYPE_NAMES[obj.dtype], tuple(obj.shape))
 
 
 def _is_namedtuple(v: Any) -> bool:
@@ -197,8 +247,9 @@ def _is_namedtuple(v: Any) -> bool:
 # Decoding (runs on the trusted side): builds only plain Python, numpy and torch values.
 
 
-def decode_value(tree: Any, blobs: list[bytes]) -> Any:
+def decode_value(tree: Any, blobs: list[Any]) -> Any:
     """Rebuild a value encoded by :func:`encode_value`, refusing anything that is not plain data."""
+    used: set[int] = set()
 
     def dec(node: Any, depth: int) -> Any:
         if depth > MAX_DEPTH:
@@ -235,14 +286,14 @@ def decode_value(tree: Any, blobs: list[bytes]) -> Any:
                 raise WireError(f"unknown dtype {name!r}")
             dtype = _TORCH_DTYPES[name]
             shape = _shape(node.get("shape"))
-            raw = _blob(blobs, node.get("blob"))
+            raw = _blob(blobs, node.get("blob"), used)
             if len(raw) != math.prod(shape) * _TORCH_ITEMSIZES[dtype]:
                 raise WireError("tensor data does not match its shape")
             return tensor_from_bytes(raw, name, shape)
         if kind == "ndarray":
             dt = _numpy_dtype(node.get("dtype"))
             shape = _shape(node.get("shape"))
-            raw = _blob(blobs, node.get("blob"))
+            raw = _blob(blobs, node.get("blob"), used)
             if len(raw) != math.prod(shape) * dt.itemsize:
                 raise WireError("array data does not match its shape")
             return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
@@ -286,10 +337,13 @@ def _shape(value: Any) -> list[int]:
     return shape
 
 
-def _blob(blobs: list[bytes], index: Any) -> bytes:
+def _blob(blobs: list[Any], index: Any, used: set[int]) -> Any:
     i = _expect(index, int)
     if not 0 <= i < len(blobs):
         raise WireError("missing data blob")
+    if i in used:  # a second value on the same bytes gets its own copy: results never alias
+        return bytes(blobs[i])
+    used.add(i)
     return blobs[i]
 
 

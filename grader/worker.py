@@ -29,6 +29,8 @@ def prepare() -> None:
     """Make this process ready to run jobs (idempotent)."""
     import torch
 
+    _private_bytecode_cache()
+
     torch.set_num_threads(1)
     if not torch.are_deterministic_algorithms_enabled():
         torch.use_deterministic_algorithms(True)
@@ -41,6 +43,23 @@ def prepare() -> None:
 
 
 _warmed = False
+
+
+def _private_bytecode_cache() -> None:
+    """Compiled test files and references go to a private folder, never into the bank.
+
+    pytest rewrites a test file's asserts and compiles it on every import, which costs a job tens of
+    milliseconds; with `sys.pycache_prefix` set, pytest and the import system write the compiled code
+    there and later jobs load it (each job still runs the module afresh). The folder is this process's
+    own (mode 0700, removed at exit); processes forked from here share it.
+    """
+    if sys.pycache_prefix is not None and os.path.basename(sys.pycache_prefix).startswith("grader-pycache-"):
+        return
+    import atexit
+    import shutil
+
+    sys.pycache_prefix = tempfile.mkdtemp(prefix="grader-pycache-")
+    atexit.register(shutil.rmtree, sys.pycache_prefix, True)
 
 
 def _warm_pytest() -> None:

@@ -119,14 +119,17 @@ class SandboxProcess:
     _status: dict[str, Any] | None = None
     cpu_seconds: float = 0.0  # known once it has ended
 
+    def __post_init__(self) -> None:
+        self._messages = wire.Channel(self.channel)
+
     def request(
         self, header: dict[str, Any], blobs: list[bytes], *, timeout: float
-    ) -> tuple[dict[str, Any], list[bytes]]:
+    ) -> tuple[dict[str, Any], list[bytearray]]:
         """Send one request and wait at most `timeout` seconds for the reply."""
         try:
             self.channel.settimeout(max(timeout, 0.01))
-            wire.send_message(self.channel, header, blobs)
-            return wire.recv_message(self.channel)
+            self._messages.send(header, blobs)
+            return self._messages.recv()
         except TimeoutError:
             self.kill()
             raise SandboxGone(self.exit_status(), timed_out=True) from None

@@ -136,7 +136,15 @@ _DENIED_SYSCALLS = (
 )
 
 
-def _seccomp() -> str:
+_SECCOMP_SET_MODE_FILTER = 1
+_SYS_SECCOMP = 317  # x86_64
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _seccomp_filter() -> Any:
     import pyseccomp as seccomp
 
     flt = seccomp.SyscallFilter(seccomp.ALLOW)
@@ -149,8 +157,43 @@ def _seccomp() -> str:
     # memory that seccomp cannot read, so it answers ENOSYS and the C library falls back to clone.
     flt.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, _CLONE_THREAD, 0))
     flt.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
-    flt.load()
-    return f"{len(_DENIED_SYSCALLS) + 2} rules"
+    return flt
+
+
+_seccomp_program: bytes | Exception | None = None
+
+
+def prepare() -> None:
+    """Compile the seccomp filter once, in the zygote: each sandbox then only loads it (~8 ms saved)."""
+    global _seccomp_program
+    if _seccomp_program is not None:
+        return
+    if os.uname().machine != "x86_64":
+        _seccomp_program = RuntimeError("precompiled filters are only loaded on x86_64")
+        return
+    try:
+        import tempfile
+
+        with tempfile.TemporaryFile() as f:
+            _seccomp_filter().export_bpf(f)
+            f.seek(0)
+            _seccomp_program = f.read()
+    except Exception as exc:  # noqa: BLE001 - compiled again, or reported as off, in each sandbox
+        _seccomp_program = exc
+
+
+def _seccomp() -> str:
+    rules = f"{len(_DENIED_SYSCALLS) + 2} rules"
+    if not isinstance(_seccomp_program, bytes):
+        _seccomp_filter().load()
+        return rules
+    program = ctypes.create_string_buffer(_seccomp_program, len(_seccomp_program))
+    fprog = _SockFprog(len=len(_seccomp_program) // 8, filter=ctypes.cast(program, ctypes.c_void_p))
+    if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    if _libc.syscall(_SYS_SECCOMP, _SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(fprog)) != 0:
+        raise OSError(ctypes.get_errno(), "seccomp(SECCOMP_SET_MODE_FILTER) failed")
+    return rules
 
 
 # -- capabilities ----------------------------------------------------------------------------------

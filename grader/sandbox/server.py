@@ -7,6 +7,7 @@ headers with pickled arguments; results leave through :func:`grader.wire.encode_
 
 from __future__ import annotations
 
+import _signal
 import importlib
 import io
 import os
@@ -18,11 +19,14 @@ import traceback
 import types
 from typing import Any
 
-import torch
-
 from grader import wire
+from grader.purity import mutated_arguments, snapshot_arguments
 from grader.sandbox import confine
 from grader.seeding import seed_all
+
+# The C functions under `signal`'s wrappers (which convert to and from enums): run on every call.
+_SIGALRM = int(signal.SIGALRM)
+_ITIMER_REAL = signal.ITIMER_REAL
 
 _MEMORY_MARKERS = ("can't allocate memory", "not enough memory", "DefaultCPUAllocator", "out of memory")
 
@@ -71,7 +75,7 @@ class _CappedWriter(io.TextIOBase):
 
 class _Server:
     def __init__(self, sock: Any, config: dict[str, Any], protections: dict[str, Any]) -> None:
-        self.sock = sock
+        self.channel = wire.Channel(sock)
         self.protections = protections
         self.config = config
         self.student_dir = os.path.realpath(config["student_dir"])
@@ -116,7 +120,7 @@ class _Server:
     def run(self) -> None:
         while True:
             try:
-                header, blobs = wire.recv_message(self.sock)
+                header, blobs = self.channel.recv()
             except wire.ChannelClosed:
                 return
             for hid in header.get("release", []):
@@ -127,9 +131,9 @@ class _Server:
             reply, out_blobs = self.dispatch(op, header, blobs)
             sys.stdout.flush()
             sys.stderr.flush()
-            wire.send_message(self.sock, reply, out_blobs)
+            self.channel.send(reply, out_blobs)
 
-    def dispatch(self, op: Any, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    def dispatch(self, op: Any, header: dict[str, Any], blobs: list[bytearray]) -> tuple[dict[str, Any], list[bytes]]:
         timeout = float(header.get("timeout", 10.0))
         try:
             if op == "import":
@@ -143,12 +147,12 @@ class _Server:
         except Exception as exc:  # a protocol error, not student code
             return {"ok": False, "kind": "protocol", "message": f"{type(exc).__name__}: {exc}"}, []
 
-    def call(self, header: dict[str, Any], blobs: list[bytes], timeout: float) -> tuple[dict[str, Any], list[bytes]]:
+    def call(self, header: dict[str, Any], blobs: list[bytearray], timeout: float) -> tuple[dict[str, Any], list[bytes]]:
         target = self.resolve(header["id"])
         args, kwargs = _ArgUnpickler(io.BytesIO(blobs[0]), self).load()
         method = header.get("method")
         check = bool(header.get("check_args"))
-        before = [_snapshot(a) for a in args] + [_snapshot(v) for v in kwargs.values()] if check else []
+        before = snapshot_arguments(args, kwargs) if check else []
 
         def invoke() -> Any:
             # Every call starts from the same random state, so that a student's random initialisation
@@ -164,13 +168,7 @@ class _Server:
 
         reply, out = self.run_student(invoke, timeout)
         if check and reply.get("ok"):
-            names = [f"argument {i + 1}" for i in range(len(args))] + [f"argument {k!r}" for k in kwargs]
-            values = list(args) + list(kwargs.values())
-            reply["mutated"] = [
-                f"{name}{where}"
-                for name, snap, value in zip(names, before, values)
-                if (where := _changed(snap, value)) is not None
-            ]
+            reply["mutated"] = mutated_arguments(before, args, kwargs)
         return reply, out
 
     def import_module(self, name: str) -> dict[str, Any]:
@@ -184,8 +182,8 @@ class _Server:
 
     def run_student(self, fn: Any, timeout: float) -> tuple[dict[str, Any], list[bytes]]:
         """Run student code under the interval timer and turn every outcome into a reply."""
-        signal.signal(signal.SIGALRM, _raise_timeout)
-        signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
+        _signal.signal(_SIGALRM, _raise_timeout)  # again each call: student code may have replaced it
+        _signal.setitimer(_ITIMER_REAL, max(timeout, 0.001))
         try:
             value = fn()
         except _CallTimeout:
@@ -206,7 +204,7 @@ class _Server:
                 "traceback": self.student_traceback(),
             }, []
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            _signal.setitimer(_ITIMER_REAL, 0)
         try:
             tree, blobs = wire.encode_value(value, self.store)
         except MemoryError:
@@ -254,72 +252,6 @@ def _safe_str(exc: BaseException) -> str:
         return str(exc)
     except BaseException:
         return f"<{type(exc).__name__}>"
-
-
-# -- argument snapshots, to tell whether a call modified its arguments ---------------------------
-
-
-def _snapshot(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return ("tensor", value.detach().clone())
-    if isinstance(value, torch.nn.Module):
-        state = {k: v.detach().clone() for k, v in value.state_dict(keep_vars=True).items()}
-        modes = [(n, m.training, m.extra_repr()) for n, m in value.named_modules()]
-        return ("module", state, modes)
-    if isinstance(value, (list, tuple)):
-        return ("seq", type(value), len(value), [_snapshot(v) for v in value])
-    if isinstance(value, dict):
-        return ("dict", {k: _snapshot(v) for k, v in value.items()})
-    return ("other",)
-
-
-def _same_tensor(a: torch.Tensor, b: torch.Tensor) -> bool:
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    same = a == b
-    if a.is_floating_point() or a.is_complex():
-        same = same | (torch.isnan(a) & torch.isnan(b))
-    return bool(same.all())
-
-
-def _changed(snap: Any, value: Any) -> str | None:
-    """Where `value` differs from its snapshot (" (weight)", "[2]", ""), or None if unchanged."""
-    kind = snap[0]
-    if kind == "tensor":
-        ok = isinstance(value, torch.Tensor) and _same_tensor(snap[1], value.detach())
-        return None if ok else ""
-    if kind == "module":
-        state = {k: v.detach() for k, v in value.state_dict(keep_vars=True).items()}
-        if state.keys() != snap[1].keys():
-            return " (its parameters or buffers were replaced)"
-        for key, before in snap[1].items():
-            if not _same_tensor(before, state[key]):
-                return f" ({key})"
-        modes = [(n, m.training, m.extra_repr()) for n, m in value.named_modules()]
-        if modes != snap[2]:
-            for old, new in zip(snap[2], modes):
-                if old != new:
-                    what = "train/eval mode" if old[1] != new[1] else "settings"
-                    return f" ({what} of {old[0] or 'the module'})"
-            return " (its submodules)"
-        return None
-    if kind == "seq":
-        if type(value) is not snap[1] or len(value) != snap[2]:
-            return " (its length)"
-        for i, (s, v) in enumerate(zip(snap[3], value)):
-            where = _changed(s, v)
-            if where is not None:
-                return f"[{i}]{where}"
-        return None
-    if kind == "dict":
-        if set(value) != set(snap[1]):
-            return " (its keys)"
-        for k, s in snap[1].items():
-            where = _changed(s, value[k])
-            if where is not None:
-                return f"[{k!r}]{where}"
-        return None
-    return None
 
 
 # -- setting up the process ----------------------------------------------------------------------
@@ -415,10 +347,11 @@ def serve(sock: Any, config: dict[str, Any]) -> None:
 
 def _refuse(sock: Any, reason: str) -> None:
     """Answer every request with a refusal: student code never runs unprotected against the rules."""
+    channel = wire.Channel(sock)
     while True:
         try:
-            wire.recv_message(sock)
+            channel.recv()
         except (wire.ChannelClosed, OSError, wire.WireError):
             return
-        wire.send_message(sock, {"ok": False, "kind": "refused", "message": reason})
+        channel.send({"ok": False, "kind": "refused", "message": reason})
 

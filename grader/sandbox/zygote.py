@@ -40,6 +40,9 @@ def _preload() -> None:
     except Exception:
         pass
     import grader.sandbox.server  # noqa: F401
+    from grader.sandbox import confine
+
+    confine.prepare()
 
     gc.freeze()  # forked sandboxes then never walk (or copy) torch's heap in a garbage collection
 

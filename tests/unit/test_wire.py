@@ -133,3 +133,71 @@ def test_plain_tensor_arguments_pickle_to_the_same_values(value):
 )
 def test_other_tensors_keep_torchs_reduction(value):
     assert wire.reduce_plain_tensor(value) is NotImplemented
+
+
+# -- the channel --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pair():
+    """Two connected channels, closed after the test."""
+    import socket
+
+    made: list[socket.socket] = []
+
+    def make() -> tuple[wire.Channel, wire.Channel]:
+        a, b = socket.socketpair()
+        made.extend((a, b))
+        return wire.Channel(a), wire.Channel(b)
+
+    yield make
+    for sock in made:
+        sock.close()
+
+
+def test_channel_carries_messages_back_to_back_and_large_blobs_intact(pair):
+    import threading
+
+    left, right = pair()
+    big = bytes(range(256)) * 5000  # larger than the receive buffer and the socket's
+
+    def send_all() -> None:
+        left.send({"n": 1}, [b"abc", b""])
+        left.send({"n": 2}, [big])
+        left.send({"n": 3})
+
+    sender = threading.Thread(target=send_all)
+    sender.start()
+    assert right.recv() == ({"n": 1}, [bytearray(b"abc"), bytearray()])
+    header, blobs = right.recv()
+    assert header == {"n": 2} and blobs == [bytearray(big)] and isinstance(blobs[0], bytearray)
+    assert right.recv() == ({"n": 3}, [])
+    sender.join()
+
+
+def test_channel_reports_a_closed_peer_and_refuses_oversized_messages(pair):
+    left, right = pair()
+    left.send({"n": 1}, [b"x" * 4096])
+    with pytest.raises(wire.WireError, match="larger than the limit"):
+        right.recv(limit=1024)
+    other_left, other_right = pair()
+    other_left.sock.close()
+    with pytest.raises(wire.ChannelClosed):
+        other_right.recv()
+
+
+def test_two_values_on_one_blob_do_not_share_memory():
+    tree = {"t": "tuple", "items": [{"t": "tensor", "dtype": "float32", "shape": [2], "blob": 0}] * 2}
+    first, second = wire.decode_value(tree, [bytearray(torch.ones(2).numpy().tobytes())])
+    first.add_(1)
+    assert torch.equal(second, torch.ones(2)) and torch.equal(first, torch.full((2,), 2.0))
+
+
+def test_tensor_bytes_are_row_major_for_any_strides_and_dtype():
+    x = torch.arange(12.0).reshape(3, 4).t()
+    assert wire.tensor_bytes(x) == x.contiguous().numpy().tobytes()
+    b = torch.arange(6, dtype=torch.bfloat16).reshape(2, 3)[:, ::2]
+    back = wire.tensor_from_bytes(wire.tensor_bytes(b), "bfloat16", [2, 2])
+    assert torch.equal(back, b)
+    c = torch.tensor([1 + 2j, 3 - 1j]).conj()
+    assert torch.equal(wire.tensor_from_bytes(wire.tensor_bytes(c), "complex64", [2]), c.resolve_conj())

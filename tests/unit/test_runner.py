@@ -1,0 +1,153 @@
+"""The local pool: workers grade several jobs each, and a job's result never depends on the ones before it."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader import runner
+from grader.jobs import make_job
+from grader.results import JobResult
+from grader.sandbox.client import Zygote
+from grader.spec import load_assignment
+
+# A test file that changes what a later job in the same worker could see, if nothing put it back:
+# its own module state, torch's default dtype and grad mode, the environment and sys.path.
+LEAKY_TESTS = '''
+import os
+import sys
+
+import torch
+from hypothesis import given, strategies as st
+
+from grader import assert_close, points
+
+STATE_AT_IMPORT = (torch.get_default_dtype(), torch.is_grad_enabled(), os.environ.get("LEAKED"), "/leaked" in sys.path)
+RUNS = []
+
+
+@points(1)
+def test_starts_from_a_clean_worker():
+    RUNS.append(1)
+    assert STATE_AT_IMPORT == (torch.float32, True, None, False)
+    assert RUNS == [1]
+
+
+@points(1)
+@given(n=st.integers(1, 4))
+def test_double(student, reference, n):
+    x = torch.arange(float(n))
+    assert_close(student.double(x), reference.double(x), name="double(x)")
+
+
+@points(1)
+def test_leaves_a_mess():
+    torch.set_default_dtype(torch.float64)
+    torch.set_grad_enabled(False)
+    os.environ["LEAKED"] = "1"
+    sys.path.append("/leaked")
+'''
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    problem = tmp_path / "problems/hw1/leaky"
+    problem.mkdir(parents=True)
+    (tmp_path / "problems/hw1/assignment.toml").write_text('title = "HW1"\nproblems = ["leaky"]\n')
+    (problem / "problem.toml").write_text(textwrap.dedent('''
+        id = "leaky"
+        title = "Doubling"
+        module = "leaky"
+        names = ["double"]
+        points = 3
+        [hypothesis]
+        max_examples = 5
+    '''))
+    (problem / "README.md").write_text("Double a tensor.\n")
+    (problem / "mutants").mkdir()
+    (problem / "test_leaky.py").write_text(LEAKY_TESTS)
+    (tmp_path / "reference/hw1").mkdir(parents=True)
+    (tmp_path / "reference/hw1/leaky.py").write_text("def double(x):\n    return 2 * x\n")
+    for i in range(4):
+        student = tmp_path / f"submissions/hw1/s{i}"
+        student.mkdir(parents=True)
+        (student / "leaky.py").write_text(f"def double(x):\n    return x + x  # student {i}\n")
+    return tmp_path
+
+
+def grade(course: Path, zygote: Zygote, workers: int) -> list[JobResult]:
+    spec = load_assignment(course, "hw1")
+    problem = spec.problems[0]
+    jobs = [
+        make_job(course, problem, folder.name, folder, zygote_address=zygote.address)
+        for folder in sorted((course / "submissions/hw1").iterdir())
+    ]
+    results: list[JobResult] = []
+    runner.run_jobs(jobs, workers=workers, on_result=results.append)
+    return sorted(results, key=lambda r: r.student)
+
+
+def test_jobs_in_one_worker_each_start_from_a_clean_trusted_state(course, zygote):
+    results = grade(course, zygote, workers=1)
+    assert [(r.student, r.status, r.score, r.message) for r in results] == [(f"s{i}", "graded", 3.0, "") for i in range(4)]
+    assert all(t.outcome == "passed" for r in results for t in r.tests)
+
+
+def test_workers_are_replaced_after_their_batch(course, zygote, monkeypatch):
+    started: list[object] = []
+    original = runner._Worker.__init__
+
+    def counting_init(self, ctx):
+        started.append(self)
+        original(self, ctx)
+
+    monkeypatch.setattr(runner, "JOBS_PER_WORKER", 2)
+    monkeypatch.setattr(runner._Worker, "__init__", counting_init)
+    results = grade(course, zygote, workers=1)
+    assert [r.score for r in results] == [3.0] * 4
+    assert len(started) == 2
+
+
+def test_a_worker_that_dies_loses_only_its_job(course, zygote, monkeypatch):
+    # The second job's worker is killed while it grades; the others still get their results.
+    original = runner._Worker.submit
+    submitted: list[str] = []
+
+    def submit_then_kill(self, job):
+        original(self, job)
+        submitted.append(job.student)
+        if job.student == "s1":
+            self.process.kill()
+
+    monkeypatch.setattr(runner._Worker, "submit", submit_then_kill)
+    results = grade(course, zygote, workers=1)
+    by_student = {r.student: r for r in results}
+    assert by_student["s1"].status == "error" and "the grading worker died" in by_student["s1"].message
+    assert [by_student[s].score for s in ("s0", "s2", "s3")] == [3.0, 3.0, 3.0]
+
+
+def test_only_the_banks_modules_are_forgotten_between_jobs(tmp_path, monkeypatch):
+    # The bundled course is the grader's own checkout: its package must stay imported.
+    import importlib
+    import sys
+
+    for folder, name in (("problems/hw1", "bank_test_mod"), ("reference/hw1", "bank_ref_mod"), ("tool", "not_bank_mod")):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / f"{name}.py").write_text("VALUE = 1\n")
+        monkeypatch.syspath_prepend(str(tmp_path / folder))
+    for name in ("bank_test_mod", "bank_ref_mod", "not_bank_mod"):
+        importlib.import_module(name)
+    import torch
+
+    deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    state = runner._TrustedState.capture()
+    try:
+        state.restore(str(tmp_path))
+    finally:  # restore() also pins worker settings: put this process's own back
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_num_threads(threads)
+    assert "bank_test_mod" not in sys.modules and "bank_ref_mod" not in sys.modules
+    assert "not_bank_mod" in sys.modules
+    del sys.modules["not_bank_mod"]

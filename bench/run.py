@@ -1,13 +1,13 @@
 """Benchmark: the grader against a naive per-job pytest baseline and an unisolated floor, side by side.
 
-    python bench/run.py [--students 100] [--assignments hw7 hw3 ...] [--naive-sample 6]
+    python bench/run.py [--students 100] [--assignments hw7 hw3 ...] [--naive-sample 16]
 
 It generates a class (every problem of the chosen assignments; per student and problem, a correct
 solution, a mutant, a module that crashes at import, or a slow correct one) and measures, in one run:
 
 - floor: the same tests in this one process with no isolation at all (student modules imported here);
 - naive: `python -m pytest` in a fresh process per job (what a course would do by hand), measured on a
-  sample of jobs and scaled to the class;
+  sample of jobs spread over the class and scaled to it;
 - the grader with 1 worker and with 2 workers, and a second run with nothing changed;
 - the grading process's resident memory after a quarter of the jobs and after all of them (2 workers).
 
@@ -180,12 +180,14 @@ def reference():
 '''
 
 
-def run_naive(course: Path, problems: dict[str, list[ProblemSpec]], sample: int) -> float:
+def run_naive(course: Path, problems: dict[str, list[ProblemSpec]], students: int, sample: int) -> float:
     """Mean wall time of one job run as a fresh `python -m pytest` process."""
     plugin_dir = Path(tempfile.mkdtemp(prefix="bench-naive-"))
     (plugin_dir / "bench_naive_plugin.py").write_text(NAIVE_CONFTEST)
     env = {**os.environ, "PYTHONPATH": f"{plugin_dir}{os.pathsep}{ROOT}", "PYTHONDONTWRITEBYTECODE": "1"}
-    jobs = [(a, i, p) for a, specs in problems.items() for i in range(sample) for p in specs][:sample]
+    every = [(a, i, p) for a, specs in problems.items() for i in range(students) for p in specs]
+    step = max(1, len(every) // sample)  # spread over the class: every problem, every kind of submission
+    jobs = every[::step][:sample]
     start = time.perf_counter()
     for a, i, p in jobs:
         env.update(
@@ -269,7 +271,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--assignments", nargs="*", default=None, help="default: every assignment in the bank")
-    parser.add_argument("--naive-sample", type=int, default=6, help="jobs to time as fresh pytest processes")
+    parser.add_argument("--naive-sample", type=int, default=16, help="jobs to time as fresh pytest processes")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     assignments = args.assignments or list_assignments(ROOT)
@@ -281,7 +283,7 @@ def main() -> None:
               f"({', '.join(assignments)}); machine: {os.cpu_count()} cores, {platform.python_version()}")
         floor_wall, floor_cpu, _ = run_floor(course, problems, args.students)
         print(f"floor (one process, no isolation): {floor_wall:8.1f} s wall, {floor_cpu:8.1f} s CPU")
-        naive_per_job = run_naive(course, problems, args.naive_sample)
+        naive_per_job = run_naive(course, problems, args.students, args.naive_sample)
         naive_total = naive_per_job * n_jobs
         print(f"naive (fresh pytest per job):      {naive_per_job:8.2f} s per job (sample of {args.naive_sample}), "
               f"{naive_total:8.1f} s for the class serially, {naive_total / 2:8.1f} s two at a time")

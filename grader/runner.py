@@ -103,19 +103,22 @@ class _TrustedState:
     environ: dict[str, str]
     path: list[str]
     cwd: str
+    modules: set[str]  # imported before any job, or since and not from the bank: never looked at again
 
     @classmethod
     def capture(cls) -> _TrustedState:
-        return cls(environ=dict(os.environ), path=list(sys.path), cwd=os.getcwd())
+        return cls(environ=dict(os.environ), path=list(sys.path), cwd=os.getcwd(), modules=set(sys.modules))
 
     def restore(self, root: str) -> None:
         import torch
 
         bank = tuple(os.path.join(os.path.realpath(root), part) + os.sep for part in ("problems", "reference"))
-        for name, module in list(sys.modules.items()):
-            origin = getattr(module, "__file__", None)
+        for name in sys.modules.keys() - self.modules:
+            origin = getattr(sys.modules[name], "__file__", None)
             if isinstance(origin, str) and os.path.realpath(origin).startswith(bank):
                 del sys.modules[name]
+            else:
+                self.modules.add(name)  # a library module a job imported lazily: it stays
         if os.environ != self.environ:
             os.environ.clear()
             os.environ.update(self.environ)
@@ -139,7 +142,7 @@ class _Worker:
         self.graded = 0
 
     def usable(self) -> bool:
-        return self.job is None and self.graded < JOBS_PER_WORKER and self.process.is_alive()
+        return self.graded < JOBS_PER_WORKER and self.process.is_alive()
 
     def submit(self, job: JobSpec) -> None:
         self.job = job

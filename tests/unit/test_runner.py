@@ -137,12 +137,12 @@ def test_only_the_banks_modules_are_forgotten_between_jobs(tmp_path, monkeypatch
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / f"{name}.py").write_text("VALUE = 1\n")
         monkeypatch.syspath_prepend(str(tmp_path / folder))
-    for name in ("bank_test_mod", "bank_ref_mod", "not_bank_mod"):
-        importlib.import_module(name)
     import torch
 
     deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
-    state = runner._TrustedState.capture()
+    state = runner._TrustedState.capture()  # as a worker does before its first job
+    for name in ("bank_test_mod", "bank_ref_mod", "not_bank_mod"):  # what a job imports
+        importlib.import_module(name)
     try:
         state.restore(str(tmp_path))
     finally:  # restore() also pins worker settings: put this process's own back

@@ -248,7 +248,9 @@ def run_grader(
 def _become_subreaper() -> None:
     import ctypes
 
-    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    from grader.sandbox.zygote import _PR_SET_CHILD_SUBREAPER
+
+    ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def _drive(course: Path, out: Path, workers: int, assignments: list[str]) -> None:

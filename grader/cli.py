@@ -28,6 +28,7 @@ def _workers(args: argparse.Namespace) -> int:
 def cmd_grade(args: argparse.Namespace) -> int:
     from grader.course import grade_assignment
     from grader.report import render
+    from grader.sandbox.client import SharedZygote
 
     root = _root(args)
     if args.assignment:
@@ -41,26 +42,27 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print("give the assignment when giving a submissions folder", file=sys.stderr)
         return 2
     status = 0
-    for assignment_id in assignments:
-        assignment = load_assignment(root, assignment_id)  # validates every spec before anything runs
-        submissions = Path(args.submissions) if args.submissions else root / "submissions" / assignment_id
-        out = (Path(args.out) if args.out else root / "reports") / assignment_id
-        progress = _Progress(assignment_id)
-        summary = grade_assignment(
-            root, assignment_id, submissions, out, workers=_workers(args), regrade=args.regrade,
-            require=tuple(args.require), cluster=args.cluster, on_result=progress.update,
-        )
-        progress.close()
-        index = render(assignment, out)
-        for warning in summary.warnings:
-            print(f"  warning: {warning}", file=sys.stderr)
-        print(
-            f"{assignment_id}: {summary.students} students, {summary.jobs} jobs "
-            f"({summary.ran} graded, {summary.reused} unchanged) in {summary.seconds:.1f} s -> {index}"
-        )
-        for error in summary.errors:
-            print(f"  grader error: {error.student}/{error.problem}: {error.message.splitlines()[0]}", file=sys.stderr)
-            status = 1
+    with SharedZygote() as zygote:  # one sandbox zygote for every assignment of this run
+        for assignment_id in assignments:
+            assignment = load_assignment(root, assignment_id)  # validates every spec before anything runs
+            submissions = Path(args.submissions) if args.submissions else root / "submissions" / assignment_id
+            out = (Path(args.out) if args.out else root / "reports") / assignment_id
+            progress = _Progress(assignment_id)
+            summary = grade_assignment(
+                root, assignment_id, submissions, out, workers=_workers(args), regrade=args.regrade,
+                require=tuple(args.require), cluster=args.cluster, on_result=progress.update, zygote=zygote,
+            )
+            progress.close()
+            index = render(assignment, out)
+            for warning in summary.warnings:
+                print(f"  warning: {warning}", file=sys.stderr)
+            print(
+                f"{assignment_id}: {summary.students} students, {summary.jobs} jobs "
+                f"({summary.ran} graded, {summary.reused} unchanged) in {summary.seconds:.1f} s -> {index}"
+            )
+            for error in summary.errors:
+                print(f"  grader error: {error.student}/{error.problem}: {error.message.splitlines()[0]}", file=sys.stderr)
+                status = 1
     return status
 
 

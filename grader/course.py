@@ -17,7 +17,7 @@ from grader import __version__
 from grader.jobs import JobSpec, make_job
 from grader.results import JobResult
 from grader.runner import run_jobs, run_jobs_on_cluster
-from grader.sandbox.client import Zygote
+from grader.sandbox.client import SharedZygote
 from grader.spec import AssignmentSpec, load_assignment
 from grader.store import Store
 
@@ -103,8 +103,13 @@ def grade_assignment(
     cluster: str | None = None,
     on_result: Callable[[JobResult, int, int], None] | None = None,
     only: tuple[str, ...] = (),
+    zygote: SharedZygote | None = None,
 ) -> GradeSummary:
-    """Grade every student in `submissions` on every problem (or the `only` ones); results go to `out/grades.sqlite`."""
+    """Grade every student in `submissions` on every problem (or the `only` ones); results go to `out/grades.sqlite`.
+
+    Sandboxes are forked from `zygote`, which a run of several assignments shares (and closes); without
+    one, this call starts its own and closes it.
+    """
     started = time.monotonic()
     assignment = load_assignment(root, assignment_id)
     if only:
@@ -143,12 +148,15 @@ def grade_assignment(
     if cluster:
         run_jobs_on_cluster(jobs, address=cluster, on_result=finished)
     elif jobs:  # a run with nothing to grade starts no sandbox zygote
-        zygote = Zygote.start()
+        own = zygote is None
+        sandboxes = SharedZygote() if zygote is None else zygote
         try:
-            jobs = [dataclasses.replace(job, zygote_address=zygote.address) for job in jobs]
+            address = sandboxes.get().address
+            jobs = [dataclasses.replace(job, zygote_address=address) for job in jobs]
             run_jobs(jobs, workers=workers, on_result=finished)
         finally:
-            zygote.close()
+            if own:
+                sandboxes.close()
     seconds = time.monotonic() - started
     store.finish_run(
         run_id,

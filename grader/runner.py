@@ -72,10 +72,19 @@ def _context() -> BaseContext:
 JOBS_PER_WORKER = 50
 
 
-def _serve(jobs: Connection) -> None:
-    """The body of one worker process: grade each job that arrives on `jobs` and send its result back."""
+def _serve(jobs: Connection, cpu: int | None = None) -> None:
+    """The body of one worker process: grade each job that arrives on `jobs` and send its result back.
+
+    A worker given a `cpu` stays on it, and so do the sandboxes it starts (they take the CPUs of
+    the process that spawns them): see `worker_cpus`.
+    """
     # Ctrl-C reaches the whole process group; the parent decides what stops, and kills this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if cpu is not None:
+        try:
+            os.sched_setaffinity(0, {cpu})
+        except OSError:
+            pass
     baseline = _TrustedState.capture()
     try:
         while True:
@@ -130,12 +139,31 @@ class _TrustedState:
         torch.use_deterministic_algorithms(True)
 
 
+def worker_cpus(workers: int) -> list[int | None]:
+    """The CPU for each of `workers` worker slots: one each while there are enough, else none pinned.
+
+    A job's trusted worker and its sandbox take turns (each call waits for its reply), so when the
+    two share a core a call is a plain switch between them with warm caches, not a wake-up on another
+    core: this saves about a quarter of the grader's cost above the tests' own. With a worker per
+    core, pinning also keeps two workers from sharing one. A run with more workers than CPUs leaves
+    placement to the kernel.
+    """
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return [None] * workers
+    if workers > len(allowed):
+        return [None] * workers
+    return list(allowed[:workers])
+
+
 class _Worker:
     """A trusted worker process, forked from the preloaded forkserver, grading one job at a time."""
 
-    def __init__(self, ctx: BaseContext) -> None:
+    def __init__(self, ctx: BaseContext, cpu: int | None = None) -> None:
+        self.cpu = cpu
         self.jobs, child = ctx.Pipe(duplex=True)
-        self.process: BaseProcess = ctx.Process(target=_serve, args=(child,), daemon=True)  # type: ignore[attr-defined]
+        self.process: BaseProcess = ctx.Process(target=_serve, args=(child, cpu), daemon=True)  # type: ignore[attr-defined]
         self.process.start()
         child.close()  # the child holds the only other end: its death means end of file here
         self.job: JobSpec | None = None
@@ -205,10 +233,11 @@ def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobR
     pending = deque(jobs)
     busy: list[_Worker] = []
     idle: list[_Worker] = []
+    free_cpus = worker_cpus(workers)  # a worker that stops hands its CPU to the one that replaces it
     try:
         while pending or busy:
             while pending and len(busy) < workers:
-                worker = idle.pop() if idle else _Worker(ctx)
+                worker = idle.pop() if idle else _Worker(ctx, free_cpus.pop())
                 worker.submit(pending.popleft())
                 busy.append(worker)
             ready = set(wait([w for worker in busy for w in worker.waitables()]))
@@ -219,6 +248,7 @@ def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobR
                     idle.append(worker)
                 else:
                     worker.stop()
+                    free_cpus.append(worker.cpu)
                 on_result(result)
     finally:
         for worker in busy:

@@ -72,6 +72,7 @@ def _child(channel_fd: int, config: dict[str, Any], close: list[socket.socket]) 
     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
     os.setsid()
+    _share_cpus(config.get("cpus"))
     from grader.sandbox import server
 
     code = 0
@@ -81,6 +82,20 @@ def _child(channel_fd: int, config: dict[str, Any], close: list[socket.socket]) 
         code = 70
     finally:
         os._exit(code)
+
+
+def _share_cpus(cpus: Any) -> None:
+    """Run on the CPUs of the trusted process that drives this sandbox.
+
+    The two take turns (a call waits for its reply), so on one core a call's hand-over is a plain
+    switch between them, with warm caches, and not a wake-up on another core: about a third less CPU
+    for a small call. This is only about speed; a sandbox that changes its own affinity gains nothing.
+    """
+    if isinstance(cpus, list) and cpus and all(type(c) is int for c in cpus):
+        try:
+            os.sched_setaffinity(0, cpus)
+        except OSError:
+            pass
 
 
 def serve_forever(listener: socket.socket) -> None:

@@ -51,11 +51,11 @@ def test_leaves_a_mess():
 '''
 
 
-@pytest.fixture
-def course(tmp_path: Path) -> Path:
-    problem = tmp_path / "problems/hw1/leaky"
+def make_course(root: Path, tests: str, reference: str, students: list[str]) -> Path:
+    """A one-problem course (hw1/leaky, function `double`) with these tests, reference and students."""
+    problem = root / "problems/hw1/leaky"
     problem.mkdir(parents=True)
-    (tmp_path / "problems/hw1/assignment.toml").write_text('title = "HW1"\nproblems = ["leaky"]\n')
+    (root / "problems/hw1/assignment.toml").write_text('title = "HW1"\nproblems = ["leaky"]\n')
     (problem / "problem.toml").write_text(textwrap.dedent('''
         id = "leaky"
         title = "Doubling"
@@ -67,14 +67,20 @@ def course(tmp_path: Path) -> Path:
     '''))
     (problem / "README.md").write_text("Double a tensor.\n")
     (problem / "mutants").mkdir()
-    (problem / "test_leaky.py").write_text(LEAKY_TESTS)
-    (tmp_path / "reference/hw1").mkdir(parents=True)
-    (tmp_path / "reference/hw1/leaky.py").write_text("def double(x):\n    return 2 * x\n")
-    for i in range(4):
-        student = tmp_path / f"submissions/hw1/s{i}"
+    (problem / "test_leaky.py").write_text(tests)
+    (root / "reference/hw1").mkdir(parents=True)
+    (root / "reference/hw1/leaky.py").write_text(reference)
+    for i, source in enumerate(students):
+        student = root / f"submissions/hw1/s{i}"
         student.mkdir(parents=True)
-        (student / "leaky.py").write_text(f"def double(x):\n    return x + x  # student {i}\n")
-    return tmp_path
+        (student / "leaky.py").write_text(source)
+    return root
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    students = [f"def double(x):\n    return x + x  # student {i}\n" for i in range(4)]
+    return make_course(tmp_path, LEAKY_TESTS, "def double(x):\n    return 2 * x\n", students)
 
 
 def grade(course: Path, zygote: Zygote, workers: int) -> list[JobResult]:
@@ -99,9 +105,9 @@ def test_workers_are_replaced_after_their_batch(course, zygote, monkeypatch):
     started: list[object] = []
     original = runner._Worker.__init__
 
-    def counting_init(self, ctx):
+    def counting_init(self, ctx, cpu=None):
         started.append(self)
-        original(self, ctx)
+        original(self, ctx, cpu)
 
     monkeypatch.setattr(runner, "JOBS_PER_WORKER", 2)
     monkeypatch.setattr(runner._Worker, "__init__", counting_init)
@@ -151,3 +157,33 @@ def test_only_the_banks_modules_are_forgotten_between_jobs(tmp_path, monkeypatch
     assert "bank_test_mod" not in sys.modules and "bank_ref_mod" not in sys.modules
     assert "not_bank_mod" in sys.modules
     del sys.modules["not_bank_mod"]
+
+
+def test_each_worker_has_its_own_cpu_while_there_are_enough(monkeypatch):
+    monkeypatch.setattr(runner.os, "sched_getaffinity", lambda pid: {5, 1, 3})
+    assert runner.worker_cpus(1) == [1]
+    assert runner.worker_cpus(3) == [1, 3, 5]
+    assert runner.worker_cpus(4) == [None] * 4  # more workers than CPUs: the kernel places them
+
+
+# The trusted worker and the sandbox it drives run on the same one CPU.
+PINNED_TESTS = '''
+import os
+
+from grader import points
+
+
+@points(3)
+def test_the_sandbox_shares_the_workers_cpu(student):
+    mine = sorted(os.sched_getaffinity(0))
+    assert len(mine) == 1, mine
+    assert student.double(mine) == mine + mine
+'''
+
+ECHO_CPUS = "import os\n\ndef double(x):\n    cpus = sorted(os.sched_getaffinity(0))\n    return cpus + cpus\n"
+
+
+def test_a_pinned_workers_sandboxes_run_on_its_cpu(tmp_path, zygote):
+    course = make_course(tmp_path, PINNED_TESTS, ECHO_CPUS, [ECHO_CPUS, ECHO_CPUS])
+    results = grade(course, zygote, workers=1)
+    assert [(r.status, r.score) for r in results] == [("graded", 3.0)] * 2, [r.tests for r in results]

@@ -263,3 +263,28 @@ def test_output_names_the_students_files_as_the_student_knows_them(session_for):
     assert s.module().f() == 1
     output = s.read_output(0, 10_000)
     assert "sub.py:4: UserWarning: careful" in output and s.student_dir not in output
+
+
+def test_a_shared_zygote_starts_once_serves_many_and_is_replaced_when_it_dies(tmp_path):
+    from grader.sandbox.client import SharedZygote
+
+    def answer(zygote):
+        student, work = tmp_path / "s", tmp_path / "w"
+        student.mkdir(exist_ok=True)
+        work.mkdir(exist_ok=True)
+        (student / "sub.py").write_text("def f(x):\n    return x + 1\n")
+        s = StudentSession(zygote=zygote, student_dir=str(student), module="sub", workdir=str(work), limits=FAST_LIMITS)
+        try:
+            return s.module().f(1)
+        finally:
+            s.close()
+
+    with SharedZygote() as shared:
+        assert shared._zygote is None  # nothing started until a job needs a sandbox
+        first = shared.get()
+        assert shared.get() is first and answer(first) == 2
+        first.process.kill()
+        first.process.wait()
+        second = shared.get()
+        assert second is not first and answer(second) == 2
+    assert second.process.poll() is not None and shared._zygote is None

@@ -144,7 +144,7 @@ def worker_cpus(workers: int) -> list[int | None]:
 
     A job's trusted worker and its sandbox take turns (each call waits for its reply), so when the
     two share a core a call is a plain switch between them with warm caches, not a wake-up on another
-    core: this saves about a quarter of the grader's cost above the tests' own. With a worker per
+    core: an eighth to a quarter less of the grader's cost above the tests' own. With a worker per
     core, pinning also keeps two workers from sharing one. A run with more workers than CPUs leaves
     placement to the kernel.
     """

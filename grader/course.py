@@ -148,14 +148,13 @@ def grade_assignment(
     if cluster:
         run_jobs_on_cluster(jobs, address=cluster, on_result=finished)
     elif jobs:  # a run with nothing to grade starts no sandbox zygote
-        own = zygote is None
-        sandboxes = SharedZygote() if zygote is None else zygote
+        sandboxes = zygote or SharedZygote()
         try:
             address = sandboxes.get().address
             jobs = [dataclasses.replace(job, zygote_address=address) for job in jobs]
             run_jobs(jobs, workers=workers, on_result=finished)
         finally:
-            if own:
+            if zygote is None:  # this call's own
                 sandboxes.close()
     seconds = time.monotonic() - started
     store.finish_run(

@@ -37,8 +37,17 @@ _PRELOAD = [
 ]
 
 
+def _allowed_cpus() -> list[int] | None:
+    """The CPUs this process may run on, or None where the system does not say."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
 def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    allowed = _allowed_cpus()
+    return max(1, len(allowed) if allowed is not None else os.cpu_count() or 1)
 
 
 def run_job_safely(job: JobSpec) -> JobResult:
@@ -148,13 +157,10 @@ def worker_cpus(workers: int) -> list[int | None]:
     core, pinning also keeps two workers from sharing one. A run with more workers than CPUs leaves
     placement to the kernel.
     """
-    try:
-        allowed = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
+    allowed = _allowed_cpus()
+    if allowed is None or workers > len(allowed):
         return [None] * workers
-    if workers > len(allowed):
-        return [None] * workers
-    return list(allowed[:workers])
+    return list[int | None](allowed[:workers])
 
 
 class _Worker:

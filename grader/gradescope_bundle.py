@@ -18,9 +18,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from grader.packaging import write_installable
 from grader.spec import AssignmentSpec, load_assignment
-
-_PACKAGE = Path(__file__).resolve().parent
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image.
@@ -63,15 +62,7 @@ def build_bundle(root: Path, assignment_id: str, out: Path) -> Path:
         shutil.rmtree(staging)
     staging.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(_PACKAGE, staging / "grader", ignore=ignore)
-    pyproject = _PACKAGE.parent / "pyproject.toml"
-    requirements = ["# The grader's requirements"]
-    if pyproject.is_file():
-        import tomllib
-
-        shutil.copy(pyproject, staging / "pyproject.toml")
-        requirements += tomllib.loads(pyproject.read_text())["project"]["dependencies"]
-    (staging / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    write_installable(staging, requirements_header="# The grader's requirements")
     shutil.copytree(root / "problems" / assignment.id, staging / "problems" / assignment.id, ignore=ignore)
     (staging / "reference" / assignment.id).mkdir(parents=True)
     for problem in assignment.problems:

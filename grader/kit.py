@@ -36,10 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from grader.answers import ANSWERS_FILE
+from grader.packaging import write_installable
 from grader.spec import AssignmentSpec, ProblemSpec, load_assignment
 
 MAX_CHECKS_PER_TEST = 8
-_PACKAGE = Path(__file__).resolve().parent
 
 
 class KitError(Exception):
@@ -470,19 +470,7 @@ def _kit_problem(root: Path, problem: ProblemSpec, folder: Path, out: Path, warn
 
 def _write_grader(out: Path) -> None:
     """The grader itself and its requirements, so that the kit needs nothing from the course's repository."""
-    shutil.copytree(_PACKAGE, out / "grader", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    pyproject = _PACKAGE.parent / "pyproject.toml"
-    requirements = ["# The grader's requirements: python -m pip install -r requirements.txt"]
-    if pyproject.is_file():
-        import tomllib
-
-        shutil.copy(pyproject, out / "pyproject.toml")
-        requirements += tomllib.loads(pyproject.read_text())["project"]["dependencies"]
-    else:  # an installed grader: its metadata has the same list
-        from importlib.metadata import requires
-
-        requirements += [r for r in requires("grader") or [] if "extra ==" not in r]
-    (out / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    write_installable(out, requirements_header="# The grader's requirements: python -m pip install -r requirements.txt")
 
 
 def student_readme(assignment: AssignmentSpec, kit: Kit) -> str:

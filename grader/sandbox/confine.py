@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import functools
 import os
 import sys
 from collections.abc import Iterable
@@ -166,6 +167,7 @@ _seccomp_program: bytes | Exception | None = None
 def prepare() -> None:
     """Compile the seccomp filter once, in the zygote: each sandbox then only loads it (~8 ms saved)."""
     global _seccomp_program
+    library_dirs()  # computed once, inherited by every sandbox
     if _seccomp_program is not None:
         return
     if os.uname().machine != "x86_64":
@@ -241,24 +243,85 @@ def _tmpfs(workdir: str, size_mb: int) -> str:
 # -- all together ------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1)
+def library_dirs() -> tuple[str, ...]:
+    """Where this interpreter and its installed packages really are, whatever the install kind.
+
+    The interpreter's install scheme (`sysconfig`: the standard library, site-packages of the
+    environment and its base), the site directories, and the folder of the grader package itself
+    (its own code, public in every kit). Taken from Python's own view, never from where a checkout
+    of the grader happens to sit, so an editable install, a plain `pip install .`, a wheel, a kit
+    and a Gradescope bundle give a sandbox the same import path and the same readable files.
+    """
+    import site
+    import sysconfig
+
+    dirs: set[str] = set()
+    for scheme_vars in ({}, {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}):
+        paths = sysconfig.get_paths(vars=scheme_vars or None)
+        dirs.update(paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths)
+    dirs.update(site.getsitepackages())
+    dirs.add(os.path.dirname(os.path.realpath(sys.executable)))
+    import grader
+
+    dirs.add(os.path.dirname(os.path.realpath(grader.__file__)))
+    return tuple(sorted({os.path.realpath(d) for d in dirs if os.path.isdir(d)}))
+
+
+def grader_checkout() -> str | None:
+    """The source checkout the grader package is imported from, if any (an editable install).
+
+    The folder above the package is a checkout (with the demo's `reference/` and `problems/`) only
+    when it is not a library directory; after a plain install it is site-packages, which stays.
+    """
+    import grader
+
+    parent = os.path.dirname(os.path.dirname(os.path.realpath(grader.__file__)))
+    library = set(library_dirs())
+    return None if parent in library else parent
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder + os.sep)
+
+
 def readable_roots(student_dir: str, hidden: Iterable[str]) -> list[str]:
     """Where the sandbox may read: Python and its libraries, system libraries, the student's folder.
 
-    A root inside or above a `hidden` folder (the course with its bank and references, the grader's
-    checkout) is left out, so nothing there is readable; a virtual environment beside them is fine.
+    A root above a `hidden` folder (the course's bank and references, the grader's source checkout)
+    would expose it and is left out; so is one inside a hidden folder, unless it is a library
+    directory (a virtual environment inside the course folder is fine).
     """
     hidden = [os.path.realpath(h) for h in hidden]
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    library = library_dirs()
+    roots = set(library)
     roots.update(p for p in sys.path if p and os.path.isdir(p))
     roots.update(["/usr", "/lib", "/lib64", "/lib32", "/etc", "/proc", "/sys/devices/system/cpu", "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"])
     keep = []
     for root in roots:
         real = os.path.realpath(root)
-        if any(real == h or real.startswith(h + os.sep) or h.startswith(real + os.sep) for h in hidden):
+        if any(_inside(h, real) for h in hidden):
+            continue  # would expose a hidden folder
+        if any(_inside(real, h) for h in hidden) and real not in library:
             continue
         keep.append(real)
     keep.append(student_dir)
     return sorted(set(keep))
+
+
+def import_path(path: Iterable[str], hidden: Iterable[str]) -> list[str]:
+    """`path` (a `sys.path`) without the entries that hold or lie in a hidden folder, library directories kept."""
+    hidden = [os.path.realpath(h) for h in hidden]
+    library = set(library_dirs())
+    kept = []
+    for entry in path:
+        if not entry:
+            continue
+        real = os.path.realpath(entry)
+        if any(_inside(h, real) for h in hidden) or (any(_inside(real, h) for h in hidden) and real not in library):
+            continue
+        kept.append(entry)
+    return kept
 
 
 def confine(

@@ -321,9 +321,11 @@ def serve(sock: Any, config: dict[str, Any]) -> None:
     sys.stdin = io.TextIOWrapper(io.BytesIO(b""))
     os.environ.clear()
     os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"})
-    # Nothing of the grader's checkout (which holds reference/ and problems/) stays importable.
-    grader_root = os.path.realpath(os.path.join(os.path.dirname(wire.__file__), os.pardir))
-    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != grader_root]
+    # Nothing of the course (its bank and references) or of a grader checkout stays importable;
+    # where Python and the packages are installed does, whatever the kind of install.
+    checkout = confine.grader_checkout()
+    hidden = [*([checkout] if checkout else []), *config.get("hidden", [])]
+    sys.path[:] = confine.import_path(sys.path, hidden)
     sys.path.append(config["student_dir"])
     sys.dont_write_bytecode = True
     importlib.invalidate_caches()
@@ -333,7 +335,7 @@ def serve(sock: Any, config: dict[str, Any]) -> None:
         protections = confine.confine(
             student_dir=os.path.realpath(config["student_dir"]),
             workdir=os.path.realpath(workdir),
-            hidden=[grader_root, *config.get("hidden", [])],
+            hidden=hidden,
             disk_mb=int(config.get("limits", {}).get("disk_mb", 64)),
             required=config.get("require", ()),
             disabled=config.get("disable", ()),

@@ -34,8 +34,14 @@ def make_course(root: Path, students: list[str] | None = None) -> Path:
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """The command line as `grader ARGS` runs it: the installed grader, not the checkout the tests run in.
+
+    With `cwd`, `python -m grader` from that folder (as a kit's README suggests), which imports the
+    folder's own copy of the grader where it has one.
+    """
+    isolated = [] if cwd is not None else ["-P"]  # -P: the working directory is not put on sys.path
     return subprocess.run(
-        [sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+        [sys.executable, *isolated, "-m", "grader", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
     )
 
 

@@ -168,7 +168,7 @@ def test_a_protection_switched_off_is_reported_and_a_required_one_refuses(tmp_pa
 
     def grade(*extra):
         return subprocess.run(
-            [sys.executable, "-m", "grader", "--root", str(root), "grade", "hw7", "--regrade", *extra],
+            [sys.executable, "-P", "-m", "grader", "--root", str(root), "grade", "hw7", "--regrade", *extra],
             capture_output=True, text=True, env=env, timeout=600,
         )
 

@@ -29,7 +29,7 @@ def stored_jobs(root) -> int:
 def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path):
     root = make_course(tmp_path, STUDENTS)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "grader", "--root", str(root), "grade", "hw7", "--jobs", "1"],
+        [sys.executable, "-P", "-m", "grader", "--root", str(root), "grade", "hw7", "--jobs", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     deadline = time.monotonic() + 300

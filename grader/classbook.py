@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from statistics import mean, median
 
 from grader.results import JobResult, TestResult
@@ -19,6 +20,10 @@ from grader.spec import AssignmentSpec
 MODULE_STATUSES = ("crashed", "forbidden", "missing")
 
 
+MISSING_NOTE = "not in the latest run's submissions folder: these results are kept from an earlier run"
+RETIRED_NOTE = "results of problems no longer in the assignment, kept but not counted in the total"
+
+
 @dataclass(frozen=True)
 class StudentRow:
     id: str
@@ -26,10 +31,21 @@ class StudentRow:
     total: float
     max_total: float
     problems: dict[str, JobResult | None]
+    missing: bool = False  # stored, but not in the latest run's folder
+    retired: dict[str, JobResult] = field(default_factory=dict)  # problems no longer in the assignment
 
     @property
     def page(self) -> str:
         return f"students/{self.slug}.html"
+
+    @property
+    def notes(self) -> list[str]:
+        """What a reader of this row should know beyond the scores (empty for a student of the latest run)."""
+        notes = [MISSING_NOTE] if self.missing else []
+        if self.retired:
+            scores = ", ".join(f"{pid} ({r.score:g} / {r.max_score:g})" for pid, r in self.retired.items())
+            notes.append(f"{RETIRED_NOTE}: {scores}")
+        return notes
 
 
 def slug(student: str) -> str:
@@ -40,19 +56,37 @@ def slug(student: str) -> str:
     return f"{safe}-{hashlib.sha256(student.encode()).hexdigest()[:8]}"
 
 
-def build_rows(assignment: AssignmentSpec, results: list[JobResult]) -> list[StudentRow]:
-    """One row per student, sorted by id; a grader error counts for nothing in the total (the score is not final)."""
+def build_rows(
+    assignment: AssignmentSpec, results: list[JobResult], *, missing: Collection[str] = ()
+) -> list[StudentRow]:
+    """One row per student in `results` (every student of the store), sorted by id.
+
+    A grader error counts for nothing in the total (the score is not final), and neither does a
+    stored result of a problem no longer in the assignment (kept in `retired`). `missing` are the
+    students the latest run did not find in its folder.
+    """
     by_student: dict[str, dict[str, JobResult]] = {}
     for r in results:
         by_student.setdefault(r.student, {})[r.problem] = r
     max_total = sum(p.points for p in assignment.problems)
+    current = {p.id for p in assignment.problems}
     rows = []
     for student in sorted(by_student):
         jobs = by_student[student]
         problems = {p.id: jobs.get(p.id) for p in assignment.problems}
+        retired = {pid: r for pid, r in sorted(jobs.items()) if pid not in current}
         total = sum(r.score for r in problems.values() if r is not None and r.status != "error")
-        rows.append(StudentRow(student, slug(student), total, max_total, problems))
+        rows.append(StudentRow(student, slug(student), total, max_total, problems, student in missing, retired))
     return rows
+
+
+def retired_problems(rows: list[StudentRow]) -> dict[str, int]:
+    """Problems with stored results that are no longer in the assignment, and how many students have one."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        for pid in row.retired:
+            counts[pid] = counts.get(pid, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 # --- score distribution ---------------------------------------------------------------------------

@@ -1,16 +1,40 @@
-"""The `grader` command line: grade, check, validate, list, report, export, kit, gradescope."""
+"""The `grader` command line: grade, check, validate, list, report, export, forget, kit, gradescope.
+
+Every error reaches the user as one line, `grader: <what went wrong; what to do>`, never as a
+traceback (`--debug` shows it): exit status 2 for bad input or a bad spec, 1 for anything else.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import tempfile
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from grader.sandbox.confine import PROTECTIONS
-from grader.spec import SpecError, list_assignments, load_assignment
+from grader.spec import list_assignments, load_assignment
+
+# Errors that mean bad input or a bad spec (exit status 2), by module and class. They are looked up
+# only in modules already imported: a module never imported raised none of them, and importing one
+# (grader.course imports torch) only to catch its error would slow every command down.
+_INPUT_ERRORS = (
+    ("grader.spec", "SpecError"),
+    ("grader.course", "SubmissionsError"),
+    ("grader.store", "StoreError"),
+    ("grader.layouts", "LayoutError"),
+    ("grader.kit", "KitError"),
+    ("grader.cli", "UsageError"),
+)
+# Errors of this machine rather than of the input (exit status 1): the sandbox cannot start or confine.
+_SANDBOX_ERRORS = (("grader.sandbox.client", "ZygoteError"), ("grader.sandbox.confine", "ConfinementError"))
+_DEBUG_HINT = "rerun with --debug to see the traceback"
+
+
+class UsageError(Exception):
+    """A command line that parses but asks for something that cannot be done (a student with no results)."""
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -23,6 +47,24 @@ def _workers(args: argparse.Namespace) -> int:
     from grader.runner import default_workers
 
     return args.jobs or default_workers()
+
+
+def _reports(args: argparse.Namespace, assignment_id: str) -> Path:
+    """The reports folder of one assignment: `--out` or ROOT/reports, then the assignment's id."""
+    return (Path(args.out) if args.out else _root(args) / "reports") / assignment_id
+
+
+def jobs_count(text: str) -> int | None:
+    """`--jobs`: a number of workers, at least 1, or `auto` (None: one per core)."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers; give 1 or more, or 'auto'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} workers cannot grade anything; give 1 or more, or 'auto'")
+    return value
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -48,11 +90,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
             submissions = Path(args.submissions) if args.submissions else root / "submissions" / assignment_id
             out = (Path(args.out) if args.out else root / "reports") / assignment_id
             progress = _Progress(assignment_id)
-            summary = grade_assignment(
-                root, assignment_id, submissions, out, workers=_workers(args), regrade=args.regrade,
-                require=tuple(args.require), cluster=args.cluster, on_result=progress.update, zygote=zygote,
-            )
-            progress.close()
+            try:
+                summary = grade_assignment(
+                    root, assignment_id, submissions, out, workers=_workers(args), regrade=args.regrade,
+                    require=tuple(args.require), cluster=args.cluster, on_result=progress.update, zygote=zygote,
+                    require_modules=True,
+                )
+            finally:
+                progress.close()
             index = render(assignment, out)
             for warning in summary.warnings:
                 print(f"  warning: {warning}", file=sys.stderr)
@@ -60,6 +105,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 f"{assignment_id}: {summary.students} students, {summary.jobs} jobs "
                 f"({summary.ran} graded, {summary.reused} unchanged) in {summary.seconds:.1f} s -> {index}"
             )
+            if summary.missing:
+                print(
+                    f"  note: {len(summary.missing)} students with stored results were not in {submissions}; "
+                    f"their results are kept ('grader forget {assignment_id} --missing' removes them)"
+                )
             for error in summary.errors:
                 print(f"  grader error: {error.student}/{error.problem}: {error.message.splitlines()[0]}", file=sys.stderr)
                 status = 1
@@ -108,7 +158,7 @@ class _Progress:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from grader.course import grade_assignment
+    from grader.course import SubmissionsError, grade_assignment
     from grader.terminal import print_check
 
     root = _root(args)
@@ -119,12 +169,21 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         assignment = dataclasses.replace(assignment, problems=tuple(assignment.problem(p) for p in only))
     path = Path(args.path).resolve()
+    expected = f"expected the folder with your files ({', '.join(p.module_file for p in assignment.problems)})"
+    if not path.is_dir():
+        raise UsageError(f"{args.path} {'is not a folder' if path.exists() else 'does not exist'}; {expected}")
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
         # A one-student class: the student's folder, graded like any other.
         class_dir = Path(tmp) / "class"
         class_dir.mkdir()
         (class_dir / "you").symlink_to(path, target_is_directory=True)
-        summary = grade_assignment(root, assignment.id, class_dir, Path(tmp) / "out", workers=_workers(args), only=only)
+        try:
+            summary = grade_assignment(
+                root, assignment.id, class_dir, Path(tmp) / "out", workers=_workers(args), only=only,
+                require_modules=True,
+            )
+        except SubmissionsError:
+            raise UsageError(f"{args.path} holds none of your files for {assignment.id}; {expected}") from None
         from grader.store import Store
 
         store = Store(Path(tmp) / "out" / "grades.sqlite")
@@ -181,7 +240,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     root = _root(args)
     assignment = load_assignment(root, args.assignment)
-    out = (Path(args.out) if args.out else root / "reports") / assignment.id
+    out = _reports(args, assignment.id)
     if not (out / "grades.sqlite").is_file():
         print(f"no results for {assignment.id} in {out}: run 'grader grade {assignment.id}' first", file=sys.stderr)
         return 2
@@ -194,7 +253,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     root = _root(args)
     assignment = load_assignment(root, args.assignment)
-    out = (Path(args.out) if args.out else root / "reports") / assignment.id
+    out = _reports(args, assignment.id)
     if not (out / "grades.sqlite").is_file():
         print(f"no results for {assignment.id} in {out}: run 'grader grade {assignment.id}' first", file=sys.stderr)
         return 2
@@ -203,15 +262,64 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_kit(args: argparse.Namespace) -> int:
-    from grader.kit import KitError, build_kit
+def cmd_forget(args: argparse.Namespace) -> int:
+    """Remove stored results, saying which: the only way results leave the store."""
+    from grader.report import render
+    from grader.store import Store
 
-    root = _root(args)
-    try:
-        kit = build_kit(root, args.assignment, Path(args.out))
-    except KitError as exc:
-        print(f"grader: {exc}", file=sys.stderr)
+    assignment = load_assignment(_root(args), args.assignment)
+    out = _reports(args, assignment.id)
+    if not (out / "grades.sqlite").is_file():
+        print(f"no results for {assignment.id} in {out}: nothing to forget", file=sys.stderr)
         return 2
+    store = Store(out / "grades.sqlite")
+    try:
+        chosen = _chosen_jobs(store, args)
+        if not chosen:
+            print(f"{assignment.id}: nothing to forget")
+            return 0
+        if not args.yes:
+            print(f"{assignment.id}: would forget {len(chosen)} results (run again with --yes to remove them):")
+            for student, problem in chosen:
+                print(f"  {student} / {problem}")
+            return 0
+        gone = store.forget(chosen)
+    finally:
+        store.close()
+    print(f"{assignment.id}: forgot {len(gone)} results:")
+    for student, problem in gone:
+        print(f"  {student} / {problem}")
+    print(f"{assignment.id}: reports -> {render(assignment, out)}")
+    return 0
+
+
+def _chosen_jobs(store: Any, args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The stored (student, problem) jobs that `grader forget`'s arguments name, sorted."""
+    stored = sorted(store.keys())
+    students = {s for s, _ in stored}
+    problems = {p for _, p in stored}
+    unknown = [s for s in args.students if s not in students]
+    if unknown:
+        raise UsageError(f"no stored results for {', '.join(unknown)}; 'grader report {args.assignment}' lists the students")
+    for problem in args.problem:
+        if problem not in problems:
+            raise UsageError(f"no stored results of the problem {problem!r} (stored: {', '.join(sorted(problems))})")
+    chosen = set(args.students)
+    if args.missing:
+        if store.last_run_students() is None:
+            raise UsageError("the store records no finished run with its students; --missing needs one: grade a folder first")
+        chosen.update(store.missing_from_last_run())
+    elif not args.students:
+        if not args.problem:
+            raise UsageError("say what to forget: STUDENT..., --missing, or --problem ID")
+        chosen = students  # --problem alone: that problem, for every student
+    return [(s, p) for s, p in stored if s in chosen and (not args.problem or p in args.problem)]
+
+
+def cmd_kit(args: argparse.Namespace) -> int:
+    from grader.kit import build_kit
+
+    kit = build_kit(_root(args), args.assignment, Path(args.out))
     for warning in kit.warnings:
         print(f"  warning: {warning}", file=sys.stderr)
     for kp in kit.problems:
@@ -223,7 +331,8 @@ def cmd_kit(args: argparse.Namespace) -> int:
     if args.gradescope:
         from grader.gradescope_bundle import build_bundle
 
-        print(f"{kit.assignment}: Gradescope autograder -> {build_bundle(root, args.assignment, Path(args.gradescope))}")
+        bundle = build_bundle(_root(args), args.assignment, Path(args.gradescope))
+        print(f"{kit.assignment}: Gradescope autograder -> {bundle}")
     return 0
 
 
@@ -237,13 +346,18 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Autograder for deep-learning homework.")
     parser.add_argument("--root", type=Path, help="course folder with problems/ and reference/ (default: the bundled demo)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    # --debug is also taken after the command (`grader grade hw7 --debug`), without overriding it before.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")
+    jobs_help = "parallel workers: 1 or more, or 'auto' (default: auto, one per core)"
     sub = parser.add_subparsers(dest="command", required=True)
 
-    grade = sub.add_parser("grade", help="grade a folder of submissions into reports/")
+    grade = sub.add_parser("grade", parents=[common], help="grade a folder of submissions into reports/")
     grade.add_argument("assignment", nargs="?", help="assignment id (default: every assignment with submissions)")
     grade.add_argument("submissions", nargs="?", help="folder with one sub-folder per student")
     grade.add_argument("--out", help="reports folder (default: ROOT/reports)")
-    grade.add_argument("--jobs", "-j", type=int, help="parallel workers (default: number of cores)")
+    grade.add_argument("--jobs", "-j", type=jobs_count, metavar="N", help=jobs_help)
     grade.add_argument("--regrade", action="store_true", help="grade every job again, even unchanged ones")
     grade.add_argument(
         "--cluster", metavar="ADDRESS",
@@ -255,29 +369,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.set_defaults(func=cmd_grade)
 
-    check = sub.add_parser("check", help="check your own submission in the terminal")
+    check = sub.add_parser("check", parents=[common], help="check your own submission in the terminal")
     check.add_argument("assignment")
     check.add_argument("path", nargs="?", default=".", help="folder with your files (default: here)")
-    check.add_argument("--jobs", "-j", type=int)
+    check.add_argument("--jobs", "-j", type=jobs_count, metavar="N", help=jobs_help)
     check.add_argument(
         "--problem", action="append", default=[], metavar="ID", help="check only this problem (repeatable)"
     )
     check.set_defaults(func=cmd_check)
 
-    val = sub.add_parser("validate", help="check the bank: references score full marks, mutants fail as declared")
+    val = sub.add_parser(
+        "validate", parents=[common], help="check the bank: references score full marks, mutants fail as declared"
+    )
     val.add_argument("assignment", nargs="?")
-    val.add_argument("--jobs", "-j", type=int)
+    val.add_argument("--jobs", "-j", type=jobs_count, metavar="N", help=jobs_help)
     val.set_defaults(func=cmd_validate)
 
-    lst = sub.add_parser("list", help="assignments, problems and points")
+    lst = sub.add_parser("list", parents=[common], help="assignments, problems and points")
     lst.set_defaults(func=cmd_list)
 
-    rep = sub.add_parser("report", help="render the reports again from the store")
+    rep = sub.add_parser("report", parents=[common], help="render the reports again from the store")
     rep.add_argument("assignment")
     rep.add_argument("--out")
     rep.set_defaults(func=cmd_report)
 
-    exp = sub.add_parser("export", help="write grades.csv, Gradescope results or JUnit XML from the store")
+    exp = sub.add_parser(
+        "export", parents=[common], help="write grades.csv, Gradescope results or JUnit XML from the store"
+    )
     exp.add_argument("assignment")
     exp.add_argument(
         "--format", choices=("csv", "gradescope", "junit"),
@@ -286,26 +404,73 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", help="reports folder (default: ROOT/reports)")
     exp.set_defaults(func=cmd_export)
 
-    kit = sub.add_parser("kit", help="write the student kit: statements, public tests, no hidden test or reference")
+    forget = sub.add_parser(
+        "forget", parents=[common],
+        help="remove stored results (grading never does): lists them, removes them with --yes",
+    )
+    forget.add_argument("assignment")
+    forget.add_argument("students", nargs="*", metavar="STUDENT", help="students whose results to remove")
+    forget.add_argument(
+        "--problem", action="append", default=[], metavar="ID",
+        help="only this problem's results (repeatable); alone: this problem's results of every student",
+    )
+    forget.add_argument(
+        "--missing", action="store_true", help="the students that the latest run did not find in its folder"
+    )
+    forget.add_argument("--yes", action="store_true", help="remove them (without it: only list what would go)")
+    forget.add_argument("--out", help="reports folder (default: ROOT/reports)")
+    forget.set_defaults(func=cmd_forget)
+
+    kit = sub.add_parser(
+        "kit", parents=[common], help="write the student kit: statements, public tests, no hidden test or reference"
+    )
     kit.add_argument("assignment")
     kit.add_argument("--out", required=True, help="the kit's folder (new or empty)")
     kit.add_argument("--gradescope", metavar="DIR", help="also write the Gradescope autograder bundle into DIR")
     kit.set_defaults(func=cmd_kit)
 
-    gs = sub.add_parser("gradescope", help="write a Gradescope autograder bundle (setup.sh, run_autograder, zip)")
+    gs = sub.add_parser(
+        "gradescope", parents=[common], help="write a Gradescope autograder bundle (setup.sh, run_autograder, zip)"
+    )
     gs.add_argument("assignment")
     gs.add_argument("--out", required=True, help="folder for autograder/ and autograder.zip")
     gs.set_defaults(func=cmd_gradescope)
     return parser
 
 
+def _is_one_of(exc: BaseException, classes: tuple[tuple[str, str], ...]) -> bool:
+    for module, name in classes:
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and isinstance(exc, cls):
+            return True
+    return False
+
+
+def error_line(exc: BaseException, *, debug: bool = False) -> tuple[str, int]:
+    """The one line that tells the user what went wrong and what to do, and the exit status."""
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    if _is_one_of(exc, _INPUT_ERRORS):
+        more = "" if debug or len(lines) == 1 else " (rerun with --debug for the details)"
+        return f"grader: {lines[0]}{more}", 2
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"grader: {exc.filename}: {exc.strerror or lines[0]}", 2
+    if _is_one_of(exc, _SANDBOX_ERRORS):
+        return f"grader: {lines[0]}" + ("" if debug else "; rerun with --debug to see why"), 1
+    what = f"grader: internal error: {type(exc).__name__}: {lines[0]}"
+    return what + ("; please report it" if debug else f"; {_DEBUG_HINT}, and report it"), 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
     try:
         return int(args.func(args))
-    except SpecError as exc:
-        print(f"grader: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("\ngrader: interrupted; finished jobs are stored, run again to resume", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001  (the last resort: one line, never a traceback unless asked)
+        if debug:
+            traceback.print_exc()
+        line, status = error_line(exc, debug=debug)
+        print(line, file=sys.stderr)
+        return status

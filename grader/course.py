@@ -31,7 +31,14 @@ def find_root(explicit: Path | None = None) -> Path:
     cwd = Path.cwd()
     if (cwd / "problems").is_dir():
         return cwd
-    return _PACKAGE_ROOT
+    if (_PACKAGE_ROOT / "problems").is_dir():  # a checkout of the grader, with its demo course
+        return _PACKAGE_ROOT
+    from grader.spec import SpecError
+
+    raise SpecError(
+        f"{cwd} has no problems/ folder: run grader from a course folder (with problems/ and reference/) "
+        "or name one with --root"
+    )
 
 
 def discover_students(
@@ -70,6 +77,40 @@ def _staging() -> Path:
     return staging
 
 
+EXPECTED_LAYOUT = "expected a folder with one sub-folder (or zip, or LMS-named files) per student"
+
+
+class SubmissionsError(Exception):
+    """A submissions folder that does not exist or holds no submission the assignment can grade."""
+
+
+def find_submissions(
+    folder: Path, assignment: AssignmentSpec, notes: list[str] | None = None, *, require_modules: bool = False
+) -> dict[str, Path]:
+    """The students of `folder` (as discover_students), or SubmissionsError when it holds none.
+
+    With `require_modules`, a folder in which no student has any of the assignment's module files
+    (after zips and notebooks are read) is an error too: it is a wrong folder, such as the folder of
+    all assignments or of one student, not a class that handed in nothing.
+    """
+    if not folder.exists():
+        raise SubmissionsError(f"{folder} does not exist; {EXPECTED_LAYOUT}")
+    if not folder.is_dir():
+        raise SubmissionsError(f"{folder} is not a folder; {EXPECTED_LAYOUT}")
+    students = discover_students(folder, assignment, notes)
+    modules = [p.module_file for p in assignment.problems]
+    if students and (not require_modules or any((f / m).is_file() for f in students.values() for m in modules)):
+        return students
+    wanted = ", ".join(modules)
+    if any((folder / m).is_file() or (folder / m).with_suffix(".ipynb").is_file() for m in modules):
+        raise SubmissionsError(
+            f"{folder} holds one student's files ({wanted}), not a class; {EXPECTED_LAYOUT}"
+        )
+    what = "no student" if not students else f"no student with any of {assignment.id}'s files ({wanted})"
+    hint = f" (did you mean {folder / assignment.id}?)" if (folder / assignment.id).is_dir() else ""
+    raise SubmissionsError(f"{folder} holds {what}; {EXPECTED_LAYOUT}{hint}")
+
+
 def bank_hash(root: Path, assignment: AssignmentSpec) -> str:
     h = hashlib.sha256()
     for problem in assignment.problems:
@@ -89,6 +130,7 @@ class GradeSummary:
     seconds: float
     errors: list[JobResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # stored students this run's folder did not hold (kept)
 
 
 def grade_assignment(
@@ -104,20 +146,30 @@ def grade_assignment(
     on_result: Callable[[JobResult, int, int], None] | None = None,
     only: tuple[str, ...] = (),
     zygote: SharedZygote | None = None,
+    require_modules: bool = False,
 ) -> GradeSummary:
     """Grade every student in `submissions` on every problem (or the `only` ones); results go to `out/grades.sqlite`.
 
     Sandboxes are forked from `zygote`, which a run of several assignments shares (and closes); without
-    one, this call starts its own and closes it.
+    one, this call starts its own and closes it. A folder with no student raises SubmissionsError, and
+    so does one where no student has a file a problem asks for when `require_modules` is set (a class
+    folder; a one-student Gradescope class that handed in nothing is graded as missing files instead).
+    Stored jobs of students or problems this run does not grade are kept.
     """
+    if workers < 1:
+        raise ValueError(f"workers = {workers} must be at least 1")
     started = time.monotonic()
     assignment = load_assignment(root, assignment_id)
     if only:
         assignment = dataclasses.replace(assignment, problems=tuple(assignment.problem(p) for p in only))
     layout_notes: list[str] = []
-    students = discover_students(submissions, assignment, layout_notes)
+    students = find_submissions(submissions, assignment, layout_notes, require_modules=require_modules)
+    # Nothing is written before the folder is known to hold submissions; then nothing is ever removed:
+    # a run over a subset or another folder updates what it grades and keeps every other stored job.
     store = Store(out / "grades.sqlite")
-    run_id = store.start_run({})
+    run_id = store.start_run(
+        {"submissions": str(submissions.resolve()), "students": len(students)}, students=students
+    )
     stored = store.keys()
     errors = {(r.student, r.problem) for r in store.results() if r.status == "error"}
     jobs: list[JobSpec] = []
@@ -130,8 +182,6 @@ def grade_assignment(
             if not regrade and stored.get(key) == job.key and key not in errors:
                 continue
             jobs.append(job)
-    if not only:  # grading some problems keeps the others' results
-        store.prune({(s, p.id) for s in students for p in assignment.problems})
     done = [0]
     failures: list[JobResult] = []
     warnings: set[str] = set(layout_notes)
@@ -169,8 +219,9 @@ def grade_assignment(
             "jobs_reused": total - len(jobs),
         },
     )
+    missing = store.missing_from_last_run()
     store.close()
     return GradeSummary(
         assignment=assignment_id, students=len(students), jobs=total, ran=len(jobs), reused=total - len(jobs),
-        seconds=seconds, errors=failures, warnings=sorted(warnings),
+        seconds=seconds, errors=failures, warnings=sorted(warnings), missing=missing,
     )

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from grader.classbook import (
     histogram,
     per_test_stats,
     problem_stats,
+    retired_problems,
     slug,
 )
 from grader.exports import write_exports
@@ -46,6 +48,8 @@ _RUN_LABELS = {
     "profile": "Hypothesis profile and seed",
     "jobs_run": "Jobs graded in this run",
     "jobs_reused": "Jobs unchanged since the last run",
+    "submissions": "Submissions folder",
+    "students": "Students in that folder",
 }
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
@@ -144,7 +148,7 @@ def histogram_chart(h: Histogram, *, width: int = 720, height: int = 300) -> His
 
 
 def results_document(assignment: AssignmentSpec, rows: list[StudentRow], run: dict[str, Any]) -> dict[str, Any]:
-    """The `results.json` document (schema version 1)."""
+    """The `results.json` document (schema version 1): every student of the store, with notes."""
     return {
         "schema": "grader.results",
         "schema_version": SCHEMA_VERSION,
@@ -155,6 +159,7 @@ def results_document(assignment: AssignmentSpec, rows: list[StudentRow], run: di
             "due": assignment.due,
             "max_score": sum(p.points for p in assignment.problems),
             "problems": [{"id": p.id, "title": p.title, "max_score": p.points} for p in assignment.problems],
+            "retired_problems": [{"id": pid, "students": n} for pid, n in retired_problems(rows).items()],
         },
         "run": run,
         "students": [
@@ -162,9 +167,12 @@ def results_document(assignment: AssignmentSpec, rows: list[StudentRow], run: di
                 "id": row.id,
                 "score": row.total,
                 "max_score": row.max_total,
+                "in_latest_run": not row.missing,
+                "notes": row.notes,
                 "problems": [
                     _problem_entry(pid, assignment.problem(pid).points, result) for pid, result in row.problems.items()
                 ],
+                "retired_problems": [_problem_entry(pid, r.max_score, r) for pid, r in row.retired.items()],
             }
             for row in rows
         ],
@@ -234,7 +242,7 @@ class GraderError:
 
 def grader_errors(results: list[JobResult]) -> list[GraderError]:
     """Jobs that ended in a grader error, and tests of other jobs that did: the instructor's to fix."""
-    errors = []
+    errors: list[GraderError] = []
     for r in results:
         if r.status == "error":
             errors.append(GraderError(r.student, r.problem, "", r.message))
@@ -243,15 +251,23 @@ def grader_errors(results: list[JobResult]) -> list[GraderError]:
     return errors
 
 
-def render_pages(assignment: AssignmentSpec, results: list[JobResult], run: dict[str, Any], out: Path) -> Path:
-    """Write `index.html` and `students/<student>.html` into `out`; returns the index page."""
-    rows = build_rows(assignment, results)
+def render_pages(
+    assignment: AssignmentSpec, results: list[JobResult], run: dict[str, Any], out: Path, *,
+    missing: Collection[str] = (),
+) -> Path:
+    """Write `index.html` and `students/<student>.html` into `out`; returns the index page.
+
+    Every student in `results` gets a row and a page; `missing` (stored students the latest run did
+    not see) and results of problems no longer in the assignment are noted, never dropped.
+    """
+    rows = build_rows(assignment, results, missing=missing)
     env = _environment()
     statements = {p.id: statement_html(p.statement.read_text()) for p in assignment.problems}
     students = out / "students"
     students.mkdir(parents=True, exist_ok=True)
-    errors = grader_errors(results)
-    warnings = sorted({w for r in results for w in r.warnings})
+    current = [r for r in results if r.problem in statements]  # results of retired problems are only noted
+    errors = grader_errors(current)
+    warnings = sorted({w for r in current for w in r.warnings})
     script = env.get_template("sort_script.html").render()
     index = out / "index.html"
     index.write_text(
@@ -265,6 +281,9 @@ def render_pages(assignment: AssignmentSpec, results: list[JobResult], run: dict
             problems=problem_stats(assignment, rows),
             tests=per_test_stats(assignment, rows),
             mistakes=common_mistakes(assignment, rows),
+            missing=[row for row in rows if row.missing],
+            retired=retired_problems(rows),
+            submissions=run.get("submissions", ""),
             csp=_script_csp(script),
         )
     )
@@ -286,10 +305,11 @@ def render(assignment: AssignmentSpec, out: Path) -> Path:
     try:
         results = list(store.results())
         run = store.last_run()
+        missing = store.missing_from_last_run()
     finally:
         store.close()
-    index = render_pages(assignment, results, run, out)
-    rows = build_rows(assignment, results)
+    index = render_pages(assignment, results, run, out, missing=missing)
+    rows = build_rows(assignment, results, missing=missing)
     document = results_document(assignment, rows, run)
     (out / "results.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     write_exports(assignment, rows, run, out)

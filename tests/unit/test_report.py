@@ -10,9 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from grader.classbook import build_rows, common_mistakes, histogram, per_test_stats, problem_stats, shape, slug
+from grader.classbook import (
+    MISSING_NOTE,
+    RETIRED_NOTE,
+    build_rows,
+    common_mistakes,
+    histogram,
+    per_test_stats,
+    problem_stats,
+    shape,
+    slug,
+)
 from grader.exports import HIDDEN_NOTE, grades_csv, gradescope_document, junit_tree, write_exports
-from grader.report import render_pages
+from grader.report import render_pages, results_document
 from grader.results import JobResult, TestResult
 from grader.spec import AssignmentSpec, Limits, ProblemSpec
 from grader.statements import statement_html
@@ -280,3 +290,62 @@ def test_junit_xml_is_valid_and_escaped(assignment, tmp_path):
     assert root.find("testsuite/testcase/system-out").text == "\\x07bell"  # type: ignore[union-attr]
     assert [s.get("name") for s in root.findall("testsuite")] == ["<b>mallory</b>.conv", "<b>mallory</b>.fold"]
     assert json.loads((out / "gradescope" / f"{slug('<b>mallory</b>')}.json").read_text())["score"] == 2.0
+
+
+# --- students and problems the latest run did not grade --------------------------------------------
+
+
+def test_students_missing_from_the_latest_folder_are_listed_with_a_note(assignment, tmp_path):
+    out = tmp_path / "out"
+    run = {**RUN, "submissions": "/course/submissions/hw-section-b"}
+    index = render_pages(assignment, class_results(), run, out, missing=["ben", "cat"]).read_text()
+    notes = index[index.index('<section class="note" id="store-notes"') : index.index('<section id="distribution"')]
+    assert (
+        "2 students were not in the latest run's submissions folder (<code>/course/submissions/hw-section-b</code>)."
+        " Their stored results are kept and listed below; <code>grader forget hw --missing</code> removes them." in notes
+    )
+    assert '<li><a href="students/ben.html">ben</a></li><li><a href="students/cat.html">cat</a></li>' in notes
+    assert 'ben</a> <span class="muted">(not in the latest folder)</span></th>' in index
+    assert 'ann</a></th>' in index  # a student of the latest run has no note
+    assert "<dt>Submissions folder</dt><dd>/course/submissions/hw-section-b</dd>" in index
+    assert '<p class="note" id="missing-note">Not in the latest run\'s submissions folder: these results are kept' in (
+        out / "students/ben.html"
+    ).read_text()
+    assert 'id="missing-note"' not in (out / "students/ann.html").read_text()
+    rows = {r.id: r for r in build_rows(assignment, class_results(), missing=["ben", "cat"])}
+    doc = results_document(assignment, list(rows.values()), run)
+    ben = next(s for s in doc["students"] if s["id"] == "ben")
+    ann = next(s for s in doc["students"] if s["id"] == "ann")
+    assert ben["in_latest_run"] is False and ben["notes"] == [MISSING_NOTE]
+    assert ann["in_latest_run"] is True and ann["notes"] == []
+
+
+def test_results_of_a_problem_no_longer_in_the_assignment_are_kept_apart_and_not_counted(assignment, tmp_path):
+    results = class_results() + [
+        job("ann", "old", passed("test_old", 3.0)),
+        job("ben", "old", status="error", message="the old reference is gone"),
+    ]
+    rows = {r.id: r for r in build_rows(assignment, results)}
+    assert rows["ann"].total == 6 and list(rows["ann"].retired) == ["old"]
+    assert rows["ann"].notes == [f"{RETIRED_NOTE}: old (3 / 3)"]
+    out = tmp_path / "out"
+    index = render_pages(assignment, results, RUN, out).read_text()
+    assert "<li><code>old</code>: 2 students</li>" in index
+    assert "<code>grader forget hw --problem ID</code> removes them" in index
+    assert "the old reference is gone" not in index  # not a grader error of this assignment
+    page = (out / "students/ann.html").read_text()
+    assert "<h1>ann: 6 / 6</h1>" in page
+    assert "<li><code>old</code>: 3 / 3</li>" in page
+    doc = results_document(assignment, list(rows.values()), RUN)
+    assert doc["assignment"]["retired_problems"] == [{"id": "old", "students": 2}]
+    ann = next(s for s in doc["students"] if s["id"] == "ann")
+    assert ann["score"] == 6 and [p["id"] for p in ann["problems"]] == ["conv", "fold"]
+    assert [(p["id"], p["score"], p["max_score"]) for p in ann["retired_problems"]] == [("old", 3.0, 3.0)]
+    assert grades_csv(assignment, list(rows.values())).splitlines()[1] == "ann,4,2,6"
+
+
+def test_a_student_with_only_results_of_retired_problems_still_has_a_row(assignment, tmp_path):
+    results = [job("zoe", "old", passed("test_old", 3.0))]
+    index = render_pages(assignment, results, RUN, tmp_path / "out").read_text()
+    assert '<a href="students/zoe.html">zoe</a>' in index
+    assert grades_csv(assignment, build_rows(assignment, results)) == "student,conv,fold,total\nzoe,,,0\n"

@@ -16,14 +16,23 @@ student ends up as one folder, graded the same way. Zips are extracted by readin
 `extractall`: names with `..`, absolute paths, links and oversized archives are refused. A notebook
 (`<name>.ipynb`) is turned into `<name>.py` by parsing (grader.notebooks); a problem's module that is
 missing is taken from the student's only notebook.
+
+A student's folder with none of the modules at its top (a cloned repository, a zip of a folder of
+folders, a notebook in a sub-folder) is searched (`find_student_files`): the student's own files win
+over anything that is course material (a copy of the kit or of the course repository, the kit's
+stand-ins for references), and when two folders hold the student's files the choice is noted and
+made the same way every time. A folder whose every student is such an ambiguous folder is a folder
+of classes, not a class: nothing is picked in it.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import stat
 import zipfile
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -76,6 +85,136 @@ def student_of_folder(name: str) -> str:
     return match.group("student") if match and not match.group("file") else name
 
 
+# The first line of the docstring that is the whole body of a kit's stand-in for a reference (grader.kit).
+KIT_STAND_IN = "Not shipped: references never leave the instructor."
+_COURSE_MARKERS = ("problems", "reference", "grader")  # two of them make a folder a copy of course material
+_COURSE_MATERIAL = (*_COURSE_MARKERS, "submissions", "reports")  # the sub-folders of such a copy
+_MAX_SEARCH_DEPTH = 8
+_MAX_SEARCH_FOLDERS = 2000
+_MAX_STAND_IN_BYTES = 4096
+
+
+def is_stand_in(path: Path) -> bool:
+    """Whether `path` is a kit's stand-in for a reference: a module whose whole body is the kit's docstring."""
+    try:
+        if path.is_symlink() or path.stat().st_size > _MAX_STAND_IN_BYTES:
+            return False
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return False
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
+        return False
+    value = tree.body[0].value
+    return isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value.startswith(KIT_STAND_IN)
+
+
+def is_course_copy(folder: Path) -> bool:
+    """Whether `folder` is a copy of course material (a student kit, a course repository): two of problems/,
+    reference/ and grader/ in it."""
+    return sum((folder / name).is_dir() and not (folder / name).is_symlink() for name in _COURSE_MARKERS) >= 2
+
+
+@dataclass(frozen=True)
+class FilesFound:
+    """Where a student's files are in a submission, and what the search noticed (paths relative to it)."""
+
+    folder: Path  # the folder to grade: where the files are, or the submission itself when none was found
+    found: bool  # whether any module (or notebook) was found
+    notes: tuple[str, ...] = ()
+    others: tuple[Path, ...] = ()  # other folders with the student's files, not graded: an ambiguity
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    folder: Path
+    depth: int
+    material: bool  # inside a copy of course material: taken only when nothing else holds files
+    modules: frozenset[str]  # the modules found as .py files (stand-ins left out)
+    covered: frozenset[str]  # the modules found as .py files or notebooks
+
+    def rank(self, root: Path) -> tuple[bool, int, int, int, str]:
+        return (self.material, -len(self.covered), -len(self.modules), self.depth,
+                self.folder.relative_to(root).as_posix())
+
+
+def find_student_files(submission: Path, modules: tuple[str, ...]) -> FilesFound:
+    """The folder of `submission` that holds the student's files for `modules` (module files such as `bn_fold.py`).
+
+    The submission itself when a module (or a notebook) is at its top; otherwise the sub-folder with
+    the most of the modules (a notebook counts for the module it is named after, and a folder's only
+    notebook for all of them), then the shallowest, then the first by name. Hidden folders and links
+    are not searched. Course material is never taken for the student's work while anything else
+    holds files: a kit's stand-in for a reference is never a candidate, and the sub-folders of a copy
+    of the kit or of the course repository (problems/, reference/, grader/, ...) are a last resort.
+    Other folders that hold files outside the one chosen are named in a note (`others`).
+    """
+    if not modules or not submission.is_dir():
+        return FilesFound(submission, found=False)
+    candidates: list[_Candidate] = []
+    stand_ins: list[Path] = []
+    pending: deque[tuple[Path, int, bool]] = deque([(submission, 0, False)])  # breadth first: the top first
+    visited = 0
+    while pending and visited < _MAX_SEARCH_FOLDERS:
+        folder, depth, material = pending.popleft()
+        visited += 1
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue
+        copy = is_course_copy(folder)
+        found: set[str] = set()
+        notebooks: list[Path] = []
+        for entry in entries:
+            if entry.is_symlink() or entry.name.startswith(".") or entry.name in _SKIP:
+                continue
+            if entry.is_dir():
+                if depth < _MAX_SEARCH_DEPTH:
+                    pending.append((entry, depth + 1, material or (copy and entry.name in _COURSE_MATERIAL)))
+            elif entry.name in modules and entry.is_file():
+                if is_stand_in(entry):
+                    stand_ins.append(entry)
+                else:
+                    found.add(entry.name)
+            elif entry.suffix.lower() == ".ipynb" and entry.is_file():
+                notebooks.append(entry)
+        covered = set(found) | {m for m in modules if any(nb.stem == Path(m).stem for nb in notebooks)}
+        if len(notebooks) == 1:
+            covered.update(modules)  # a folder's only notebook stands in for every module (convert_notebooks)
+        if covered:
+            candidates.append(_Candidate(folder, depth, material, frozenset(found), frozenset(covered)))
+    notes: list[str] = []
+    if not candidates:
+        if stand_ins:
+            names = ", ".join(_relative(p, submission) for p in sorted(stand_ins)[:3])
+            notes.append(f"found only the course kit's stand-ins for the references ({names}), which are not "
+                         "the student's work: no file of the student's to grade")
+        return FilesFound(submission, found=False, notes=tuple(notes))
+    if candidates[0].folder == submission:  # files at the top: the common case, graded as they are
+        return FilesFound(submission, found=True)
+    candidates.sort(key=lambda c: c.rank(submission))
+    best = candidates[0]
+    others = [c for c in candidates[1:] if c.material == best.material
+              and not c.folder.is_relative_to(best.folder) and c.folder != submission]
+    where = _relative(best.folder, submission) + "/"
+    notes.append(f"graded the files in {where} (none at the top of the submission)")
+    if best.material:
+        notes.append(f"{where} is inside a copy of the course material; nothing else in the submission holds "
+                     f"{' or '.join(modules)}")
+    if others:
+        listed = "; ".join(f"{_relative(c.folder, submission)}/ ({_files(c)})" for c in others[:4])
+        notes.append(f"more than one folder holds files of this assignment: graded {where} ({_files(best)}), "
+                     f"not {listed}; keep one copy of the files to be graded")
+    return FilesFound(best.folder, found=True, notes=tuple(notes), others=tuple(c.folder for c in others))
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() if path != root else "."
+
+
+def _files(candidate: _Candidate) -> str:
+    return ", ".join(sorted(candidate.modules)) or "a notebook"
+
+
 def discover(folder: Path, staging: Path, *, modules: tuple[str, ...] = (),
              keep_names: frozenset[str] = frozenset()) -> Discovered:
     """Every student in `folder`, each as one folder; non-folder layouts and notebooks go to `staging`.
@@ -102,11 +241,20 @@ def discover(folder: Path, staging: Path, *, modules: tuple[str, ...] = (),
                 found.notes.append(f"{entry.name}: ignored (the name does not say whose file it is)")
                 continue
             sources.setdefault(split[0], []).append((split[1], entry))
+    searched = {student: find_student_files(items[0][1], modules)
+                for student, items in sources.items() if len(items) == 1 and items[0][0] == "folder"}
+    if len(sources) > 1 and len(searched) == len(sources) and not any(r.found and not r.others for r in searched.values()):
+        # No entry is one student's folder: each that holds files holds them in several sub-folders.
+        # This is a folder of classes (`submissions/` for `submissions/hw7`): nothing is picked in it.
+        searched = {student: FilesFound(sources[student][0][1], found=False) for student in searched}
     for number, (student, items) in enumerate(sorted(sources.items())):
-        plain_folder = [p for kind, p in items if kind == "folder"]
-        if len(items) == 1 and plain_folder and not _has_notebook(plain_folder[0]):
-            found.students[student] = plain_folder[0]  # the common case: graded in place
-            continue
+        if student in searched:
+            files = searched[student]
+            found.notes.extend(f"{student}: {note}" for note in files.notes)
+            if not _has_notebook(files.folder):
+                found.students[student] = files.folder  # the common case: graded in place
+                continue
+            items = [("folder", files.folder)]
         # The id stays the student's name as the LMS wrote it (reports make it safe for file names);
         # the staged folder is numbered, so that no name, however odd, becomes a path.
         target = staging / f"student-{number}"
@@ -124,10 +272,15 @@ def discover(folder: Path, staging: Path, *, modules: tuple[str, ...] = (),
             shutil.rmtree(target, ignore_errors=True)
             target.mkdir()
             (target / "SUBMISSION_REFUSED.txt").write_text(f"{exc}\n")
-        for notebook, left_out in convert_notebooks(target, modules=modules, keep_names=keep_names).items():
+        chosen = target
+        if student not in searched:  # a zip or LMS-named files: the files may sit in a sub-folder of what was staged
+            files = find_student_files(target, modules)
+            found.notes.extend(f"{student}: {note}" for note in files.notes)
+            chosen = files.folder
+        for notebook, left_out in convert_notebooks(chosen, modules=modules, keep_names=keep_names).items():
             found.notes.append(f"{student}: read {notebook} as a module of its definitions "
                                f"({left_out} top-level statements or magics left out, listed at the top of the module)")
-        found.students[student] = target
+        found.students[student] = chosen
     return found
 
 

@@ -7,7 +7,16 @@ import zipfile
 
 import pytest
 
-from grader.layouts import MAX_ZIP_BYTES, LayoutError, discover, extract_zip, split_lms_name
+from grader.layouts import (
+    MAX_ZIP_BYTES,
+    FilesFound,
+    LayoutError,
+    discover,
+    extract_zip,
+    find_student_files,
+    is_stand_in,
+    split_lms_name,
+)
 
 MODULES = ("true_softmax.py", "bn_fold.py")
 
@@ -132,3 +141,160 @@ def test_the_latest_canvas_resubmission_wins(tmp_path):
     (folder / "smithjohn_1_4_bn_fold-2.py").write_text("third\n")
     found = discover(folder, tmp_path / "staging", modules=MODULES)
     assert (found.students["smithjohn"] / "bn_fold.py").read_text() == "third\n"
+
+
+# -- the student's files in sub-folders: nested repositories, kit copies, notebooks ----------------------
+
+STAND_IN = '"""Not shipped: references never leave the instructor. The kit checks {} against its public tests."""\n'
+
+
+def make_kit_copy(folder):
+    """What a student gets from `grader kit`: problems/, reference/ with stand-ins, the grader package."""
+    (folder / "problems/hw7/bn_fold").mkdir(parents=True)
+    (folder / "problems/hw7/bn_fold/test_bn_fold.py").write_text("def test_a(student):\n    pass\n")
+    (folder / "reference/hw7").mkdir(parents=True)
+    for module in MODULES:
+        (folder / "reference/hw7" / module).write_text(STAND_IN.format(module[:-3]))
+    (folder / "grader").mkdir()
+    (folder / "grader/__init__.py").write_text("")
+    (folder / "pyproject.toml").write_text('[project]\nname = "grader"\n')
+
+
+def write_modules(folder, *modules):
+    folder.mkdir(parents=True, exist_ok=True)
+    for module in modules:
+        (folder / module).write_text(f"# {module} by the student\n")
+
+
+def test_the_kits_stand_in_is_recognised_and_a_students_module_is_not(tmp_path):
+    (tmp_path / "stand_in.py").write_text(STAND_IN.format("bn_fold"))
+    (tmp_path / "docstring_and_code.py").write_text(STAND_IN.format("bn_fold") + "def fold():\n    pass\n")
+    (tmp_path / "empty.py").write_text("")
+    assert is_stand_in(tmp_path / "stand_in.py")
+    assert not is_stand_in(tmp_path / "docstring_and_code.py")
+    assert not is_stand_in(tmp_path / "empty.py")
+
+
+def test_files_at_the_top_are_graded_as_they_are(tmp_path):
+    write_modules(tmp_path / "sub", "bn_fold.py", "true_softmax.py")
+    write_modules(tmp_path, "bn_fold.py")
+    assert find_student_files(tmp_path, MODULES) == FilesFound(tmp_path, found=True)
+
+
+def test_a_kit_copy_beside_the_files_is_never_taken_for_the_students_work(tmp_path):
+    make_kit_copy(tmp_path / "a_kit")  # shallower and first by name: it still loses
+    write_modules(tmp_path / "repo/solutions/hw7", "bn_fold.py", "true_softmax.py")
+    found = find_student_files(tmp_path, MODULES)
+    assert found == FilesFound(tmp_path / "repo/solutions/hw7", found=True,
+                               notes=("graded the files in repo/solutions/hw7/ (none at the top of the submission)",))
+
+
+def test_a_course_repository_copy_with_real_references_loses_to_the_students_files(tmp_path):
+    make_kit_copy(tmp_path / "course")
+    write_modules(tmp_path / "course/reference/hw7", "bn_fold.py", "true_softmax.py")  # real code, not stand-ins
+    write_modules(tmp_path / "mine/deep/er", "bn_fold.py")
+    assert find_student_files(tmp_path, MODULES).folder == tmp_path / "mine/deep/er"
+
+
+def test_files_only_in_the_kit_copys_reference_are_not_the_students(tmp_path):
+    make_kit_copy(tmp_path / "kit")
+    found = find_student_files(tmp_path, MODULES)
+    assert found.folder == tmp_path and not found.found and not found.others
+    assert found.notes == ("found only the course kit's stand-ins for the references (kit/reference/hw7/bn_fold.py, "
+                           "kit/reference/hw7/true_softmax.py), which are not the student's work: no file of the "
+                           "student's to grade",)
+
+
+def test_two_sub_folders_each_with_a_module_are_an_ambiguity_noted_and_decided_by_name(tmp_path):
+    write_modules(tmp_path / "part_b", "true_softmax.py")
+    write_modules(tmp_path / "part_a", "bn_fold.py")
+    found = find_student_files(tmp_path, MODULES)
+    assert found.folder == tmp_path / "part_a" and found.others == (tmp_path / "part_b",)
+    assert found.notes == (
+        "graded the files in part_a/ (none at the top of the submission)",
+        "more than one folder holds files of this assignment: graded part_a/ (bn_fold.py), not part_b/ "
+        "(true_softmax.py); keep one copy of the files to be graded",
+    )
+
+
+def test_the_folder_with_more_of_the_modules_wins_then_the_shallower(tmp_path):
+    write_modules(tmp_path / "a_old", "bn_fold.py")
+    write_modules(tmp_path / "z/deeper", "bn_fold.py", "true_softmax.py")
+    write_modules(tmp_path / "zz", "bn_fold.py", "true_softmax.py")
+    found = find_student_files(tmp_path, MODULES)
+    assert found.folder == tmp_path / "zz" and found.others == (tmp_path / "z/deeper", tmp_path / "a_old")
+
+
+def test_hidden_folders_and_links_are_not_searched(tmp_path):
+    write_modules(tmp_path / ".git/x", "bn_fold.py")
+    write_modules(tmp_path / "elsewhere", "bn_fold.py")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub/link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "top").mkdir()
+    (tmp_path / "top/bn_fold.py").symlink_to(tmp_path / "elsewhere/bn_fold.py")
+    assert find_student_files(tmp_path, MODULES).folder == tmp_path / "elsewhere"
+
+
+def notebook_text(source):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    return nbformat.writes(nb)
+
+
+def test_a_notebook_in_a_sub_folder_is_found_and_read(tmp_path):
+    (tmp_path / "class/alice/notebooks").mkdir(parents=True)
+    (tmp_path / "class/alice/notebooks/hw7.ipynb").write_text(notebook_text("def nu(x, beta):\n    return x\n"))
+    make_kit_copy(tmp_path / "class/alice/kit")
+    found = discover(tmp_path / "class", tmp_path / "staging", modules=MODULES)
+    staged = found.students["alice"]
+    assert staged.parent == tmp_path / "staging"
+    assert "def nu(x, beta):" in (staged / "true_softmax.py").read_text()
+    assert "def nu(x, beta):" in (staged / "bn_fold.py").read_text()  # the only notebook stands in for every module
+    assert found.notes == ["alice: graded the files in notebooks/ (none at the top of the submission)",
+                           "alice: read hw7.ipynb as a module of its definitions (0 top-level statements or magics "
+                           "left out, listed at the top of the module)"]
+
+
+def test_a_class_with_nested_repositories_kit_copies_and_an_ambiguous_student(tmp_path):
+    folder = tmp_path / "class"
+    write_modules(folder / "alice/hw7-alice", "bn_fold.py", "true_softmax.py")
+    make_kit_copy(folder / "alice/kit")
+    write_modules(folder / "bob", "bn_fold.py")
+    write_modules(folder / "carol/v2", "bn_fold.py")
+    write_modules(folder / "carol/v1", "bn_fold.py")
+    make_kit_copy(folder / "dave/kit")
+    found = discover(folder, tmp_path / "staging", modules=MODULES)
+    assert found.students == {"alice": folder / "alice/hw7-alice", "bob": folder / "bob", "carol": folder / "carol/v1",
+                              "dave": folder / "dave"}
+    assert found.notes == [
+        "alice: graded the files in hw7-alice/ (none at the top of the submission)",
+        "carol: graded the files in v1/ (none at the top of the submission)",
+        "carol: more than one folder holds files of this assignment: graded v1/ (bn_fold.py), not v2/ (bn_fold.py); "
+        "keep one copy of the files to be graded",
+        "dave: found only the course kit's stand-ins for the references (kit/reference/hw7/bn_fold.py, "
+        "kit/reference/hw7/true_softmax.py), which are not the student's work: no file of the student's to grade",
+    ]
+
+
+def test_a_folder_of_classes_is_not_read_as_students_in_sub_folders(tmp_path):
+    folder = tmp_path / "submissions"
+    write_modules(folder / "hw7/alice", "bn_fold.py", "true_softmax.py")
+    write_modules(folder / "hw7/bob", "bn_fold.py")
+    (folder / "hw5/carol").mkdir(parents=True)
+    (folder / "hw5/carol/other.py").write_text("")
+    found = discover(folder, tmp_path / "staging", modules=MODULES)
+    assert found.students == {"hw5": folder / "hw5", "hw7": folder / "hw7"}
+    assert found.notes == []
+
+
+def test_a_zip_of_a_repository_with_a_kit_copy_inside(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    make_zip(folder / "alice.zip", {"repo/kit/reference/hw7/bn_fold.py": STAND_IN.format("bn_fold"),
+                                    "repo/kit/problems/hw7/assignment.toml": "", "repo/kit/grader/__init__.py": "",
+                                    "repo/src/bn_fold.py": "A = 1\n"})
+    found = discover(folder, tmp_path / "staging", modules=MODULES)
+    assert found.students["alice"] == tmp_path / "staging/student-0/src"
+    assert found.notes == ["alice: graded the files in src/ (none at the top of the submission)"]

@@ -78,11 +78,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
     else:
         assignments = [a for a in list_assignments(root) if (root / "submissions" / a).is_dir()]
         if not assignments:
-            print(f"no assignment in {root / 'problems'} has submissions in {root / 'submissions'}", file=sys.stderr)
-            return 2
-    if args.submissions and len(assignments) != 1:
-        print("give the assignment when giving a submissions folder", file=sys.stderr)
-        return 2
+            raise UsageError(
+                f"no assignment in {root / 'problems'} has submissions in {root / 'submissions'}; "
+                "give them: grader grade ASSIGNMENT SUBMISSIONS"
+            )
     status = 0
     with SharedZygote() as zygote:  # one sandbox zygote for every assignment of this run
         for assignment_id in assignments:

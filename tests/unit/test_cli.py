@@ -91,6 +91,16 @@ def test_one_students_folder_is_not_a_class(capsys, tmp_path):
     )
 
 
+def test_grading_a_course_with_no_submissions_says_what_to_give(capsys, tmp_path):
+    (tmp_path / "problems").mkdir()
+    status, _, err = run(capsys, "--root", str(tmp_path), "grade")
+    assert status == 2
+    assert err == (
+        f"grader: no assignment in {tmp_path / 'problems'} has submissions in {tmp_path / 'submissions'}; "
+        "give them: grader grade ASSIGNMENT SUBMISSIONS\n"
+    )
+
+
 def test_check_names_the_folder_the_student_gave(capsys, tmp_path):
     status, _, err = run(capsys, "--root", str(REPO), "check", "hw7", str(tmp_path / "mine"))
     assert status == 2

@@ -81,6 +81,7 @@ def _test_output(t: TestResult) -> str:
         t.falsifying_example,
         t.reproduce,
         t.notes,
+        f"What your code was given (the last calls into it before the failure):\n{t.failing_input}" if t.failing_input else "",
         f"Your traceback:\n{t.student_traceback}" if t.student_traceback else "",
         f"Your output:\n{t.output}" if t.output else "",
     ]

@@ -411,8 +411,20 @@ def build_kit(root: Path, assignment_id: str, out: Path) -> Kit:
     for problem in assignment.problems:
         kit.problems.append(_kit_problem(root, problem, a_dir / problem.id, out, kit.warnings))
     _write_grader(out)
+    (out / "conftest.py").write_text(_KIT_CONFTEST)
     (out / "README.md").write_text(student_readme(assignment, kit))
     return kit
+
+
+# Plain pytest finds the grader's plugin through its entry point once the kit is installed (`pip install .`);
+# this lets `python -m pytest problems/...` work from the kit's folder without installing it.
+_KIT_CONFTEST = '''"""Lets plain pytest run this kit's tests on your files: python -m pytest problems/... --student PATH."""
+
+from importlib import metadata
+
+_INSTALLED = any(ep.value == "grader.pytest_plugin" for ep in metadata.entry_points(group="pytest11"))
+pytest_plugins = [] if _INSTALLED else ["grader.pytest_plugin"]
+'''
 
 
 def _kit_problem(root: Path, problem: ProblemSpec, folder: Path, out: Path, warnings: list[str]) -> KitProblem:
@@ -512,7 +524,14 @@ grader check {assignment.id} path/to/your/folder --problem ID      # one problem
 ```
 
 You see each problem's score on the kit's tests, and for each failed test what was compared, the
-smallest failing input, your own traceback and how to reproduce it.
+smallest failing input, what your code was given, your own traceback and how to reproduce it.
+
+To replay one failing test with plain pytest, from this folder (add the `@reproduce_failure(...)` line
+that the feedback shows above the test's `def` to replay exactly the failing input):
+
+```sh
+python -m pytest problems/{assignment.id}/<problem>/test_<problem>.py::<test> --student path/to/your/file_or_folder
+```
 
 | Problem | Your file | Kit tests | Kit points | Notes |
 |---|---|---|---|---|

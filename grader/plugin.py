@@ -3,6 +3,11 @@
 Built like pytest's own junitxml plugin: registered per run, state on the plugin object, results
 collected in `pytest_runtest_makereport`. It provides the `student` and `reference` fixtures, the
 `points` and `hidden` markers, the pinned Hypothesis grading profile, and per-test seeding.
+
+A failure's feedback comes from structure, not from Hypothesis's wording: the smallest failing
+example is the one Hypothesis records for its own pytest plugin (or, failing that, the note that
+names the test function), the replay line is the `@reproduce_failure(...)` decorator, and the input
+the student's code got is described from the calls the proxy sent (grader.failing_input).
 """
 
 from __future__ import annotations
@@ -18,14 +23,17 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
+from grader.failing_input import describe_calls
 from grader.proxy import StudentError, StudentFault, StudentModule, StudentSession
-from grader.results import Outcome, TestResult
+from grader.results import NOT_RUN, Outcome, TestResult
 from grader.seeding import seed_all
 from grader.spec import ProblemSpec
 
 PROFILE = "grader"
 OUTPUT_PER_TEST = 4096
 _SHRINK_SECONDS = 4
+# Where Hypothesis's pytest plugin records a failing test's examples (without their label) on the item.
+_HYPOTHESIS_EXAMPLES = "_hypothesis_failing_examples"
 
 
 def skip_hypothesis_patch(item: pytest.Item) -> None:
@@ -77,12 +85,16 @@ class GradingPlugin:
 
     problem: ProblemSpec
     session: StudentSession
-    forced_failure: str | None = None  # e.g. a forbidden name: every test fails with this message
+    forced_failure: str | None = None  # e.g. a forbidden name: no test runs, each fails with this reason
     results: dict[str, TestResult] = field(default_factory=dict)
     collected: dict[str, _Collected] = field(default_factory=dict)  # by test name, in file order
     errors: list[str] = field(default_factory=list)
     _reference: ModuleType | None = None
     _output_start: int = 0
+    _cannot_run_at_start: str | None = None
+
+    def __post_init__(self) -> None:
+        self.session.call_scope = current_example
 
     # -- configuration and collection ----------------------------------------------------------
 
@@ -120,7 +132,9 @@ class GradingPlugin:
 
     @pytest.fixture(scope="session")
     def student(self) -> StudentModule:
-        """The student's module, running in the sandbox."""
+        """The student's module, running in the sandbox (never started for a problem that cannot run)."""
+        if self.forced_failure is not None:
+            raise StudentFault(self.forced_failure)
         return self.session.module()
 
     @pytest.fixture(scope="session")
@@ -143,6 +157,12 @@ class GradingPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._output_start = self.session.output_size()
+        self._cannot_run_at_start = self.cannot_run()
+        self.session.begin_test()
+
+    def cannot_run(self) -> str | None:
+        """Why no test of this problem can run (a missing file, forbidden names, a failed import), if none can."""
+        return self.forced_failure or self.session.import_failure
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
@@ -168,7 +188,36 @@ class GradingPlugin:
                 self.results[item.name] = replace(previous, duration=duration)
             return
         assert call.excinfo is not None
-        self.results[item.name] = _failure(meta, call.excinfo.value, self._output(), duration)
+        exc = call.excinfo.value
+        reason = self._not_run_reason(exc)
+        if reason is not None:
+            fault = self.session.import_fault
+            self.results[item.name] = TestResult(
+                name=item.name, outcome="failed", points=0.0, max_points=meta.points, hidden=meta.hidden,
+                message=NOT_RUN + reason,
+                student_traceback=fault.student_traceback if fault is not None and reason == str(fault) else "",
+                output=self._output(), duration=duration,
+            )
+            return
+        examples = item.__dict__.get(_HYPOTHESIS_EXAMPLES) or ()
+        self.results[item.name] = _failure(
+            meta, exc, self._output(), duration, test_function=getattr(item, "originalname", item.name),
+            examples=tuple(str(e) for e in examples), failing_input=describe_calls(self.session.last_calls()),
+        )
+
+    def _not_run_reason(self, exc: BaseException) -> str | None:
+        """The problem's reason when this test failed because nothing of the problem could run.
+
+        Every such test says the same thing, whichever exception pytest re-raised for it: the reason
+        known before the test started (a forced failure, an import that failed for an earlier test),
+        or the import failure that this very test ran into.
+        """
+        if self._cannot_run_at_start is not None:
+            return self._cannot_run_at_start
+        fault = self.session.import_fault
+        if fault is not None and (exc is fault or (isinstance(exc, StudentFault) and str(exc) == str(fault))):
+            return str(fault)
+        return None
 
     def _output(self) -> str:
         return self.session.read_output(self._output_start, OUTPUT_PER_TEST)
@@ -187,15 +236,81 @@ class GradingPlugin:
         return out
 
 
-_FALSIFYING = re.compile(r"^\s*Falsifying (explicit )?example")
+def current_example() -> object | None:
+    """The run of a test that is under way: Hypothesis's build context of the example, or None."""
+    from hypothesis.control import current_build_context
+    from hypothesis.errors import InvalidArgument
+
+    try:
+        return current_build_context()
+    except InvalidArgument:  # not inside a Hypothesis example
+        return None
 
 
-def _failure(meta: _Collected, exc: BaseException, output: str, duration: float) -> TestResult:
+EXAMPLE_LABEL = "Falsifying example: "
+# Labels Hypothesis has used for a failing example's note: "Falsifying example:" (to 6.15x) and
+# "Failing test case:" (6.16x on), with "explicit" variants for @example.
+_KNOWN_EXAMPLE_LABEL = re.compile(r"^\s*(?:Falsifying|Failing) (?:explicit )?(?:example|test case):\s*")
+_REPRODUCE = re.compile(r"@reproduce_failure\((?:'[^']*'|\"[^\"]*\"|[^()'\"])*\)")
+
+
+@dataclass(frozen=True)
+class HypothesisReport:
+    """What Hypothesis reported about a failing test, in the grader's own words."""
+
+    example: str  # "Falsifying example: test_x(n=2, ...)", one line per failing example
+    notes: str  # what the test recorded with note() (and st.data() draws) for that example
+    reproduce: str  # the `@reproduce_failure(...)` decorator, alone
+
+
+def hypothesis_report(exc: BaseException, *, test_function: str, examples: tuple[str, ...] = ()) -> HypothesisReport:
+    """The failing example, notes and replay decorator that Hypothesis attached to `exc`.
+
+    `examples` is Hypothesis's own record of the failing examples without their label (what its pytest
+    plugin stores on the item); a note that ends with one of them is that example. Without such a record,
+    a note is the example when it starts with a label Hypothesis is known to use, or with any short label
+    followed by the test function's name and an opening parenthesis. Whatever the label, the grader
+    writes it as `EXAMPLE_LABEL`; the decorator is taken out of its sentence.
+    """
+    notes = [str(n) for n in getattr(exc, "__notes__", None) or []]
+    bodies: list[str] = []
+    reproduce: list[str] = []
+    other: list[str] = []
+    for note in notes:
+        body = _example_body(note, test_function, examples)
+        match = _REPRODUCE.search(note)
+        if body is not None:
+            bodies.append(body)
+        elif match is not None:
+            reproduce.append(match.group())
+        else:
+            other.append(note)
+    return HypothesisReport(
+        example="\n".join(EXAMPLE_LABEL + b for b in bodies),
+        notes="\n".join(other),
+        reproduce="\n".join(reproduce),
+    )
+
+
+def _example_body(note: str, test_function: str, examples: tuple[str, ...]) -> str | None:
+    text = note.strip()
+    for example in examples:
+        body = example.strip()
+        if body and text.endswith(body) and ":" in text[: len(text) - len(body)]:
+            return body
+    known = _KNOWN_EXAMPLE_LABEL.match(note)
+    if known is not None:
+        return note[known.end():].strip()
+    generic = re.match(rf"^[A-Za-z][\w ]{{0,40}}:\s*({re.escape(test_function)}\(.*)$", text, re.DOTALL)
+    return generic.group(1) if generic is not None else None
+
+
+def _failure(
+    meta: _Collected, exc: BaseException, output: str, duration: float, *, test_function: str = "",
+    examples: tuple[str, ...] = (), failing_input: str = "",
+) -> TestResult:
     """Turn an exception from a test into a result: a student's failure, or a grader error."""
-    notes = [str(n) for n in getattr(exc, "__notes__", [])]
-    example = "\n".join(n for n in notes if _FALSIFYING.match(n))
-    reproduce = "\n".join(n.strip() for n in notes if "@reproduce_failure" in n)
-    other = "\n".join(n for n in notes if not _FALSIFYING.match(n) and "@reproduce_failure" not in n)
+    found = hypothesis_report(exc, test_function=test_function or meta.name, examples=examples)
     outcome: Outcome = "failed"
     traceback = ""
     leaves = _leaf_exceptions(exc)
@@ -217,8 +332,8 @@ def _failure(meta: _Collected, exc: BaseException, output: str, duration: float)
         message = f"grader error in {meta.name}: {type(exc).__name__}: {exc}"
     return TestResult(
         name=meta.name, outcome=outcome, points=0.0, max_points=meta.points, hidden=meta.hidden,
-        message=message, falsifying_example=example, reproduce=reproduce, notes=other,
-        student_traceback=traceback, output=output, duration=duration,
+        message=message, falsifying_example=found.example, reproduce=found.reproduce, notes=found.notes,
+        student_traceback=traceback, output=output, duration=duration, failing_input=failing_input,
     )
 
 

@@ -14,14 +14,19 @@ import io
 import os
 import pickle
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from grader import wire
+from grader.failing_input import Call
 from grader.purity import mutated_arguments, snapshot_arguments
 from grader.sandbox.client import SandboxGone, SandboxProcess, Zygote, describe_exit
 from grader.spec import Limits
 
 _OUTPUT_NAME = "student-output.txt"
+_CALLS_KEPT = 8  # the last calls into student code, kept to describe the input of a failing test
+FAILING_CALLS = 4  # at most this many of them describe a failure
 
 
 class StudentError(Exception):
@@ -88,6 +93,9 @@ class StudentSession:
         self._import_fault: StudentFault | None = None
         self._test_fault: StudentFault | None = None
         self._released: list[int] = []
+        # Which run of a test a call belongs to (a Hypothesis example); set by the grading plugin.
+        self.call_scope: Callable[[], object] | None = None
+        self._calls: deque[tuple[object, str, tuple[Any, ...], dict[str, Any]]] = deque(maxlen=_CALLS_KEPT)
         open(self.output_path, "wb").close()
 
     # -- lifetime -------------------------------------------------------------------------------
@@ -102,8 +110,26 @@ class StudentSession:
         """Why the module could not be imported, if it could not."""
         return None if self._import_fault is None else str(self._import_fault)
 
+    @property
+    def import_fault(self) -> StudentFault | None:
+        """The fault that every use of the module raises once it could not be imported (with its traceback)."""
+        return self._import_fault
+
     def begin_test(self) -> None:
         self._test_fault = None
+        self._calls.clear()
+
+    def last_calls(self, most: int = FAILING_CALLS) -> list[Call]:
+        """The last calls into student code, oldest first, all from the same run of the test as the last one.
+
+        A failing Hypothesis test ends with the replay of its smallest failing example, so these are
+        the calls that gave the failure, not calls left over from an earlier example.
+        """
+        if not self._calls:
+            return []
+        scope = self._calls[-1][0]
+        same = [Call(label, args, kwargs) for s, label, args, kwargs in self._calls if s is scope]
+        return same[-most:]
 
     def close(self) -> None:
         if self._process is not None:
@@ -181,6 +207,8 @@ class StudentSession:
         check_args: bool = False,
     ) -> Any:
         self._check_usable(generation)
+        if method is None:  # a call the test wrote (not len(), [] or iteration over a student object)
+            self._calls.append((self.call_scope() if self.call_scope else None, what, args, kwargs))
         payload = io.BytesIO()
         _ArgPickler(payload, self).dump((args, kwargs))
         header: dict[str, Any] = {"op": "call", "id": handle, "check_args": check_args}

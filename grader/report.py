@@ -200,6 +200,7 @@ def _problem_entry(problem_id: str, max_score: float, result: JobResult | None) 
                 "falsifying_example": t.falsifying_example,
                 "reproduce": t.reproduce,
                 "notes": t.notes,
+                "failing_input": t.failing_input,
                 "student_traceback": t.student_traceback,
                 "output": t.output,
                 "duration": round(t.duration, 4),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 Outcome = Literal["passed", "failed", "error"]
 Status = Literal["graded", "crashed", "forbidden", "missing", "error"]
+# A failed test's message when nothing of the problem could run (a missing file, forbidden names, a
+# module that does not import): this prefix, then the problem's reason, the same for every test.
+NOT_RUN = "not run: "
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,15 @@ class TestResult:
     student_traceback: str = ""
     output: str = ""
     duration: float = 0.0
+    # The calls into the student's code that gave the failure, described (grader.failing_input);
+    # "" for a passed test and in results stored before the field existed.
+    failing_input: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TestResult:
+        """A stored test result; fields it lacks take their defaults, fields this version does not know are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True)
@@ -51,5 +63,5 @@ class JobResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobResult:
-        tests = tuple(TestResult(**t) for t in data.get("tests", ()))
+        tests = tuple(TestResult.from_dict(t) for t in data.get("tests", ()))
         return cls(**{**data, "tests": tests, "warnings": tuple(data.get("warnings", ()))})

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from grader.results import JobResult
-from grader.spec import AssignmentSpec
+from grader.results import NOT_RUN, JobResult, TestResult
+from grader.spec import AssignmentSpec, ProblemSpec
+
+
+def replay_command(problem: ProblemSpec, test: str) -> str:
+    """The command that replays one test on the student's file, run from the course folder or the student kit.
+
+    The grader's pytest plugin (grader.pytest_plugin) gives plain pytest the `student` fixture;
+    `--student` names the student's file or folder (here the module's file, in the folder the command
+    runs from).
+    """
+    path = f"problems/{problem.assignment}/{problem.id}/{problem.test_file.name}"
+    return f"python -m pytest {path}::{test} --student {problem.module_file}"
 
 
 def print_check(assignment: AssignmentSpec, results: list[JobResult], console: Console | None = None) -> int:
@@ -32,24 +44,52 @@ def print_check(assignment: AssignmentSpec, results: list[JobResult], console: C
         if r is None:
             continue
         if r.message and r.status != "graded":
-            console.print(Panel(r.message, title=f"{p.id}: {r.status}", border_style="red"))
+            console.print(Panel(escape(_problem_failure(r)), title=f"{p.id}: {r.status}", border_style="red"))
             all_passed = False
-            continue
         for t in r.tests:
             if t.outcome == "passed":
                 continue
             all_passed = False
+            if r.message and r.status != "graded" and t.message.startswith(NOT_RUN):
+                continue  # the problem's reason, said once above
             if t.hidden:
                 console.print(f"[red]failed[/red] {p.id}/{t.name} (hidden test: only its outcome is shown)")
                 continue
-            parts = [t.message]
-            if t.falsifying_example:
-                parts.append("Smallest failing input:\n" + t.falsifying_example)
-            if t.student_traceback:
-                parts.append("Your traceback:\n" + t.student_traceback)
-            if t.reproduce:
-                parts.append("To reproduce: " + t.reproduce)
-            if t.output:
-                parts.append("Your output:\n" + t.output)
-            console.print(Panel("\n\n".join(parts), title=f"{p.id}/{t.name}: {t.outcome}", border_style="red"))
+            console.print(
+                Panel(escape(_test_feedback(p, t)), title=f"{p.id}/{t.name}: {t.outcome}", border_style="red")
+            )
     return 0 if all_passed else 1
+
+
+def _problem_failure(r: JobResult) -> str:
+    """A problem that could not run: its reason once, the tests it kept from running, the student's traceback."""
+    not_run = [t for t in r.tests if t.message.startswith(NOT_RUN)]
+    parts = [r.message]
+    if not_run:
+        parts.append(f"{len(not_run)} of {len(r.tests)} tests were not run.")
+    traceback = next((t.student_traceback for t in not_run if t.student_traceback), "")
+    if traceback:
+        parts.append("Your traceback:\n" + traceback)
+    return "\n\n".join(parts)
+
+
+def _test_feedback(p: ProblemSpec, t: TestResult) -> str:
+    parts = [t.message]
+    if t.falsifying_example:
+        parts.append("Smallest failing input:\n" + t.falsifying_example)
+    if t.notes:
+        parts.append("Notes:\n" + t.notes)
+    if t.failing_input:
+        parts.append("What your code was given (the last calls into it before the failure):\n" + t.failing_input)
+    if t.student_traceback:
+        parts.append("Your traceback:\n" + t.student_traceback)
+    if t.reproduce:
+        parts.append(
+            f"To replay exactly this input: add this line above `def {t.name}` in "
+            f"problems/{p.assignment}/{p.id}/{p.test_file.name}\n  {t.reproduce}\n"
+            "then run, from the course folder or the student kit (--student names your file or folder):\n"
+            f"  {replay_command(p, t.name)}"
+        )
+    if t.output:
+        parts.append("Your output:\n" + t.output)
+    return "\n\n".join(parts)

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from grader import assert_close, call_pure, points, remote_type
+from grader import assert_close, call_pure, hidden, points, remote_type
 from grader.strategies import batchnorm_stats, conv2d_configs, dtypes, float64_copy, seeds, tensor
 
 
@@ -14,7 +14,7 @@ def unfolded(*layers: nn.Module) -> nn.Module:
     return float64_copy(nn.Sequential(*layers)).eval()
 
 
-@points(2)
+@points(1)
 @given(config=conv2d_configs(), stats=st.data(), seed=seeds(), dtype=dtypes())
 def test_fold_conv_bn_equals_conv_then_bn(student, config, stats, seed, dtype):
     conv = config.make(seed, dtype)
@@ -23,6 +23,22 @@ def test_fold_conv_bn_equals_conv_then_bn(student, config, stats, seed, dtype):
     folded = student.fold_conv_bn(conv, bn)
     expected = unfolded(conv, bn)(x.double())
     assert_close(folded(x), expected, dtype=dtype, name="fold_conv_bn(conv, bn)(x)")
+
+
+def extreme_statistics(num_features):
+    """Running variances from far below eps to far above it, and eps from tiny to large."""
+    return batchnorm_stats(num_features, affine=True, var_range=(1e-8, 1e6), eps_range=(1e-8, 1.0))
+
+
+@hidden
+@points(1)
+@given(config=conv2d_configs(), stats=st.data(), seed=seeds())
+def test_fold_conv_bn_on_extreme_statistics(student, config, stats, seed):
+    conv = config.make(seed, torch.float64)
+    bn = stats.draw(extreme_statistics(config.out_channels)).make2d(torch.float64)
+    x = tensor(config.input_shape, seed + 1, dtype=torch.float64)
+    assert_close(student.fold_conv_bn(conv, bn)(x), unfolded(conv, bn)(x), dtype=torch.float64,
+                 name="fold_conv_bn(conv, bn)(x)")
 
 
 @points(1)

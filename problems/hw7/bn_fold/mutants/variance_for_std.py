@@ -1,5 +1,5 @@
 # Divides by the variance plus eps where its square root belongs.
-# fails: test_fold_conv_bn_equals_conv_then_bn, test_fold_handles_batchnorm_without_affine_parameters, test_fold_linear_bn_equals_linear_then_bn, test_fold_model_equals_the_model_in_eval_mode, test_fold_leaves_its_arguments_unchanged
+# fails: test_fold_conv_bn_equals_conv_then_bn, test_fold_conv_bn_on_extreme_statistics, test_fold_handles_batchnorm_without_affine_parameters, test_fold_linear_bn_equals_linear_then_bn, test_fold_model_equals_the_model_in_eval_mode, test_fold_leaves_its_arguments_unchanged
 import copy
 
 import torch

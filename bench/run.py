@@ -13,6 +13,14 @@ solution, a mutant, a module that crashes at import, or a slow correct one) and 
 
 The grader runs as a fresh process, as `grader grade` would, and its CPU time is that of every
 process the run started (forks and exits included); its wall time includes its own start-up.
+
+    python bench/run.py --check [--check-problem hw7/bn_fold] [--repeat 5]
+
+measures a student's self-check instead: `grader check ASSIGNMENT DIR --problem P` on the bundled
+correct student, as a fresh command each time, cold (the kernel's page cache dropped first, where
+this user may drop it) and warm (the median of repeated runs), side by side with what bounds it: a
+fresh `python -c "import torch"`, the sandbox zygote's start alone, and the job's own tests in one
+warm process (the floor of one job).
 """
 
 from __future__ import annotations
@@ -269,6 +277,76 @@ def _drive(course: Path, out: Path, workers: int, assignments: list[str]) -> Non
     (out / "rss.json").write_text(json.dumps({"ran": ran, "rss": rss}))
 
 
+# -- a student's self-check ------------------------------------------------------------------------------
+
+
+def _drop_page_cache() -> bool:
+    """Empty the kernel's page cache (needs root); False where this user may not."""
+    try:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def _timed(command: list[str], **kwargs: object) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
+    return time.perf_counter() - start
+
+
+def run_check(problem_path: str, repeat: int) -> dict[str, float]:
+    """Wall times of `grader check --problem` cold and warm, and of what bounds it, in seconds."""
+    import statistics
+
+    assignment, problem_id = problem_path.split("/")
+    student = ROOT / "submissions" / assignment / "alice_correct"
+    if not student.is_dir():
+        student = sorted((ROOT / "submissions" / assignment).iterdir())[0]
+    check = [sys.executable, "-P", "-m", "grader", "--root", str(ROOT), "check", assignment, str(student),
+             "--problem", problem_id]
+    dropped = _drop_page_cache()
+    cold = _timed(check)
+    warm = statistics.median(_timed(check) for _ in range(repeat))
+    torch_import = statistics.median(_timed([sys.executable, "-c", "import torch"]) for _ in range(repeat))
+    zygote = statistics.median(
+        _timed([sys.executable, "-c", "from grader.sandbox.client import Zygote; Zygote.start().close()"])
+        for _ in range(repeat)
+    )
+    job = _one_job_in_a_warm_process(assignment, problem_id, student)
+    figures = {"cold_s": cold, "warm_s": warm, "import_torch_s": torch_import, "zygote_start_s": zygote,
+               "one_job_warm_s": job, "page_cache_dropped": float(dropped)}
+    print(f"grader check {assignment} --problem {problem_id}, on 2 cores, {repeat} repeats")
+    print(f"  cold{' (page cache dropped)' if dropped else ' (page cache NOT dropped: not root)'}: "
+          f"{cold:6.2f} s   (target <= 5 s)")
+    print(f"  warm (median):                   {warm:6.2f} s   (target <= 3 s)")
+    print(f"  bounds: python -c 'import torch' {torch_import:6.2f} s; the sandbox zygote's start {zygote:6.2f} s;")
+    print(f"          the job's own tests in a warm process {job:6.2f} s")
+    print(f"  warm check / (zygote start + job): {warm / (zygote + job):5.2f}x")
+    return figures
+
+
+def _one_job_in_a_warm_process(assignment: str, problem_id: str, student: Path) -> float:
+    """The job graded twice in one process with a ready zygote; the second run's wall time."""
+    from grader.jobs import make_job
+    from grader.runner import run_job_safely
+    from grader.worker import prepare
+
+    prepare()
+    problem = load_assignment(ROOT, assignment).problem(problem_id)
+    with SharedZygote() as zygote:
+        import dataclasses
+
+        job = dataclasses.replace(make_job(ROOT, problem, "bench", student), zygote_address=zygote.get().address)
+        run_job_safely(job)
+        start = time.perf_counter()
+        run_job_safely(job)
+        return time.perf_counter() - start
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--driver":
         _drive(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5:])
@@ -278,7 +356,15 @@ def main() -> None:
     parser.add_argument("--assignments", nargs="*", default=None, help="default: every assignment in the bank")
     parser.add_argument("--naive-sample", type=int, default=16, help="jobs to time as fresh pytest processes")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--check", action="store_true", help="measure a student's one-problem self-check instead")
+    parser.add_argument("--check-problem", default="hw7/bn_fold", help="ASSIGNMENT/PROBLEM for --check")
+    parser.add_argument("--repeat", type=int, default=5, help="warm runs for --check (the median is shown)")
     args = parser.parse_args()
+    if args.check:
+        figures = run_check(args.check_problem, args.repeat)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        return
     assignments = args.assignments or list_assignments(ROOT)
     course = Path(tempfile.mkdtemp(prefix="grader-bench-"))
     try:

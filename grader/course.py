@@ -16,7 +16,7 @@ from pathlib import Path
 from grader import __version__
 from grader.jobs import JobSpec, make_job
 from grader.results import JobResult
-from grader.runner import run_jobs, run_jobs_on_cluster
+from grader.runner import run_jobs, run_jobs_here, run_jobs_on_cluster, start_forkserver
 from grader.sandbox.client import SharedZygote
 from grader.spec import AssignmentSpec, load_assignment
 from grader.store import Store
@@ -200,9 +200,19 @@ def grade_assignment(
     elif jobs:  # a run with nothing to grade starts no sandbox zygote
         sandboxes = zygote or SharedZygote()
         try:
-            address = sandboxes.get().address
-            jobs = [dataclasses.replace(job, zygote_address=address) for job in jobs]
-            run_jobs(jobs, workers=workers, on_result=finished)
+            # The zygote imports torch in its own process while this one starts what runs the jobs.
+            sandboxes.launch()
+            if len(jobs) == 1:  # a student's one-problem check: no forkserver, no worker to fork
+                from grader.worker import prepare
+
+                prepare()  # imports torch, pytest and Hypothesis here while the zygote imports torch there
+                address = sandboxes.get().address
+                run_jobs_here([dataclasses.replace(job, zygote_address=address) for job in jobs], on_result=finished)
+            else:
+                start_forkserver()
+                address = sandboxes.get().address
+                jobs = [dataclasses.replace(job, zygote_address=address) for job in jobs]
+                run_jobs(jobs, workers=workers, on_result=finished)
         finally:
             if zygote is None:  # this call's own
                 sandboxes.close()

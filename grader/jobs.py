@@ -96,7 +96,9 @@ def _local_zygote(address: str | None) -> Zygote:
 
 def run_job(job: JobSpec) -> JobResult:
     """Grade one job; never raises for anything the student did."""
-    import grader.worker  # noqa: F401  (prepares this process once; already done in a preloaded forkserver)
+    from grader.worker import prepare
+
+    prepare()  # once per process; a worker forked from the preloaded forkserver is ready already
 
     started = time.monotonic()
     usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -32,7 +32,7 @@ from grader.jobs import JobSpec, run_job
 from grader.results import JobResult
 
 _PRELOAD = [
-    "grader.jobs", "grader.plugin", "grader.compare", "grader.strategies", "grader.worker", "grader.runner",
+    "grader.jobs", "grader.plugin", "grader.compare", "grader.strategies", "grader.worker_preload", "grader.runner",
     "grader.sandbox.confine",
 ]
 
@@ -130,6 +130,8 @@ class _TrustedState:
     def restore(self, root: str) -> None:
         import torch
 
+        from grader.worker import deterministic_algorithms
+
         bank = tuple(os.path.join(os.path.realpath(root), part) + os.sep for part in ("problems", "reference"))
         for name in sys.modules.keys() - self.modules:
             origin = getattr(sys.modules[name], "__file__", None)
@@ -145,7 +147,7 @@ class _TrustedState:
         torch.set_default_dtype(torch.float32)
         torch.set_grad_enabled(True)
         torch.set_num_threads(1)
-        torch.use_deterministic_algorithms(True)
+        deterministic_algorithms()
 
 
 def worker_cpus(workers: int) -> list[int | None]:
@@ -223,6 +225,32 @@ def run_one(job: JobSpec) -> JobResult:
         return worker.result()
     finally:
         worker.stop()
+
+
+def start_forkserver() -> None:
+    """Start the workers' forkserver now (it preloads torch, pytest and Hypothesis in its own process)."""
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()
+
+
+def run_jobs_here(jobs: Sequence[JobSpec], *, on_result: Callable[[JobResult], None]) -> None:
+    """Run `jobs` one after another in this (trusted) process, putting back what each may change.
+
+    For a run of one job, such as a student's `grader check --problem`: no forkserver to start and
+    no worker to fork, the job runs here while the sandbox zygote starts in its own process. Student
+    code still runs only in the job's sandbox.
+    """
+    from grader.worker import prepare
+
+    prepare()  # torch's threads and determinism; no warm-up session for jobs run here
+
+    baseline = _TrustedState.capture()
+    for job in jobs:
+        result = run_job_safely(job)
+        baseline.restore(job.root)
+        on_result(result)
 
 
 def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobResult], None]) -> None:

@@ -1,9 +1,9 @@
 """Preparing a trusted worker process once, so that every job forked from it starts warm.
 
-Imported by the forkserver (the local pool's preload) and by any process that runs jobs: it pins one
-torch thread and deterministic algorithms (whose first use imports TorchDynamo, about two seconds),
-runs a tiny pytest + Hypothesis session so that their lazily imported machinery is already loaded
-when a job forks, and freezes the heap so that garbage collection leaves it alone.
+`prepare` pins one torch thread and deterministic algorithms and, for a process that jobs are forked
+from (the local pool's forkserver, through grader.worker_preload), runs a tiny pytest + Hypothesis
+session so that their lazily imported machinery is already loaded when a job forks, and freezes the
+heap so that garbage collection leaves it alone. Importing this module does nothing by itself.
 """
 
 from __future__ import annotations
@@ -25,21 +25,40 @@ def test_warm(n, x):
 '''
 
 
-def prepare() -> None:
-    """Make this process ready to run jobs (idempotent)."""
+def prepare(*, warm: bool = False) -> None:
+    """Make this process ready to run jobs (idempotent); `warm` for a process that jobs are forked from.
+
+    The warm-up session only pays where many jobs are forked from one process; a process that runs
+    one job (a student's `grader check --problem`) would spend a second on it for nothing.
+    """
     import torch
 
-    _private_bytecode_cache()
-
     torch.set_num_threads(1)
-    if not torch.are_deterministic_algorithms_enabled():
-        torch.use_deterministic_algorithms(True)
-    _warm_pytest()
+    deterministic_algorithms()
+    if warm:
+        _warm_pytest()
     # Hypothesis imports its target optimiser the first time a test calls `target()`.
     import hypothesis.internal.conjecture.optimiser  # noqa: F401
+
+    # Only now: the libraries above load their compiled code from the installed caches (a private
+    # prefix set earlier would recompile them from source at every start).
+    _private_bytecode_cache()
     # Everything loaded so far lives as long as the process: keep it out of garbage collections, which
     # would otherwise walk (and, in forked children, copy) the whole of torch's heap again and again.
     gc.freeze()
+
+
+def deterministic_algorithms() -> None:
+    """Deterministic algorithms on, as `torch.use_deterministic_algorithms(True)` sets them for eager code.
+
+    That function also sets the flag of TorchInductor's config, importing all of TorchDynamo (two
+    seconds of CPU at every start) for code the grader never compiles; the debug mode sets the same
+    flag of the eager kernels, alone.
+    """
+    import torch
+
+    if not torch.are_deterministic_algorithms_enabled() or torch.is_deterministic_algorithms_warn_only_enabled():
+        torch.set_deterministic_debug_mode("error")
 
 
 _warmed = False
@@ -81,8 +100,9 @@ def _warm_pytest() -> None:
             f.write("[pytest]\n")
         register_profile(5)
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            pytest.main([path, "-c", os.path.join(tmp, "pytest.ini"), "-p", "no:cacheprovider", "-q", "--import-mode=importlib"])
+            pytest.main([
+                path, "-c", os.path.join(tmp, "pytest.ini"), "-p", "no:cacheprovider", "-q", "--import-mode=importlib",
+                # as in every job (grader.jobs): their gc.collect() calls cost a second on a heap that holds torch
+                "-p", "no:unraisableexception", "-p", "no:threadexception",
+            ])
     sys.dont_write_bytecode = dont_write
-
-
-prepare()

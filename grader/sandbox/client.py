@@ -40,9 +40,18 @@ class Zygote:
     address: str
     process: subprocess.Popen[bytes] | None = None
     _tmpdir: str | None = None
+    _ready: bool = True  # a zygote known only by its address is taken as ready
 
     @classmethod
     def start(cls) -> Zygote:
+        """Start a zygote and wait until it is ready to fork sandboxes."""
+        zygote = cls.launch()
+        zygote.wait_ready()
+        return zygote
+
+    @classmethod
+    def launch(cls) -> Zygote:
+        """Start a zygote without waiting for it: it imports torch while this process does other work."""
         tmpdir = tempfile.mkdtemp(prefix="grader-zygote-")
         os.chmod(tmpdir, 0o711)
         address = os.path.join(tmpdir, "zygote.sock")
@@ -59,12 +68,18 @@ class Zygote:
             cwd=tmpdir,
             env=env,
         )
-        assert process.stdout is not None
-        line = process.stdout.readline()
+        return cls(address=address, process=process, _tmpdir=tmpdir, _ready=False)
+
+    def wait_ready(self) -> None:
+        """Block until a launched zygote says it is ready; ZygoteError if it died instead."""
+        if self._ready or self.process is None:
+            return
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
         if line.strip() != b"ready":
-            process.kill()
-            raise ZygoteError(f"the sandbox zygote failed to start (exit status {process.wait()})")
-        return cls(address=address, process=process, _tmpdir=tmpdir)
+            self.process.kill()
+            raise ZygoteError(f"the sandbox zygote failed to start (exit status {self.process.wait()})")
+        self._ready = True
 
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -81,6 +96,7 @@ class Zygote:
 
     def spawn(self, config: dict[str, Any]) -> SandboxProcess:
         """Fork a fresh sandbox from the zygote; it serves `config` over a private socketpair."""
+        self.wait_ready()
         config = {**config, "cpus": sorted(os.sched_getaffinity(0))}  # see zygote._share_cpus
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -111,12 +127,24 @@ class SharedZygote:
     def __init__(self) -> None:
         self._zygote: Zygote | None = None
 
-    def get(self) -> Zygote:
+    def launch(self) -> None:
+        """Start the zygote now, without waiting for it, unless one is running."""
         if self._zygote is not None and self._zygote.process is not None and self._zygote.process.poll() is not None:
             self._zygote.close()
             self._zygote = None
         if self._zygote is None:
-            self._zygote = Zygote.start()
+            self._zygote = Zygote.launch()
+
+    def get(self) -> Zygote:
+        """The running zygote, ready to fork (started now if there is none, or replaced if it died)."""
+        self.launch()
+        assert self._zygote is not None
+        try:
+            self._zygote.wait_ready()
+        except ZygoteError:
+            self._zygote.close()
+            self._zygote = None
+            raise
         return self._zygote
 
     def close(self) -> None:

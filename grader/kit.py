@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.answers import ANSWERS_FILE
-from grader.packaging import write_installable
+from grader.packaging import requirements, write_installable
 from grader.spec import AssignmentSpec, ProblemSpec, load_assignment
 
 MAX_CHECKS_PER_TEST = 8
@@ -332,12 +332,63 @@ def record(root: Path, assignment: str, problem_id: str, tests: list[str], out: 
         unique: dict[tuple[str, bytes], dict[str, Any]] = {}
         for c in mine:
             unique.setdefault((c["name"], pickle.dumps((c["args"], c["kwargs"]))), c)
-        mine = list(unique.values())
-        if len(mine) > MAX_CHECKS_PER_TEST:  # spread over the run: small inputs first, larger ones later
-            step = len(mine) / MAX_CHECKS_PER_TEST
-            mine = [mine[int(i * step)] for i in range(MAX_CHECKS_PER_TEST)]
-        checks.extend(mine)
+        checks.extend(_select(list(unique.values()), problem, test))
     torch.save({"version": 1, "checks": checks, "failed": plugin.failed}, out)
+
+
+def _select(recorded: list[dict[str, Any]], problem: ProblemSpec, test: str) -> list[dict[str, Any]]:
+    """The checks a kit keeps for `test`: one that tells each declared mutant apart, then a spread.
+
+    Which inputs a Hypothesis run happens to draw differs between releases; choosing by the declared
+    mutants (bank code, trusted) makes the hashed checks fail every mutant that the instructor's test
+    fails, whatever the release, instead of by luck. The rest is spread over the run: small inputs
+    first, larger ones later.
+    """
+    if len(recorded) <= MAX_CHECKS_PER_TEST:
+        return recorded
+    chosen: list[int] = []
+    for mutant in problem.mutants():
+        if test not in mutant.fails:
+            continue
+        module = _load_bank_module(mutant.path, f"_kit_mutant_{problem.id}_{mutant.name}")
+        telling = next((i for i, c in enumerate(recorded) if module is None or _disagrees(module, c)), None)
+        if telling is not None and telling not in chosen:
+            chosen.append(telling)
+    step = len(recorded) / MAX_CHECKS_PER_TEST
+    for i in (int(k * step) for k in range(MAX_CHECKS_PER_TEST)):
+        if len(chosen) >= MAX_CHECKS_PER_TEST:
+            break
+        if i not in chosen:
+            chosen.append(i)
+    return [recorded[i] for i in sorted(chosen)]
+
+
+def _load_bank_module(path: Path, name: str) -> Any:
+    """A module of the bank (a mutant), imported here on the trusted side; None if it does not import."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    except Exception:  # noqa: BLE001  (a mutant that cannot import fails every check anyway)
+        return None
+
+
+def _disagrees(module: Any, check: dict[str, Any]) -> bool:
+    """Whether `module` gives another answer than the recorded one (raising counts as another answer)."""
+    from grader.answers import HashedAnswer, matches
+
+    try:
+        value = getattr(module, check["name"])
+        if check["kind"] == "call":
+            args, kwargs = copy.deepcopy((check["args"], check["kwargs"]))
+            value = value(*args, **kwargs)
+        return not matches(value, HashedAnswer(**check["answer"]))[0]
+    except Exception:  # noqa: BLE001
+        return True
 
 
 def _record_in_subprocess(root: Path, problem: ProblemSpec, tests: list[str], out: Path) -> dict[str, Any]:
@@ -485,6 +536,17 @@ def _write_grader(out: Path) -> None:
     write_installable(out, requirements_header="# The grader's requirements: python -m pip install -r requirements.txt")
 
 
+def _requirement_specs() -> dict[str, str]:
+    """The version range of each of the grader's requirements, by name ("torch": ">=2.4,<2.14.2")."""
+    from packaging.requirements import Requirement
+
+    specs = {}
+    for line in requirements():
+        req = Requirement(line)
+        specs[req.name.lower()] = ",".join(sorted((str(s) for s in req.specifier), key=lambda s: s[0] != ">"))
+    return specs
+
+
 def student_readme(assignment: AssignmentSpec, kit: Kit) -> str:
     rows = []
     for kp, problem in zip(kit.problems, assignment.problems, strict=True):
@@ -500,6 +562,9 @@ def student_readme(assignment: AssignmentSpec, kit: Kit) -> str:
             f"{'; '.join(notes) or 'all public tests'} |"
         )
     table = "\n".join(rows)
+    specs = _requirement_specs()
+    torch_spec, torchvision_spec = specs.get("torch", ""), specs.get("torchvision", "")
+    torch_range = f"torch{torch_spec}, torchvision{torchvision_spec}"
     return f"""# {assignment.title}: student kit
 
 This kit lets you check your solutions on your own machine with the same public tests the
@@ -508,7 +573,12 @@ the public tests, and the grader. It holds no hidden test and no reference solut
 
 ## Set-up (once)
 
+In a fresh virtual environment (`python3 -m venv .venv && . .venv/bin/activate`; Python 3.11 or newer):
+
 ```sh
+# Without an NVIDIA GPU (most laptops), first take PyTorch's CPU-only build: a few hundred MB instead of
+# several GB. The versions must be within the ranges of requirements.txt ({torch_range}).
+python -m pip install "torch{torch_spec}" "torchvision{torchvision_spec}" --index-url https://download.pytorch.org/whl/cpu
 python -m pip install -r requirements.txt     # torch, hypothesis, pytest, ... (the grader's requirements)
 python -m pip install .                       # the `grader` command (or use `python -m grader` from here)
 ```

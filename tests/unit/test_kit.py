@@ -364,3 +364,27 @@ def test_check_answers_passes_a_right_module_and_explains_a_wrong_one(kit):
     message = str(failure.value)
     assert message.startswith("double(tensor(shape=(1,), dtype=float64)): wrong answer on fixed input 1 of ")
     assert "the values differ from the expected float tensor(1)" in message
+
+
+def test_the_kit_keeps_a_check_that_tells_each_declared_mutant_apart(tmp_path):
+    """Only the 20th of 20 recorded calls tells the mutant apart: a plain spread of 8 would miss it."""
+    from grader.answers import hash_answer
+    from grader.kit import MAX_CHECKS_PER_TEST, _select
+    from grader.spec import Limits, ProblemSpec
+
+    folder = tmp_path / "p"
+    (folder / "mutants").mkdir(parents=True)
+    (folder / "mutants" / "wrong_at_19.py").write_text("# fails: test_f\ndef f(x):\n    return x * 2 if x != 19 else 0\n")
+    (folder / "mutants" / "other_test.py").write_text("# fails: test_g\ndef f(x):\n    return 0\n")
+    problem = ProblemSpec(
+        assignment="a", id="p", title="p", module="p", names=("f",), points=1.0, forbidden=(), secret=True,
+        limits=Limits(), max_examples=10, folder=folder, reference=tmp_path / "ref.py",
+    )
+    recorded = [
+        {"test": "test_f", "name": "f", "kind": "call", "args": [x], "kwargs": {},
+         "answer": __import__("dataclasses").asdict(hash_answer(2 * x))}
+        for x in range(20)
+    ]
+    kept = _select(recorded, problem, "test_f")
+    assert len(kept) == MAX_CHECKS_PER_TEST
+    assert [19] in [c["args"] for c in kept]

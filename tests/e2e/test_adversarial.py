@@ -50,6 +50,16 @@ EXPECTED: dict[str, tuple[float, str]] = {
     "returns_nan_inf_and_wrong_shapes": (0, "the shape does not match: expected (2,), got (2, 1)"),
 }
 
+# A fixture folder may carry its row itself, in `_expected.toml` (`score = 0`, `says = "..."`); that file is
+# not handed in with the submission.
+EXPECTED_FILE = "_expected.toml"
+for _folder in sorted(HOSTILE.iterdir()):
+    if (_folder / EXPECTED_FILE).is_file():
+        import tomllib
+
+        _row = tomllib.loads((_folder / EXPECTED_FILE).read_text())
+        EXPECTED[_folder.name] = (float(_row["score"]), str(_row.get("says", "")))
+
 
 def tree_digest(*folders: Path) -> str:
     h = hashlib.sha256()
@@ -68,7 +78,7 @@ def hostile_class(tmp_path_factory: pytest.TempPathFactory):
     correct.rename(subs / "aaa_correct")
     shutil.copytree(subs / "aaa_correct", subs / "zzz_correct")
     for folder in sorted(HOSTILE.iterdir()):
-        shutil.copytree(folder, subs / folder.name)
+        shutil.copytree(folder, subs / folder.name, ignore=shutil.ignore_patterns(EXPECTED_FILE))
         shutil.copy(subs / "aaa_correct/bn_fold.py", subs / folder.name)
     spec = root / "problems/hw7/true_softmax/problem.toml"
     spec.write_text(spec.read_text().replace("call_timeout = 10", "call_timeout = 3").replace("job_timeout = 120", "job_timeout = 90"))

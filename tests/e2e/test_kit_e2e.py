@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -95,29 +96,38 @@ def test_grader_check_runs_from_the_kit_folder(course_and_kit):
 
 
 def test_the_gradescope_bundle(course_and_kit, tmp_path):
-    root, _ = course_and_kit
+    root, kit = course_and_kit
     result = run_cli("--root", str(root), "gradescope", "hw7", "--out", str(tmp_path / "gs"))
     assert result.returncode == 0, result.stdout + result.stderr
     with zipfile.ZipFile(tmp_path / "gs/autograder.zip") as zf:
         names = set(zf.namelist())
         assert zf.getinfo("run_autograder").external_attr >> 16 & 0o111
+        assert json.loads(zf.read("grader-bundle.json")) == {"assignment": "hw7", "require": None}
     assert {"setup.sh", "run_autograder", "requirements.txt", "pyproject.toml", "grader/cli.py",
             "problems/hw7/assignment.toml", "reference/hw7/layer_ops.py"} <= names
-    # run_autograder's own command, on a Gradescope-like submission folder (files in a sub-folder).
-    source = tmp_path / "gs/autograder"
-    submission = tmp_path / "submission/repo"
-    submission.mkdir(parents=True)
+    # A simulated /autograder: the bundle in source/, this interpreter as the venv's python, setup.sh's
+    # record of the protections, and a submission with the files in a sub-folder beside a copy of the kit.
+    autograder = tmp_path / "autograder"
+    shutil.copytree(tmp_path / "gs/autograder", autograder / "source")
+    (autograder / "venv/bin").mkdir(parents=True)
+    (autograder / "venv/bin/python").symlink_to(sys.executable)
+    probe = subprocess.run([sys.executable, "-m", "grader.gradescope_bundle", "probe"], cwd=autograder / "source",
+                           capture_output=True, text=True, timeout=600, check=False)
+    assert probe.returncode == 0, probe.stdout + probe.stderr
+    (autograder / "source/protections.json").write_text(probe.stdout)
+    shutil.copytree(kit, autograder / "submission/kit")
+    (autograder / "submission/repo").mkdir()
     for f in (root / "submissions/hw7/carol_no_max_shift").iterdir():
-        shutil.copy(f, submission)
-    done = subprocess.run(
-        [sys.executable, "-m", "grader.gradescope_bundle", "run", "hw7", str(tmp_path / "submission"),
-         str(tmp_path / "results/results.json")], cwd=source, capture_output=True, text=True, timeout=600, check=False,
-    )
+        shutil.copy(f, autograder / "submission/repo")
+    done = subprocess.run(["bash", str(autograder / "source/run_autograder")], capture_output=True, text=True,
+                          timeout=600, check=False, env={**os.environ, "GRADER_AUTOGRADER_ROOT": str(autograder)})
     assert done.returncode == 0, done.stdout + done.stderr
-    doc = json.loads((tmp_path / "results/results.json").read_text())
+    doc = json.loads((autograder / "results/results.json").read_text())
     assert doc["score"] == 26.0
     assert {t["name"] for t in doc["tests"] if t["status"] == "failed"} == {
         "true_softmax: test_nu_is_finite_for_huge_beta_times_x",
         "true_softmax: test_grad_nu_is_a_probability_vector",
         "true_softmax: test_grad_nu_tends_to_one_hot_of_the_argmax",
     }
+    assert "Your files: graded the files in repo/ (none at the top of the submission)" in doc["output"]
+    assert doc["extra_data"]["grader"]["required_protections"] == json.loads(probe.stdout)["available"]

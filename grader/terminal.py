@@ -83,13 +83,17 @@ def _test_feedback(p: ProblemSpec, t: TestResult) -> str:
         parts.append("What your code was given (the last calls into it before the failure):\n" + t.failing_input)
     if t.student_traceback:
         parts.append("Your traceback:\n" + t.student_traceback)
+    test_path = f"problems/{p.assignment}/{p.id}/{p.test_file.name}"
+    replay = (
+        "To run this test again on your code (the same smallest failing input), from the course folder or the "
+        f"student kit, with --student naming your file or folder:\n  {replay_command(p, t.name)}"
+    )
     if t.reproduce:
-        parts.append(
-            f"To replay exactly this input: add this line above `def {t.name}` in "
-            f"problems/{p.assignment}/{p.id}/{p.test_file.name}\n  {t.reproduce}\n"
-            "then run, from the course folder or the student kit (--student names your file or folder):\n"
-            f"  {replay_command(p, t.name)}"
+        replay += (
+            f"\nTo replay only that input, add `from hypothesis import reproduce_failure` to the imports of "
+            f"{test_path} and this line above `def {t.name}`:\n  {t.reproduce}"
         )
+    parts.append(replay)
     if t.output:
         parts.append("Your output:\n" + t.output)
     return "\n\n".join(parts)

@@ -152,6 +152,22 @@ def test_export_gradescope_results_follow_the_documented_format(graded_course):
     assert "bn_fold: Your module could not be imported\nbn_fold.py could not be imported" in erin["output"]
 
 
+def test_exports_show_a_hidden_test_with_its_outcome_only(graded_course):
+    root, _ = graded_course
+    hidden = "test_fold_conv_bn_on_extreme_statistics"
+    note = "This test is hidden: only its outcome is shown."
+    folder = root / "reports/hw7/gradescope"
+    for student, status, output in (("dave_forgot_eps", "failed", note), ("alice_correct", "passed", "")):
+        doc = json.loads((folder / f"{student}.json").read_text())
+        test = next(t for t in doc["tests"] if t["name"] == f"bn_fold: {hidden}")
+        assert (test["status"], test["output"], test["tags"]) == (status, output, ["bn_fold", "hidden"]), student
+    tree = ET.parse(root / "reports/hw7/junit.xml").getroot()
+    case = tree.find(f"testsuite[@name='dave_forgot_eps.bn_fold']/testcase[@name='{hidden}']")
+    assert case is not None and case.find("system-out") is None
+    failure = case.find("failure")
+    assert failure is not None and failure.get("message") == note and failure.text == note
+
+
 def test_export_junit_is_valid_xml_with_a_failure_per_failed_test(graded_course):
     root, _ = graded_course
     result = run_cli("--root", str(root), "export", "hw7", "--format", "junit")

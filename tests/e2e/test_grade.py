@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -56,6 +57,26 @@ def test_failures_are_explained(graded_course):
     assert "values are" in huge["message"] and "where finite values were expected" in huge["message"]
     assert huge["falsifying_example"].startswith("Falsifying example: test_nu_is_finite_for_huge_beta_times_x(")
     assert "@reproduce_failure" in huge["reproduce"]
+
+
+HIDDEN = "test_fold_conv_bn_on_extreme_statistics"
+
+
+def test_a_hidden_test_is_graded_and_a_students_page_shows_only_its_outcome(graded_course):
+    root, _ = graded_course
+    doc = load(root)
+    for student, outcome in (("alice_correct", "passed"), ("bob_loops_and_float64", "passed"),
+                             ("dave_forgot_eps", "failed")):
+        hidden = next(t for t in problem(doc, student, "bn_fold")["tests"] if t["name"] == HIDDEN)
+        assert (hidden["hidden"], hidden["outcome"], hidden["max_points"]) == (True, outcome, 1.0), student
+    dave = next(t for t in problem(doc, "dave_forgot_eps", "bn_fold")["tests"] if t["name"] == HIDDEN)
+    assert dave["message"] and dave["falsifying_example"] and dave["failing_input"]  # the instructor's full record
+    page = html.unescape((root / "reports/hw7/students/dave_forgot_eps.html").read_text())
+    assert f'<code>{HIDDEN}</code> <span class="muted">(hidden)</span>' in page
+    section = page[page.index(f'<details id="bn_fold--{HIDDEN}"'):]
+    assert "This test is hidden: only its outcome is shown." in section[:section.index("</details>")]
+    for secret in (dave["message"], dave["falsifying_example"], dave["failing_input"], f"::{HIDDEN}"):
+        assert secret not in page
 
 
 def test_fake_output_and_monkeypatching_change_nothing(graded_course):

@@ -39,9 +39,9 @@ def make_course_with_a_secret_problem(root: Path) -> Path:
     return root
 
 
-def verdicts(results: Path) -> dict[tuple[str, str], dict[str, str]]:
+def verdicts(results: Path, *, public_only: bool = False) -> dict[tuple[str, str], dict[str, str]]:
     doc = json.loads(results.read_text())
-    return {(s["id"], p["id"]): {t["name"]: t["outcome"] for t in p["tests"]}
+    return {(s["id"], p["id"]): {t["name"]: t["outcome"] for t in p["tests"] if not (public_only and t["hidden"])}
             for s in doc["students"] for p in s["problems"]}
 
 
@@ -65,6 +65,14 @@ def test_the_kit_holds_no_reference_and_no_hidden_test(course_and_kit):
     assert "register_forward_hook" not in secret_tests and "torchvision" not in secret_tests  # its tests are its oracle
     public_tests = (root / "problems/hw7/true_softmax/test_true_softmax.py").read_text()
     assert (kit / "problems/hw7/true_softmax/test_true_softmax.py").read_text() == public_tests
+    # bn_fold's hidden test (and the helper only it used) is not in the kit, nor its point.
+    hidden = "test_fold_conv_bn_on_extreme_statistics"
+    assert hidden in (root / "problems/hw7/bn_fold/test_bn_fold.py").read_text()
+    kit_tests = (kit / "problems/hw7/bn_fold/test_bn_fold.py").read_text()
+    assert hidden not in kit_tests and "extreme_statistics" not in kit_tests
+    assert "def test_fold_conv_bn_equals_conv_then_bn(" in kit_tests
+    assert "points = 9  # the kit's tests only" in (kit / "problems/hw7/bn_fold/problem.toml").read_text()
+    assert "1 hidden (graded by the instructor only)" in (kit / "README.md").read_text()
 
 
 def test_a_students_check_from_the_kit_agrees_with_the_instructors_grading(course_and_kit, tmp_path):
@@ -75,9 +83,12 @@ def test_a_students_check_from_the_kit_agrees_with_the_instructors_grading(cours
     students = run_cli("grade", "hw7", str(root / "submissions/hw7"), "--out", str(tmp_path / "kit"), "--jobs", "2",
                        cwd=kit)
     assert students.returncode == 0, students.stdout + students.stderr
-    expected = verdicts(tmp_path / "instructor/hw7/results.json")
+    # The kit has every test but the hidden ones, and agrees on each of them.
+    expected = verdicts(tmp_path / "instructor/hw7/results.json", public_only=True)
     got = verdicts(tmp_path / "kit/hw7/results.json")
     assert got == expected
+    everything = verdicts(tmp_path / "instructor/hw7/results.json")
+    assert everything[("kim_ignores_stride", "bn_fold")]["test_fold_conv_bn_on_extreme_statistics"] == "failed"
     assert expected[("kim_ignores_stride", "layer_ops")]["test_conv_with_stride"] == "failed"
     assert expected[("kim_ignores_stride", "bn_fold")]["test_fold_conv_bn_equals_conv_then_bn"] == "failed"
 

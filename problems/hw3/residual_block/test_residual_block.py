@@ -1,7 +1,7 @@
 """Tests for hw3/residual_block: the forward pass, each gradient against autograd, and one SGD step."""
 
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from grader import assert_close, call_pure, points
@@ -12,14 +12,27 @@ widths = st.integers(1, 6)
 learning_rates = st.floats(1e-3, 1.0)
 
 
-def block_inputs(batch: int, n: int, seed: int, dtype: torch.dtype):
-    """x, H, v and dy: the bias is spread so that both sides of the ReLU occur."""
-    return (
+def block_inputs(batch: int, n: int, seed: int, dtype: torch.dtype, zeros: bool = False):
+    """x, H, v and dy: the bias is spread so that both sides of the ReLU occur.
+
+    With `zeros`, the first row of x and every other entry of v are 0, so that the pre-activation
+    is exactly 0 there however it is computed: the statement's convention (the ReLU's derivative
+    at 0 is 0) decides those gradients.
+    """
+    x, H, v, dy = (
         tensor((batch, n), seed, dtype=dtype),
         tensor((n, n), seed + 1, dtype=dtype),
         tensor((n,), seed + 2, dtype=dtype),
         tensor((batch, n), seed + 3, dtype=dtype),
     )
+    if zeros:
+        x[0] = 0
+        v[::2] = 0
+    return x, H, v, dy
+
+
+# Every run meets the convention at 0, not only when a draw happens to produce zeros.
+at_zero = example(batch=2, n=3, seed=0, dtype=torch.float32, zeros=True)
 
 
 def expected_forward(x, H, v):
@@ -42,9 +55,10 @@ def test_forward(student, batch, n, seed, dtype):
 
 
 @points(2)
-@given(batch=batches, n=widths, seed=seeds(), dtype=dtypes())
-def test_backward_dx(student, batch, n, seed, dtype):
-    x, H, v, dy = block_inputs(batch, n, seed, dtype)
+@given(batch=batches, n=widths, seed=seeds(), dtype=dtypes(), zeros=st.booleans())
+@at_zero
+def test_backward_dx(student, batch, n, seed, dtype, zeros):
+    x, H, v, dy = block_inputs(batch, n, seed, dtype, zeros)
     dx, _, _ = expected_backward(x, H, v, dy)
     result = student.backward(x, H, v, dy)
     assert isinstance(result, tuple) and len(result) == 3, "backward must return a tuple (dx, dH, dv)"
@@ -52,9 +66,10 @@ def test_backward_dx(student, batch, n, seed, dtype):
 
 
 @points(2)
-@given(batch=batches, n=widths, seed=seeds(), dtype=dtypes())
-def test_backward_dH(student, batch, n, seed, dtype):
-    x, H, v, dy = block_inputs(batch, n, seed, dtype)
+@given(batch=batches, n=widths, seed=seeds(), dtype=dtypes(), zeros=st.booleans())
+@at_zero
+def test_backward_dH(student, batch, n, seed, dtype, zeros):
+    x, H, v, dy = block_inputs(batch, n, seed, dtype, zeros)
     _, dH, _ = expected_backward(x, H, v, dy)
     result = student.backward(x, H, v, dy)
     assert isinstance(result, tuple) and len(result) == 3, "backward must return a tuple (dx, dH, dv)"
@@ -62,9 +77,10 @@ def test_backward_dH(student, batch, n, seed, dtype):
 
 
 @points(1)
-@given(batch=batches, n=widths, seed=seeds(), dtype=dtypes())
-def test_backward_dv(student, batch, n, seed, dtype):
-    x, H, v, dy = block_inputs(batch, n, seed, dtype)
+@given(batch=batches, n=widths, seed=seeds(), dtype=dtypes(), zeros=st.booleans())
+@at_zero
+def test_backward_dv(student, batch, n, seed, dtype, zeros):
+    x, H, v, dy = block_inputs(batch, n, seed, dtype, zeros)
     _, _, dv = expected_backward(x, H, v, dy)
     result = student.backward(x, H, v, dy)
     assert isinstance(result, tuple) and len(result) == 3, "backward must return a tuple (dx, dH, dv)"
@@ -72,9 +88,10 @@ def test_backward_dv(student, batch, n, seed, dtype):
 
 
 @points(2)
-@given(batch=batches, n=widths, lr=learning_rates, seed=seeds(), dtype=dtypes())
-def test_sgd_step(student, batch, n, lr, seed, dtype):
-    x, H, v, dy = block_inputs(batch, n, seed, dtype)
+@given(batch=batches, n=widths, lr=learning_rates, seed=seeds(), dtype=dtypes(), zeros=st.booleans())
+@example(batch=2, n=3, lr=0.5, seed=0, dtype=torch.float32, zeros=True)
+def test_sgd_step(student, batch, n, lr, seed, dtype, zeros):
+    x, H, v, dy = block_inputs(batch, n, seed, dtype, zeros)
     _, dH, dv = expected_backward(x, H, v, dy)
     expected = (H.double() - lr * dH, v.double() - lr * dv)
     assert_close(student.sgd_step(x, H, v, dy, lr), expected, dtype=dtype, name=f"sgd_step(x, H, v, dy, lr={lr!r})")

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.control import current_build_context
+from hypothesis.errors import InvalidArgument
 
 from grader.failing_input import describe_calls
 from grader.proxy import StudentError, StudentFault, StudentModule, StudentSession
@@ -238,9 +240,6 @@ class GradingPlugin:
 
 def current_example() -> object | None:
     """The run of a test that is under way: Hypothesis's build context of the example, or None."""
-    from hypothesis.control import current_build_context
-    from hypothesis.errors import InvalidArgument
-
     try:
         return current_build_context()
     except InvalidArgument:  # not inside a Hypothesis example

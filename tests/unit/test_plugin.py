@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
+import sys
+import types
 
 import pytest
 
@@ -135,3 +138,72 @@ def test_every_test_of_a_problem_that_cannot_run_carries_the_one_reason(tmp_path
     assert [(t.outcome, t.message) for t in result.tests] == [("failed", NOT_RUN + reason)] * 2
     if status == "crashed":
         assert all("SyntaxError: expected ':'" in t.student_traceback for t in result.tests)
+
+
+# -- plain pytest on the bank (grader.pytest_plugin) ----------------------------------------------------------
+
+
+def _pytest(*args: str, cwd) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider"], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow  # pytest in subprocesses
+def test_outside_the_bank_the_plugin_only_registers_its_markers(tmp_path):
+    (tmp_path / "test_other.py").write_text(
+        "import pytest, torch\n"
+        "THREADS = torch.get_num_threads()\n\n"
+        "@pytest.mark.points(1)\n@pytest.mark.hidden\n"
+        "def test_inert(pytestconfig):\n"
+        "    assert pytestconfig.pluginmanager.get_plugin('grader') is not None  # loaded by its entry point\n"
+        "    assert pytestconfig.pluginmanager.get_plugin('grader-bank') is None\n"
+        "    assert torch.get_num_threads() == THREADS\n\n"
+        "def test_student_is_not_a_fixture_here(student):\n"
+        "    pass\n"
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\naddopts = --strict-markers\n")
+    done = _pytest("test_other.py", cwd=tmp_path)
+    assert "1 passed, 1 error" in done.stdout, done.stdout[-3000:]
+    assert "fixture 'student' not found" in done.stdout
+    refused = _pytest("test_other.py", "--student", "x.py", cwd=tmp_path)
+    assert refused.returncode == 4 and "--student applies to the problem bank's tests" in refused.stderr
+
+
+def test_a_session_that_brings_its_own_student_fixture_keeps_the_plugin_inert(tmp_path):
+    from .test_hypothesis_contract import make_problem
+
+    root = make_problem(tmp_path)
+    seen = []
+
+    class OwnFixtures:
+        @pytest.fixture(scope="session")
+        def student(self):
+            return types.SimpleNamespace(double=lambda x: 2 * x)
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_configure(self, config):
+            seen.append(config.pluginmanager.get_plugin("grader-bank"))
+
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
+        code = pytest.main([str(root / "problems/hwc/contract/test_contract.py"), "-p", "no:cacheprovider", "-q",
+                            "--rootdir", str(tmp_path), "-W", "ignore"], plugins=[OwnFixtures()])
+    assert seen == [None]
+    assert code == pytest.ExitCode.TESTS_FAILED, log.getvalue()[-2000:]  # the fixture given, not a sandbox
+
+
+@pytest.mark.slow  # pytest and a sandbox in subprocesses
+def test_plain_pytest_runs_a_bank_test_on_a_students_file_in_the_sandbox(tmp_path):
+    from .test_hypothesis_contract import make_problem
+
+    root = make_problem(tmp_path)
+    (root / "mine.py").write_text("def double(x):\n    return 2 * x\n")
+    done = _pytest("problems/hwc/contract/test_contract.py", "--student", "mine.py", cwd=root)
+    assert done.returncode == 1 and "1 failed, 1 passed" in done.stdout, done.stdout[-3000:]
+    assert "AssertionError: double(5) + 0 is too big" in done.stdout
+    assert "What the student's code was given" in done.stdout and "double(\n    [0] 5\n)" in done.stdout
+    author = _pytest("problems/hwc/contract", "-k", "passes", cwd=root)  # no --student: the reference
+    assert author.returncode == 0 and "1 passed, 1 deselected" in author.stdout, author.stdout[-3000:]
+    (root / "mine.py").write_text("import os\nos.exit_now()\n")
+    broken = _pytest("problems/hwc/contract/test_contract.py", "--student", "mine.py", cwd=root)
+    assert "contract.py could not be imported: the import raised AttributeError" in broken.stdout

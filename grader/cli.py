@@ -378,9 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
 
     val = sub.add_parser(
-        "validate", parents=[common], help="check the bank: references score full marks, mutants fail as declared"
+        "validate", parents=[common],
+        help="check the bank: references and alternatives score full marks, mutants fail as declared"
     )
-    val.add_argument("assignment", nargs="?")
+    val.add_argument("assignment", nargs="?", help="an assignment, or one problem as ASSIGNMENT/PROBLEM (default: all)")
     val.add_argument("--jobs", "-j", type=jobs_count, metavar="N", help=jobs_help)
     val.set_defaults(func=cmd_validate)
 

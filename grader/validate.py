@@ -1,4 +1,9 @@
-"""The bank checks itself: every reference scores full marks, every mutant fails exactly its tests."""
+"""The bank checks itself: references and alternatives score full marks, every mutant fails exactly its tests.
+
+A problem's `alternatives/` holds correct solutions written far from the reference (float64 inside,
+loops, numpy, another formula): the mirror of its mutants. Each must score full marks, and its time
+is printed beside the problem's limits, so that limits that would reject a correct algorithm show.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ class Check:
 
     assignment: str
     problem: str
-    subject: str  # "reference" or "mutant <name>"
+    subject: str  # "reference", "mutant <name>" or "alternative <name>"
     ok: bool
     detail: str
 
@@ -36,10 +41,17 @@ def _verdict(problem: ProblemSpec, expected_fails: frozenset[str] | None, result
         return False, f"grader error: {result.message}"
     failed = {t.name for t in result.tests if t.outcome != "passed"}
     if expected_fails is None:
-        if failed:
-            details = "; ".join(f"{t.name}: {t.message.splitlines()[0] if t.message else ''}" for t in result.tests if t.outcome != "passed")
-            return False, f"the reference scores {result.score:g}/{problem.points:g}: {details}"
-        return True, f"{result.score:g}/{problem.points:g}"
+        who = "the reference" if result.student == "reference" else f"the {result.student}"
+        if failed or result.status != "graded":
+            details = "; ".join(
+                f"{t.name}: {t.message.splitlines()[0] if t.message else ''}" for t in result.tests if t.outcome != "passed"
+            ) or result.message
+            return False, f"{who} scores {result.score:g}/{problem.points:g}: {details}"
+        limits = problem.limits
+        return True, (
+            f"{result.score:g}/{problem.points:g} in {result.duration:.1f} s ({result.cpu_seconds:.1f} s CPU; "
+            f"limits: {limits.call_timeout:g} s a call, {limits.job_timeout:g} s a job, {limits.memory_mb} MiB)"
+        )
     known = {t.name for t in result.tests}
     unknown = expected_fails - known
     if unknown:
@@ -55,9 +67,21 @@ def _verdict(problem: ProblemSpec, expected_fails: frozenset[str] | None, result
     return True, f"loses {lost:g} points as declared ({result.score:g}/{problem.points:g})"
 
 
+def alternatives(problem: ProblemSpec) -> list[Path]:
+    """The problem's correct alternative solutions (`alternatives/*.py`)."""
+    return sorted((problem.folder / "alternatives").glob("*.py"))
+
+
 def validate(root: Path, assignments: Sequence[str], *, workers: int) -> list[Check]:
-    """Grade every reference and mutant of `assignments` and compare with what they declare."""
-    problems = [p for a in assignments for p in load_assignment(root, a).problems]
+    """Grade every reference, alternative and mutant of `assignments` and compare with what they declare.
+
+    An entry of `assignments` may name one problem as `ASSIGNMENT/PROBLEM`.
+    """
+    problems = []
+    for name in assignments:
+        assignment_id, _, problem_id = name.partition("/")
+        spec = load_assignment(root, assignment_id)
+        problems += [spec.problem(problem_id)] if problem_id else list(spec.problems)
     zygote = Zygote.start()
     expected: dict[tuple[str, str, str], frozenset[str] | None] = {}
     jobs = []
@@ -65,6 +89,10 @@ def validate(root: Path, assignments: Sequence[str], *, workers: int) -> list[Ch
         for problem in problems:
             jobs.append(_job(root, problem, "reference", problem.reference.read_bytes(), zygote.address))
             expected[(problem.assignment, problem.id, "reference")] = None
+            for path in alternatives(problem):
+                subject = f"alternative {path.stem}"
+                jobs.append(_job(root, problem, subject, path.read_bytes(), zygote.address))
+                expected[(problem.assignment, problem.id, subject)] = None
             for mutant in problem.mutants():
                 subject = f"mutant {mutant.name}"
                 jobs.append(_job(root, problem, subject, mutant.path.read_bytes(), zygote.address))

@@ -21,3 +21,20 @@ def test_list_shows_every_assignment():
     assert result.returncode == 0
     for assignment in list_assignments(REPO):
         assert assignment in result.stdout
+
+
+def test_one_problem_validates_alone_and_an_alternative_must_score_full_marks(tmp_path):
+    from .conftest import make_course
+
+    root = make_course(tmp_path, students=[])
+    alternatives = root / "problems/hw7/true_softmax/alternatives"
+    wrong = alternatives / "rounded_nu.py"
+    wrong.write_text((root / "problems/hw7/true_softmax/mutants/grad_from_rounded_nu.py").read_text())
+    result = run_cli("--root", str(root), "validate", "hw7/true_softmax", "--jobs", "2", timeout=900)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL hw7/true_softmax alternative rounded_nu: the alternative rounded_nu scores 9/10" in result.stdout
+    assert "ok   hw7/true_softmax alternative float64_inside: 10/10" in result.stdout
+    assert "bn_fold" not in result.stdout  # only the problem named
+    wrong.unlink()
+    again = run_cli("--root", str(root), "validate", "hw7/true_softmax", "--jobs", "2", timeout=900)
+    assert again.returncode == 0, again.stdout + again.stderr

@@ -3,7 +3,7 @@
 import math
 
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from grader import assert_close, call_pure, points
@@ -58,10 +58,30 @@ def test_grad_nu_matches_autograd(student, batch, n, beta, seed, dtype):
     assert_close(student.grad_nu(x, beta), expected_grad(x, beta), dtype=dtype, name="grad_nu(x, beta)")
 
 
+def near_ties(n: int, log2_beta: int, seed: int, dtype: torch.dtype) -> tuple[torch.Tensor, float]:
+    """x whose entries are nearly tied while beta * x reaches 1e7, as the statement promises.
+
+    beta is a power of two, so beta * x is exact in either dtype: a correct float32 solution loses
+    nothing there, while one that takes the gradient from a value rounded at that magnitude (for
+    example exp(beta * x - beta * nu)) is off by a factor of up to e.
+    """
+    beta = float(2**log2_beta)
+    x = 1e7 / beta + tensor((3, n), seed, dtype=torch.float64) * 2.0 / beta
+    return x.to(dtype), beta
+
+
 @points(1)
-@given(n=lengths, beta=st.sampled_from([0.5, 1.0, 1e3, 1e5]), seed=seeds(), dtype=dtypes())
-def test_grad_nu_is_a_probability_vector(student, n, beta, seed, dtype):
-    x = tensor((3, n), seed, dtype=dtype, scale=100.0)
+@given(
+    n=lengths, beta=st.sampled_from([0.5, 1.0, 1e3, 1e5]), seed=seeds(), dtype=dtypes(),
+    ties=st.sampled_from([None, 0, 10, 17]),
+)
+@example(n=4, beta=1.0, seed=0, dtype=torch.float32, ties=17)
+@example(n=4, beta=1.0, seed=0, dtype=torch.float64, ties=10)
+def test_grad_nu_is_a_probability_vector(student, n, beta, seed, dtype, ties):
+    if ties is None:
+        x = tensor((3, n), seed, dtype=dtype, scale=100.0)
+    else:
+        x, beta = near_ties(n, ties, seed, dtype)
     g = student.grad_nu(x, beta)
     assert_close(g, expected_grad(x, beta), dtype=dtype, name="grad_nu(x, beta)")
     assert bool((g >= 0).all()), "grad_nu must have non-negative entries"

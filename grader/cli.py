@@ -338,7 +338,7 @@ def cmd_kit(args: argparse.Namespace) -> int:
 def cmd_gradescope(args: argparse.Namespace) -> int:
     from grader.gradescope_bundle import build_bundle
 
-    print(build_bundle(_root(args), args.assignment, Path(args.out)))
+    print(build_bundle(_root(args), args.assignment, Path(args.out), require=args.require or None))
     return 0
 
 
@@ -434,6 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gs.add_argument("assignment")
     gs.add_argument("--out", required=True, help="folder for autograder/ and autograder.zip")
+    gs.add_argument(
+        "--require", action="append", default=[], choices=PROTECTIONS, metavar="PROTECTION",
+        help="require exactly these sandbox protections (repeatable; default: every one the image applies at set-up)",
+    )
     gs.set_defaults(func=cmd_gradescope)
     return parser
 

@@ -252,3 +252,18 @@ def test_forget_missing_when_nobody_is_missing_forgets_nothing(capsys, tmp_path)
     assert run(capsys, "--root", str(REPO), "forget", "hw7", "--missing", "--yes", "--out", str(tmp_path)) == (
         0, "hw7: nothing to forget\n", ""
     )
+
+
+def test_gradescope_require_is_written_into_the_bundle(tmp_path, capsys):
+    import json
+
+    from grader.cli import main
+
+    repo = __import__("pathlib").Path(__file__).resolve().parents[2]
+    assert main(["--root", str(repo), "gradescope", "hw7", "--out", str(tmp_path), "--require", "seccomp"]) == 0
+    config = json.loads((tmp_path / "autograder/grader-bundle.json").read_text())
+    assert config["require"] == ["seccomp"]
+    with __import__("pytest").raises(SystemExit) as exit_:
+        main(["--root", str(repo), "gradescope", "hw7", "--out", str(tmp_path / "x"), "--require", "nope"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'nope'" in capsys.readouterr().err

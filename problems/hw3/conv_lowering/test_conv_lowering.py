@@ -41,7 +41,7 @@ def expected_conv(x, weight, bias, config):
 
 def expected_backward(x, weight, dy, config):
     """(dx, dweight, dbias) by autograd through F.conv2d in float64."""
-    xd, wd = x.double().requires_grad_(True), weight.double().requires_grad_(True)
+    xd, wd = x.detach().double().requires_grad_(True), weight.detach().double().requires_grad_(True)
     bd = torch.zeros(weight.shape[0], dtype=torch.float64, requires_grad=True)
     (F.conv2d(xd, wd, bd, stride=config.stride, padding=config.padding) * dy.double()).sum().backward()
     return xd.grad, wd.grad, bd.grad

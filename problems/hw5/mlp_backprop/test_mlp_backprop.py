@@ -27,8 +27,8 @@ def network(sizes: list[int], seed: int, dtype: torch.dtype) -> Network:
 
 def expected_grads(A_list, b_list, x, y) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """The oracle: autograd on the loss 0.5 * ||y_L - y||^2, in float64."""
-    A64 = [A.double().requires_grad_(True) for A in A_list]
-    b64 = [b.double().requires_grad_(True) for b in b_list]
+    A64 = [A.detach().double().requires_grad_(True) for A in A_list]
+    b64 = [b.detach().double().requires_grad_(True) for b in b_list]
     h = x.double()
     for l, (A, b) in enumerate(zip(A64, b64)):
         z = A @ h + b

@@ -22,8 +22,8 @@ def network(L: int, n: int, m: int, seed: int, dtype: torch.dtype):
 def expected_grads(A_list, b_list, x, activation: str):
     """The oracle: autograd through the forward pass of the definition, in float64."""
     sigma = ACTIVATIONS[activation]
-    A64 = [A.double().requires_grad_(True) for A in A_list]
-    b64 = [b.double().requires_grad_(True) for b in b_list]
+    A64 = [A.detach().double().requires_grad_(True) for A in A_list]
+    b64 = [b.detach().double().requires_grad_(True) for b in b_list]
     y = sigma(A64[0] @ x.double() + b64[0])
     for A, b in zip(A64[1:-1], b64[1:-1]):
         y = sigma(A @ y + b) + y

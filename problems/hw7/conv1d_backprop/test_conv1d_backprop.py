@@ -50,8 +50,8 @@ def network_output(x, ws, bs, activation):
 
 def expected_grads(x, ws, bs, activation):
     """The gradients of y_L by autograd through F.conv1d, in float64."""
-    ws = [w.double().requires_grad_(True) for w in ws]
-    bs = [b.double().requires_grad_(True) for b in bs]
+    ws = [w.detach().double().requires_grad_(True) for w in ws]
+    bs = [b.detach().double().requires_grad_(True) for b in bs]
     network_output(x.double(), ws, bs, activation).sum().backward()
     return [w.grad for w in ws], [b.grad for b in bs]
 

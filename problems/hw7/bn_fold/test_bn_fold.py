@@ -1,5 +1,7 @@
 """Tests for hw7/bn_fold: folded layers equal the unfolded ones on random BatchNorm statistics."""
 
+import copy
+
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,15 +16,21 @@ def unfolded(*layers: nn.Module) -> nn.Module:
     return float64_copy(nn.Sequential(*layers)).eval()
 
 
+def in_both_modes(layer: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The layer in training mode and an eval-mode copy: the statement allows either, so every example tries both."""
+    return [("training", layer.train()), ("eval", copy.deepcopy(layer).eval())]
+
+
 @points(1)
 @given(config=conv2d_configs(), stats=st.data(), seed=seeds(), dtype=dtypes())
 def test_fold_conv_bn_equals_conv_then_bn(student, config, stats, seed, dtype):
     conv = config.make(seed, dtype)
     bn = stats.draw(batchnorm_stats(config.out_channels, affine=True)).make2d(dtype)
     x = tensor(config.input_shape, seed + 1, dtype=dtype)
-    folded = student.fold_conv_bn(conv, bn)
     expected = unfolded(conv, bn)(x.double())
-    assert_close(folded(x), expected, dtype=dtype, name="fold_conv_bn(conv, bn)(x)")
+    for mode, layer in in_both_modes(conv):
+        folded = student.fold_conv_bn(layer, bn)
+        assert_close(folded(x), expected, dtype=dtype, name=f"fold_conv_bn(conv in {mode} mode, bn)(x)")
 
 
 def extreme_statistics(num_features):
@@ -93,8 +101,10 @@ def test_fold_linear_bn_equals_linear_then_bn(student, n_in, n_out, bias, stats,
     linear = nn.Linear(n_in, n_out, bias=bias).to(dtype)
     bn = stats.draw(batchnorm_stats(n_out, affine=True)).make1d(dtype)
     x = tensor((batch, n_in), seed + 1, dtype=dtype)
-    assert_close(student.fold_linear_bn(linear, bn)(x), unfolded(linear, bn)(x.double()), dtype=dtype,
-                 name="fold_linear_bn(linear, bn)(x)")
+    expected = unfolded(linear, bn)(x.double())
+    for mode, layer in in_both_modes(linear):
+        assert_close(student.fold_linear_bn(layer, bn)(x), expected, dtype=dtype,
+                     name=f"fold_linear_bn(linear in {mode} mode, bn)(x)")
 
 
 @st.composite

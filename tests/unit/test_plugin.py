@@ -187,7 +187,8 @@ def test_a_session_that_brings_its_own_student_fixture_keeps_the_plugin_inert(tm
     log = io.StringIO()
     with contextlib.redirect_stdout(log):
         code = pytest.main([str(root / "problems/hwc/contract/test_contract.py"), "-p", "no:cacheprovider", "-q",
-                            "--rootdir", str(tmp_path), "-W", "ignore"], plugins=[OwnFixtures()])
+                            "--rootdir", str(tmp_path), "-W", "ignore", "--import-mode=importlib"],
+                           plugins=[OwnFixtures()])
     assert seen == [None]
     assert code == pytest.ExitCode.TESTS_FAILED, log.getvalue()[-2000:]  # the fixture given, not a sandbox
 
@@ -207,3 +208,17 @@ def test_plain_pytest_runs_a_bank_test_on_a_students_file_in_the_sandbox(tmp_pat
     (root / "mine.py").write_text("import os\nos.exit_now()\n")
     broken = _pytest("problems/hwc/contract/test_contract.py", "--student", "mine.py", cwd=root)
     assert "contract.py could not be imported: the import raised AttributeError" in broken.stdout
+
+
+def test_a_grader_error_is_never_hidden_behind_a_student_module_that_could_not_run(tmp_path, zygote):
+    from .test_hypothesis_contract import TESTS, grade_job, make_problem
+
+    broken_test = "\n\n@points(0)\ndef test_with_a_bug_of_its_own():\n    {}['missing']\n"
+    root = make_problem(tmp_path, TESTS + broken_test)
+    result = grade_job(root, zygote, (("contract.py", b"raise RuntimeError('no')\n"),))
+    outcomes = {t.name: (t.outcome, t.message.split(":")[0]) for t in result.tests}
+    assert outcomes == {
+        "test_double_stays_small": ("failed", "not run"),
+        "test_double_passes": ("failed", "not run"),
+        "test_with_a_bug_of_its_own": ("error", "grader error in test_with_a_bug_of_its_own"),
+    }

@@ -15,6 +15,7 @@ from statistics import mean, median
 
 from grader.results import JobResult, TestResult
 from grader.spec import AssignmentSpec
+from grader.term import Standing, Term, standing
 
 # Problem-level statuses where the module never ran its tests: one mistake for the whole problem.
 MODULE_STATUSES = ("crashed", "forbidden", "missing")
@@ -28,11 +29,23 @@ RETIRED_NOTE = "results of problems no longer in the assignment, kept but not co
 class StudentRow:
     id: str
     slug: str  # a file-name-safe, collision-free form of the id
-    total: float
+    total: float  # the final score: the test score, adjustments and the late deduction (grader.term)
     max_total: float
     problems: dict[str, JobResult | None]
     missing: bool = False  # stored, but not in the latest run's folder
     retired: dict[str, JobResult] = field(default_factory=dict)  # problems no longer in the assignment
+    standing: Standing | None = None  # how the total is made up; None only for rows built by hand
+
+    @property
+    def test_total(self) -> float:
+        """The sum of the tests' points (grader errors count nothing), before adjustments and lateness."""
+        return self.standing.test_score if self.standing is not None else self.total
+
+    @property
+    def adjusted(self) -> bool:
+        """Whether anything beyond the tests changed the score (or may: an extension, a late submission)."""
+        s = self.standing
+        return s is not None and bool(s.adjustments or s.extension or (s.late is not None and s.late.submitted))
 
     @property
     def page(self) -> str:
@@ -57,13 +70,14 @@ def slug(student: str) -> str:
 
 
 def build_rows(
-    assignment: AssignmentSpec, results: list[JobResult], *, missing: Collection[str] = ()
+    assignment: AssignmentSpec, results: list[JobResult], *, missing: Collection[str] = (), term: Term | None = None
 ) -> list[StudentRow]:
     """One row per student in `results` (every student of the store), sorted by id.
 
     A grader error counts for nothing in the total (the score is not final), and neither does a
     stored result of a problem no longer in the assignment (kept in `retired`). `missing` are the
-    students the latest run did not find in its folder.
+    students the latest run did not find in its folder. The total is the final score: `term`'s
+    adjustments and late deduction applied to the tests' points (grader.term).
     """
     by_student: dict[str, dict[str, JobResult]] = {}
     for r in results:
@@ -75,8 +89,10 @@ def build_rows(
         jobs = by_student[student]
         problems = {p.id: jobs.get(p.id) for p in assignment.problems}
         retired = {pid: r for pid, r in sorted(jobs.items()) if pid not in current}
-        total = sum(r.score for r in problems.values() if r is not None and r.status != "error")
-        rows.append(StudentRow(student, slug(student), total, max_total, problems, student in missing, retired))
+        made_up = standing(assignment, student, problems, term)
+        rows.append(
+            StudentRow(student, slug(student), made_up.final, max_total, problems, student in missing, retired, made_up)
+        )
     return rows
 
 

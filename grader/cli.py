@@ -1,4 +1,5 @@
-"""The `grader` command line: grade, check, validate, list, report, export, forget, kit, gradescope.
+"""The `grader` command line: grade, check, validate, list, report, export, forget, kit, gradescope; over a term:
+adjust, extend, diff, similarity, gradebook.
 
 Every error reaches the user as one line, `grader: <what went wrong; what to do>`, never as a
 traceback (`--debug` shows it): exit status 2 for bad input or a bad spec, 1 for anything else.
@@ -93,11 +94,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 summary = grade_assignment(
                     root, assignment_id, submissions, out, workers=_workers(args), regrade=args.regrade,
                     require=tuple(args.require), cluster=args.cluster, on_result=progress.update, zygote=zygote,
-                    require_modules=True,
+                    require_modules=True, times=args.times,
                 )
             finally:
                 progress.close()
-            index = render(assignment, out)
+            index = render(assignment, out, event="grade")
             for warning in summary.warnings:
                 print(f"  warning: {warning}", file=sys.stderr)
             print(
@@ -288,7 +289,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     print(f"{assignment.id}: forgot {len(gone)} results:")
     for student, problem in gone:
         print(f"  {student} / {problem}")
-    print(f"{assignment.id}: reports -> {render(assignment, out)}")
+    print(f"{assignment.id}: reports -> {render(assignment, out, event='forget')}")
     return 0
 
 
@@ -342,6 +343,200 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- over a term -----------------------------------------------------------------------------------
+
+
+def _store_of(args: argparse.Namespace, assignment_id: str) -> Path:
+    """The store of an assignment, which must exist (a one-line usage error otherwise)."""
+    path = _reports(args, assignment_id) / "grades.sqlite"
+    if not path.is_file():
+        raise UsageError(f"no results for {assignment_id} in {path.parent}: run 'grader grade {assignment_id}' first")
+    return path
+
+
+def _stored_students(path: Path) -> list[str]:
+    from grader.store import Store
+
+    store = Store(path)
+    try:
+        return store.students()
+    finally:
+        store.close()
+
+
+def cmd_adjust(args: argparse.Namespace) -> int:
+    """Record a manual adjustment (file first, then the store), or list them."""
+    from grader import adjustments
+    from grader.report import render
+
+    assignment = load_assignment(_root(args), args.assignment)
+    path = adjustments.file_path(assignment)
+    store_path = _store_of(args, assignment.id)
+    if args.list:
+        return _list_adjustments(assignment, store_path, show_withdrawn=args.all)
+    words = list(args.words)
+    if len(words) not in (2, 3):
+        raise UsageError("give STUDENT [PROBLEM] CHANGE, e.g. grader adjust hw7 alice bn_fold +2 --reason '...'")
+    student, change = words[0], words[-1]
+    problem = words[1] if len(words) == 3 else ""
+    if not args.reason or not args.reason.strip():
+        raise UsageError("say why with --reason '...': every adjustment keeps its reason")
+    students = _stored_students(store_path)
+    if student not in students:
+        raise UsageError(f"no stored results for {student!r}; 'grader report {assignment.id}' lists the students")
+    try:
+        kind, points = adjustments.parse_change(change)
+    except Exception as exc:  # SpecError: one line for the user
+        raise UsageError(str(exc)) from None
+    adjustment = adjustments.Adjustment(
+        student=student, problem=problem, kind=kind, points=points, reason=args.reason.strip(),
+        by=adjustments.who(args.by), at=adjustments.now(),
+    )
+    adjustments.append(path, assignment, adjustment)
+    where = f" on {problem}" if problem else ""
+    print(f"{assignment.id}: {student}{where} {adjustment.change} ({adjustment.reason}; by {adjustment.by}) -> {path}")
+    print(f"{assignment.id}: reports -> {render(assignment, store_path.parent, event='adjust')}")
+    return 0
+
+
+def _list_adjustments(assignment: Any, store_path: Path, *, show_withdrawn: bool) -> int:
+    from grader.classbook import build_rows
+    from grader.store import Store
+    from grader.term import load_term
+
+    store = Store(store_path)
+    try:
+        term = load_term(assignment, store)
+        rows = build_rows(assignment, list(store.results()), term=term)
+        log = store.adjustment_log()
+    finally:
+        store.close()
+    for note in term.notes:
+        print(f"note: {note}")
+    shown = 0
+    for row in rows:
+        s = row.standing
+        if s is None or not row.adjusted:
+            continue
+        shown += 1
+        print(f"{row.id}: tests {s.test_score:g}, final {s.final:g} / {row.max_total:g}")
+        for a in s.adjustments:
+            where = a.adjustment.problem or "assignment"
+            print(f"  {where} {a.adjustment.change} ({a.effect:+g}): {a.adjustment.reason} "
+                  f"[by {a.adjustment.by or 'hand'}, {a.adjustment.at or 'no date'}]")
+        if s.extension is not None:
+            print(f"  extended until {s.extension.isoformat()}")
+        if s.late is not None and s.late.submitted is not None:
+            print(f"  late: {s.late.describe()}")
+    if not shown:
+        print(f"{assignment.id}: no adjustments, extensions or late submissions")
+    if show_withdrawn:
+        gone = [(entry, seen, at) for entry, seen, at in log if at is not None]
+        print(f"withdrawn ({len(gone)}):" if gone else "withdrawn: none")
+        for entry, seen, at in gone:
+            what = entry.get("points") if entry.get("kind") != "extend" else entry.get("until")
+            print(f"  {entry.get('student')} {entry.get('problem') or 'assignment'} {entry.get('kind')} {what}: "
+                  f"{entry.get('reason')} [recorded {seen}, withdrawn {at}]")
+    return 0
+
+
+def cmd_extend(args: argparse.Namespace) -> int:
+    """Give a student a later due date (an `extend` row of the adjustments file)."""
+    from grader import adjustments
+    from grader.report import render
+
+    assignment = load_assignment(_root(args), args.assignment)
+    store_path = _store_of(args, assignment.id)
+    if args.student not in _stored_students(store_path):
+        raise UsageError(f"no stored results for {args.student!r}; 'grader report {assignment.id}' lists the students")
+    adjustment = adjustments.Adjustment(
+        student=args.student, problem="", kind="extend", until=args.until.strip(), reason=(args.reason or "").strip(),
+        by=adjustments.who(args.by), at=adjustments.now(),
+    )
+    path = adjustments.file_path(assignment)
+    adjustments.append(path, assignment, adjustment)
+    print(f"{assignment.id}: {args.student} due {adjustment.until} (by {adjustment.by}) -> {path}")
+    if assignment.due_at is None:
+        print(f"  note: {assignment.id} has no due date with a time zone in assignment.toml, so no late policy applies")
+    print(f"{assignment.id}: reports -> {render(assignment, store_path.parent, event='extend')}")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """What changed between two snapshots of the class (default: the last two)."""
+    from grader.history import diff
+    from grader.report import render
+    from grader.store import Store
+
+    assignment = load_assignment(_root(args), args.assignment)
+    store_path = _store_of(args, assignment.id)
+    render(assignment, store_path.parent)  # keeps a snapshot if the adjustments file changed since the last
+    store = Store(store_path)
+    try:
+        if args.list:
+            for snap_id, taken_at, event in store.snapshots():
+                print(f"{snap_id:>4}  {taken_at}  {event}")
+            return 0
+        if len(args.snapshots) not in (0, 2):
+            raise UsageError("give two snapshots (grader diff ASSIGNMENT A B), or none for the last two; --list lists them")
+        try:
+            ids = [int(x) for x in args.snapshots]
+        except ValueError:
+            raise UsageError(f"snapshots are numbers ({' '.join(args.snapshots)}); --list lists them") from None
+        try:
+            found = diff(store, *ids) if ids else diff(store)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
+    finally:
+        store.close()
+    if found is None:
+        print(f"{assignment.id}: one snapshot so far; nothing to compare it with")
+        return 0
+    print(f"{assignment.id}: " + "\n".join(found.lines()))
+    return 0
+
+
+def cmd_similarity(args: argparse.Namespace) -> int:
+    """The most similar pairs of submissions per problem, and reports/<a>/similarity.html."""
+    from grader.report import render
+    from grader.similarity import WORDING, compare_class
+    from grader.store import Store
+
+    assignment = load_assignment(_root(args), args.assignment)
+    store_path = _store_of(args, assignment.id)
+    store = Store(store_path)
+    try:
+        results = [r for r in store.results() if r.problem in {p.id for p in assignment.problems}]
+    finally:
+        store.close()
+    render(assignment, store_path.parent)
+    for p in compare_class(assignment, results, top=args.top):
+        print(f"{assignment.id}/{p.problem.id}: {p.compared} modules compared")
+        for i, pair in enumerate(p.pairs, start=1):
+            print(f"  {i:>2}. {pair.a} and {pair.b}: {100 * pair.share_a:.0f}% of {pair.a}'s code and "
+                  f"{100 * pair.share_b:.0f}% of {pair.b}'s is in both")
+        if not p.pairs:
+            print("  no two modules share a run of code long enough to count")
+    print(WORDING)
+    print(f"{assignment.id}: side by side -> {store_path.parent / 'similarity.html'}")
+    return 0
+
+
+def cmd_gradebook(args: argparse.Namespace) -> int:
+    """Every assignment's final scores, weighted by problems/course.toml, in one CSV and one page."""
+    from grader.gradebook import write_gradebook
+
+    root = _root(args)
+    csv_path, html_path, book = write_gradebook(root, Path(args.out) if args.out else root / "reports")
+    for note in book.notes:
+        print(f"note: {note}")
+    weights = ", ".join(f"{c.assignment} {100 * c.weight:g}%" for c in book.columns)
+    print(f"gradebook: {len(book.students)} students, {weights}")
+    print(csv_path)
+    print(html_path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Autograder for deep-learning homework.")
     parser.add_argument("--root", type=Path, help="course folder with problems/ and reference/ (default: the bundled demo)")
@@ -365,6 +560,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--require", action="append", default=[], choices=PROTECTIONS, metavar="PROTECTION",
         help=f"refuse to run student code without this sandbox protection ({', '.join(PROTECTIONS)}); repeatable",
+    )
+    grade.add_argument(
+        "--times", default="auto", metavar="SOURCE",
+        help="submission times for the late policy: auto (submitted.csv in the folder, else the layout's markers), "
+        "mtime (the files' modification times), none, or a CSV file (student,submitted_at)",
     )
     grade.set_defaults(func=cmd_grade)
 
@@ -439,6 +639,52 @@ def build_parser() -> argparse.ArgumentParser:
         help="require exactly these sandbox protections (repeatable; default: every one the image applies at set-up)",
     )
     gs.set_defaults(func=cmd_gradescope)
+
+    adjust = sub.add_parser(
+        "adjust", parents=[common],
+        help="record a manual adjustment (+N, -N, =N) with its reason, or list them (--list)",
+    )
+    adjust.add_argument("assignment")
+    adjust.add_argument("words", nargs="*", metavar="STUDENT [PROBLEM] CHANGE",
+                        help="the student, a problem (default: the whole assignment), and +N, -N or =N")
+    adjust.add_argument("--reason", help="why (required: it is the audit trail)")
+    adjust.add_argument("--by", help="who (default: the operating system's user)")
+    adjust.add_argument("--list", action="store_true", help="list every adjustment, extension and late submission")
+    adjust.add_argument("--all", action="store_true", help="with --list: also adjustments withdrawn from the file")
+    adjust.add_argument("--out", help="reports folder (default: ROOT/reports)")
+    adjust.set_defaults(func=cmd_adjust)
+
+    extend = sub.add_parser("extend", parents=[common], help="give a student a later due date")
+    extend.add_argument("assignment")
+    extend.add_argument("student")
+    extend.add_argument("--until", required=True, help="the new due date, e.g. 2026-10-05T23:59:00+02:00")
+    extend.add_argument("--reason", help="why (kept with the extension)")
+    extend.add_argument("--by", help="who (default: the operating system's user)")
+    extend.add_argument("--out", help="reports folder (default: ROOT/reports)")
+    extend.set_defaults(func=cmd_extend)
+
+    diff = sub.add_parser(
+        "diff", parents=[common], help="the scores that changed between two snapshots (default: the last two), and why"
+    )
+    diff.add_argument("assignment")
+    diff.add_argument("snapshots", nargs="*", metavar="SNAPSHOT", help="two snapshot numbers (see --list)")
+    diff.add_argument("--list", action="store_true", help="list the snapshots")
+    diff.add_argument("--out", help="reports folder (default: ROOT/reports)")
+    diff.set_defaults(func=cmd_diff)
+
+    sim = sub.add_parser(
+        "similarity", parents=[common], help="the most similar pairs of submissions per problem (for instructors)"
+    )
+    sim.add_argument("assignment")
+    sim.add_argument("--top", type=int, default=5, help="pairs listed per problem (default: 5)")
+    sim.add_argument("--out", help="reports folder (default: ROOT/reports)")
+    sim.set_defaults(func=cmd_similarity)
+
+    book = sub.add_parser(
+        "gradebook", parents=[common], help="every assignment's final scores, weighted by problems/course.toml"
+    )
+    book.add_argument("--out", help="reports folder (default: ROOT/reports)")
+    book.set_defaults(func=cmd_gradebook)
     return parser
 
 

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from grader import __version__
 from grader.jobs import JobSpec, make_job
+from grader.layouts import Discovered
 from grader.results import JobResult
 from grader.runner import run_jobs, run_jobs_here, run_jobs_on_cluster, start_forkserver
 from grader.sandbox.client import SharedZygote
 from grader.spec import AssignmentSpec, load_assignment
+from grader.run_record import RunRecord
 from grader.store import Store
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +44,8 @@ def find_root(explicit: Path | None = None) -> Path:
 
 
 def discover_students(
-    folder: Path, assignment: AssignmentSpec | None = None, notes: list[str] | None = None
+    folder: Path, assignment: AssignmentSpec | None = None, notes: list[str] | None = None,
+    discovered: list[Discovered] | None = None,
 ) -> dict[str, Path]:
     """Every student in `folder`, each as one folder of files (hidden entries are ignored).
 
@@ -57,6 +60,8 @@ def discover_students(
     found = discover(folder, _staging(), modules=modules, keep_names=names)
     if notes is not None:
         notes.extend(found.notes)
+    if discovered is not None:
+        discovered.append(found)
     return found.students
 
 
@@ -85,7 +90,8 @@ class SubmissionsError(Exception):
 
 
 def find_submissions(
-    folder: Path, assignment: AssignmentSpec, notes: list[str] | None = None, *, require_modules: bool = False
+    folder: Path, assignment: AssignmentSpec, notes: list[str] | None = None, *, require_modules: bool = False,
+    discovered: list[Discovered] | None = None,
 ) -> dict[str, Path]:
     """The students of `folder` (as discover_students), or SubmissionsError when it holds none.
 
@@ -97,7 +103,7 @@ def find_submissions(
         raise SubmissionsError(f"{folder} does not exist; {EXPECTED_LAYOUT}")
     if not folder.is_dir():
         raise SubmissionsError(f"{folder} is not a folder; {EXPECTED_LAYOUT}")
-    students = discover_students(folder, assignment, notes)
+    students = discover_students(folder, assignment, notes, discovered)
     modules = [p.module_file for p in assignment.problems]
     if students and (not require_modules or any((f / m).is_file() for f in students.values() for m in modules)):
         return students
@@ -147,6 +153,7 @@ def grade_assignment(
     only: tuple[str, ...] = (),
     zygote: SharedZygote | None = None,
     require_modules: bool = False,
+    times: str = "auto",
 ) -> GradeSummary:
     """Grade every student in `submissions` on every problem (or the `only` ones); results go to `out/grades.sqlite`.
 
@@ -154,7 +161,9 @@ def grade_assignment(
     one, this call starts its own and closes it. A folder with no student raises SubmissionsError, and
     so does one where no student has a file a problem asks for when `require_modules` is set (a class
     folder; a one-student Gradescope class that handed in nothing is graded as missing files instead).
-    Stored jobs of students or problems this run does not grade are kept.
+    Stored jobs of students or problems this run does not grade are kept. Each student's files and
+    submission time (`times`: auto, mtime, none, or a CSV file; grader.late) are recorded, and each
+    graded job's result keeps the submission's Python files and what its key was made of.
     """
     if workers < 1:
         raise ValueError(f"workers = {workers} must be at least 1")
@@ -163,7 +172,11 @@ def grade_assignment(
     if only:
         assignment = dataclasses.replace(assignment, problems=tuple(assignment.problem(p) for p in only))
     layout_notes: list[str] = []
-    students = find_submissions(submissions, assignment, layout_notes, require_modules=require_modules)
+    discovered: list[Discovered] = []
+    students = find_submissions(
+        submissions, assignment, layout_notes, require_modules=require_modules, discovered=discovered
+    )
+    record = RunRecord(assignment, submissions, students, discovered[-1] if discovered else None, times=times)
     # Nothing is written before the folder is known to hold submissions; then nothing is ever removed:
     # a run over a subset or another folder updates what it grades and keeps every other stored job.
     store = Store(out / "grades.sqlite")
@@ -178,16 +191,18 @@ def grade_assignment(
         for problem in assignment.problems:
             total += 1
             job = make_job(root, problem, student, folder, require=require)
+            record.saw(job)
             key = (student, problem.id)
             if not regrade and stored.get(key) == job.key and key not in errors:
                 continue
             jobs.append(job)
+    record.save(store, run_id)
     done = [0]
     failures: list[JobResult] = []
     warnings: set[str] = set(layout_notes)
 
     def finished(result: JobResult) -> None:
-        store.put(result)
+        record.put(store, result)
         done[0] += 1
         if result.status == "error":
             failures.append(result)

@@ -2,7 +2,9 @@
 
 These files may reach students (a Gradescope result, a CI log), so a hidden test appears in them only
 with its name, outcome and points, like on a student's page. Grader errors never count as a zero:
-the CSV leaves the cell empty, Gradescope and JUnit say that the score is not final.
+the CSV leaves the cell empty, Gradescope and JUnit say that the score is not final. The score they
+give is the final one; grades.csv and Gradescope's text also give the test score, the adjustments and
+the late deduction apart (grader.term).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from grader.classbook import StudentRow, build_rows
 from grader.results import JobResult, TestResult
 from grader.spec import AssignmentSpec
 from grader.store import Store
+from grader.term import load_term
 
 FORMATS = ("csv", "gradescope", "junit")
 HIDDEN_NOTE = "This test is hidden: only its outcome is shown."
@@ -40,24 +43,55 @@ def _points(x: float) -> str:
     return f"{x:g}"
 
 
+def spreadsheet_safe(text: str) -> str:
+    """`text` with a leading `'` where a spreadsheet would take it for a formula (CSV injection)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def standing_lines(row: StudentRow) -> list[str]:
+    """The test score, each adjustment, the late deduction and the final score, one line each (empty when
+    nothing but the tests made the score)."""
+    s = row.standing
+    if s is None or not row.adjusted:
+        return []
+    lines = [f"Test score: {_points(s.test_score)}"]
+    for applied in s.adjustments:
+        a = applied.adjustment
+        where = f" on {a.problem}" if a.problem else ""
+        lines.append(f"Adjustment{where}: {a.change} ({applied.effect:+g} points): {a.reason}")
+    if s.extension is not None:
+        lines.append(f"Extension: due {s.extension.isoformat()}")
+    if s.late is not None and s.late.submitted is not None:
+        lines.append(f"Late: {s.late.describe()}")
+    lines.append(f"Final score: {_points(s.final)} / {_points(row.max_total)}")
+    return lines
+
+
 # --- grades.csv -----------------------------------------------------------------------------------
 
 
 def grades_csv(assignment: AssignmentSpec, rows: list[StudentRow]) -> str:
-    """One row per student: `student`, a column per problem (its id), `total`.
+    """One row per student: `student`, a column per problem (its id: the tests' points), `tests` (their
+    sum), `adjustments` (what manual adjustments changed), `late` (the late deduction, negative) and
+    `total` (the final score: the three added up).
 
-    A cell is empty where the score is not known (a grader error, or a job not graded yet).
+    A problem's cell is empty where the score is not known (a grader error, or a job not graded yet).
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", *(p.id for p in assignment.problems), "total"])
+    writer.writerow(["student", *(p.id for p in assignment.problems), "tests", "adjustments", "late", "total"])
     for row in rows:
         cells = []
         for p in assignment.problems:
             r = row.problems[p.id]
             cells.append("" if r is None or r.status == "error" else _points(r.score))
-        student = "'" + row.id if row.id.startswith(_FORMULA_START) else row.id
-        writer.writerow([student, *cells, _points(row.total)])
+        s = row.standing
+        adjustments = s.adjustment_total if s is not None else 0.0
+        late = -s.late_deduction if s is not None and s.late_deduction else 0.0
+        writer.writerow(
+            [spreadsheet_safe(row.id), *cells, _points(row.test_total), _points(adjustments), _points(late),
+             _points(row.total)]
+        )
     return buffer.getvalue()
 
 
@@ -123,7 +157,9 @@ def gradescope_document(assignment: AssignmentSpec, row: StudentRow) -> dict[str
                     "tags": [p.id] + (["hidden"] if t.hidden else []),
                 }
             )
-    header = f"{assignment.title}: {_points(row.total)} / {_points(row.max_total)}"
+    header = "\n".join(
+        [f"{assignment.title}: {_points(row.total)} / {_points(row.max_total)}", *standing_lines(row)]
+    )
     return {
         "score": row.total,
         "execution_time": round(seconds, 2),
@@ -246,6 +282,7 @@ def export(assignment: AssignmentSpec, out: Path, formats: tuple[str, ...] = FOR
     try:
         results = list(store.results())
         run = store.last_run()
+        term = load_term(assignment, store)
     finally:
         store.close()
-    return write_exports(assignment, build_rows(assignment, results), run, out, formats)
+    return write_exports(assignment, build_rows(assignment, results, term=term), run, out, formats)

@@ -57,6 +57,20 @@ class Discovered:
 
     students: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # For submission times (grader.late): each student's entries in the folder as downloaded (their
+    # modification times), and the students an LMS file name marks late (Canvas's `_late_`).
+    entries: dict[str, list[Path]] = field(default_factory=dict)
+    marked_late: set[str] = field(default_factory=set)
+
+
+# The instructor's submission times (grader.late), not a student's file.
+SUBMISSION_TIMES_FILE = "submitted.csv"
+_CANVAS_LATE = re.compile(r"^[A-Za-z0-9-]+?_(?:late|LATE)_\d+_\d+_.+$")
+
+
+def marked_late(name: str) -> bool:
+    """Whether an LMS download's file name carries Canvas's late marker (`<student>_late_<id>_<id>_<file>`)."""
+    return _CANVAS_LATE.match(name) is not None
 
 
 def split_lms_name(name: str, modules: tuple[str, ...] = ()) -> tuple[str, str] | None:
@@ -235,12 +249,19 @@ def discover(folder: Path, staging: Path, *, modules: tuple[str, ...] = (),
             split = split_lms_name(entry.name)
             student = split[0] if split else entry.stem
             sources.setdefault(student, []).append(("zip", entry))
+            if split and marked_late(entry.name):
+                found.marked_late.add(student)
+        elif entry.is_file() and entry.name == SUBMISSION_TIMES_FILE:
+            continue
         elif entry.is_file():
             split = split_lms_name(entry.name, modules)
             if split is None:
                 found.notes.append(f"{entry.name}: ignored (the name does not say whose file it is)")
                 continue
             sources.setdefault(split[0], []).append((split[1], entry))
+            if marked_late(entry.name):
+                found.marked_late.add(split[0])
+    found.entries = {student: [path for _, path in items] for student, items in sources.items()}
     searched = {student: find_student_files(items[0][1], modules)
                 for student, items in sources.items() if len(items) == 1 and items[0][0] == "folder"}
     if len(sources) > 1 and len(searched) == len(sources) and not any(r.found and not r.others for r in searched.values()):

@@ -16,10 +16,11 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from grader.adjustments import now
 from grader.classbook import (
     Histogram,
     StudentRow,
@@ -31,11 +32,20 @@ from grader.classbook import (
     retired_problems,
     slug,
 )
+from grader.codeview import CodeFile, CodeLink, links, render_files, student_files, style_css, test_refs
 from grader.exports import write_exports
+from grader.history import Diff, diff, record
+from grader.late import SUBMITTED_CSV
 from grader.results import JobResult
+from grader.similarity import REPORT_PAIRS, compare_class
+from grader.similarity import WORDING as SIMILARITY_WORDING
 from grader.spec import AssignmentSpec
 from grader.statements import statement_html
 from grader.store import Store
+from grader.term import Standing, Term, load_term
+
+if TYPE_CHECKING:
+    from grader.gradebook import Gradebook
 
 SCHEMA_VERSION = 1
 OUTPUT_SHOWN = 4000  # characters of a test's captured output shown on a page
@@ -85,6 +95,7 @@ def _environment() -> jinja2.Environment:
     env.filters["pct"] = lambda x: f"{100 * x:.0f}%"
     env.filters["capped"] = _capped
     env.filters["reproduce_line"] = _reproduce_line
+    env.filters["student_slug"] = slug
     env.filters["first_line"] = lambda text: text.strip().splitlines()[0] if text.strip() else ""
     return env
 
@@ -167,6 +178,8 @@ def results_document(assignment: AssignmentSpec, rows: list[StudentRow], run: di
                 "id": row.id,
                 "score": row.total,
                 "max_score": row.max_total,
+                "test_score": row.test_total,
+                **_standing_entry(row.standing),
                 "in_latest_run": not row.missing,
                 "notes": row.notes,
                 "problems": [
@@ -176,6 +189,34 @@ def results_document(assignment: AssignmentSpec, rows: list[StudentRow], run: di
             }
             for row in rows
         ],
+    }
+
+
+def _standing_entry(s: Standing | None) -> dict[str, Any]:
+    """What made the final score beyond the tests: adjustments (with who, when, why), extension, lateness."""
+    if s is None:
+        return {"adjustments": [], "extension": None, "late": None}
+    late = None
+    if s.late is not None and s.late.submitted is not None:
+        late = {
+            "submitted_at": s.late.submitted.at.isoformat() if s.late.submitted.at else None,
+            "source": s.late.submitted.source,
+            "due": s.late.due.isoformat(),
+            "late_seconds": max(s.late.late_seconds, 0.0),
+            "units": s.late.units,
+            "unit": s.late.unit,
+            "deduction": s.late.deduction,
+            "not_accepted": s.late.rejected,
+            "description": s.late.describe(),
+        }
+    return {
+        "adjustments": [
+            {"problem": a.adjustment.problem or None, "change": a.adjustment.change, "points": a.effect,
+             "reason": a.adjustment.reason, "by": a.adjustment.by, "at": a.adjustment.at}
+            for a in s.adjustments
+        ],
+        "extension": s.extension.isoformat() if s.extension else None,
+        "late": late,
     }
 
 
@@ -252,16 +293,35 @@ def grader_errors(results: list[JobResult]) -> list[GraderError]:
     return errors
 
 
+def _student_code(row: StudentRow) -> tuple[list[CodeFile], dict[str, list[CodeLink]]]:
+    """The student's files, highlighted with the failures' lines marked, and each failure's links to them."""
+    files = student_files(row.problems.values())
+    slugs = {name: slug(name) for name in files}
+    marked: dict[str, set[int]] = {}
+    per_test: dict[str, list[CodeLink]] = {}
+    for pid, r in row.problems.items():
+        if r is None:
+            continue
+        for t in r.tests:
+            refs = [ref for ref in test_refs(t) if ref[0] in files]
+            for name, line in refs:
+                marked.setdefault(name, set()).add(line)
+            if refs:
+                per_test[f"{pid}--{t.name}"] = links(refs, files, slugs)
+    return render_files(files, marked, slugs), per_test
+
+
 def render_pages(
     assignment: AssignmentSpec, results: list[JobResult], run: dict[str, Any], out: Path, *,
-    missing: Collection[str] = (),
+    missing: Collection[str] = (), term: Term | None = None, changes: Diff | None = None,
 ) -> Path:
-    """Write `index.html` and `students/<student>.html` into `out`; returns the index page.
+    """Write `index.html`, `students/<student>.html` and `similarity.html` into `out`; returns the index page.
 
     Every student in `results` gets a row and a page; `missing` (stored students the latest run did
-    not see) and results of problems no longer in the assignment are noted, never dropped.
+    not see) and results of problems no longer in the assignment are noted, never dropped. `term`
+    brings the adjustments and submission times, `changes` what changed since the previous snapshot.
     """
-    rows = build_rows(assignment, results, missing=missing)
+    rows = build_rows(assignment, results, missing=missing, term=term)
     env = _environment()
     statements = {p.id: statement_html(p.statement.read_text()) for p in assignment.problems}
     students = out / "students"
@@ -269,8 +329,21 @@ def render_pages(
     current = [r for r in results if r.problem in statements]  # results of retired problems are only noted
     errors = grader_errors(current)
     warnings = sorted({w for r in current for w in r.warnings})
+    similar = compare_class(assignment, current)
+    (out / "similarity.html").write_text(
+        env.get_template("similarity.html").render(
+            assignment=assignment, problems=similar, wording=SIMILARITY_WORDING, csp=_CSP, code_css=""
+        )
+    )
     script = env.get_template("sort_script.html").render()
     index = out / "index.html"
+    term_notes = list(term.notes) if term is not None else []
+    unknown_times = [row.id for row in rows if row.standing and row.standing.late and row.standing.late.late_seconds < 0]
+    if unknown_times:
+        term_notes.append(
+            f"{len(unknown_times)} marked late with no submission time ({', '.join(unknown_times)}): nothing was "
+            f"deducted; give their times in {SUBMITTED_CSV} (student,submitted_at) and grade again"
+        )
     index.write_text(
         env.get_template("index.html").render(
             assignment=assignment,
@@ -285,7 +358,14 @@ def render_pages(
             missing=[row for row in rows if row.missing],
             retired=retired_problems(rows),
             submissions=run.get("submissions", ""),
+            adjusted=any(row.adjusted for row in rows),
+            term_notes=term_notes,
+            changes=changes,
+            similar=[(p, p.pairs[:REPORT_PAIRS]) for p in similar],
+            similarity_wording=SIMILARITY_WORDING,
+            exports=_export_links(out),
             csp=_script_csp(script),
+            code_css="",
         )
     )
     keep = {Path(row.page).name for row in rows}
@@ -293,25 +373,53 @@ def render_pages(
         if stale.name not in keep:
             stale.unlink()
     student_page = env.get_template("student.html")
+    css = style_css()
     for row in rows:
+        code, code_links = _student_code(row)
         (out / row.page).write_text(
-            student_page.render(assignment=assignment, row=row, statements=statements, run=run_facts(run), csp=_CSP)
+            student_page.render(
+                assignment=assignment, row=row, statements=statements, run=run_facts(run), csp=_CSP,
+                code=code, code_links=code_links, code_css=css,
+            )
         )
     return index
 
 
-def render(assignment: AssignmentSpec, out: Path) -> Path:
-    """Render everything in `out` from the store `out/grades.sqlite`; returns the index page."""
+def _export_links(out: Path) -> list[tuple[str, str]]:
+    """(label, relative link) of the files the class page points to."""
+    return [
+        ("grades.csv", "grades.csv"),
+        ("results.json", "results.json"),
+        ("Gradescope results (one file per student)", "gradescope/"),
+        ("JUnit XML", "junit.xml"),
+        ("Similar submissions", "similarity.html"),
+    ]
+
+
+def render(assignment: AssignmentSpec, out: Path, *, event: str = "report") -> Path:
+    """Render everything in `out` from the store `out/grades.sqlite`; returns the index page.
+
+    The adjustments file is read (and mirrored into the store), a snapshot of the class is kept if it
+    changed (`event` says what changed it), and the class page shows what changed since the last one.
+    """
     store = Store(out / "grades.sqlite")
     try:
         results = list(store.results())
         run = store.last_run()
         missing = store.missing_from_last_run()
+        term = load_term(assignment, store)
+        rows = build_rows(assignment, results, missing=missing, term=term)
+        record(store, rows, event=event, at=now())
+        changes = diff(store)
     finally:
         store.close()
-    index = render_pages(assignment, results, run, out, missing=missing)
-    rows = build_rows(assignment, results, missing=missing)
+    index = render_pages(assignment, results, run, out, missing=missing, term=term, changes=changes)
     document = results_document(assignment, rows, run)
     (out / "results.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     write_exports(assignment, rows, run, out)
     return index
+
+
+def render_gradebook(book: Gradebook) -> str:
+    """The course gradebook page (grader.gradebook)."""
+    return _environment().get_template("gradebook.html").render(book=book, csp=_CSP, code_css="")

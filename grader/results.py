@@ -57,6 +57,9 @@ class JobResult:
     key: str = ""
     warnings: tuple[str, ...] = ()
     cpu_seconds: float = 0.0  # the trusted worker's and the sandboxes' CPU time
+    # The text of the submission's Python files as graded (name, text), capped (grader.codeview); ()
+    # in results stored before the field existed. Shown on the student's page, never in exports.
+    sources: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,4 +67,5 @@ class JobResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobResult:
         tests = tuple(TestResult.from_dict(t) for t in data.get("tests", ()))
-        return cls(**{**data, "tests": tests, "warnings": tuple(data.get("warnings", ()))})
+        sources = tuple((str(name), str(text)) for name, text in data.get("sources", ()))
+        return cls(**{**data, "tests": tests, "warnings": tuple(data.get("warnings", ())), "sources": sources})

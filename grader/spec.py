@@ -82,12 +82,31 @@ class ProblemSpec:
 
 
 @dataclass(frozen=True)
+class LatePolicy:
+    """`[late]` of assignment.toml: what a late submission loses (grader.late applies it).
+
+    A deduction is a fraction of the assignment's points per day (or per hour) late or part of one,
+    counted from the due date once the grace period is over, capped at `max_deduction`; a submission
+    after `not_accepted_after` scores 0.
+    """
+
+    per_day: float = 0.0
+    per_hour: float = 0.0
+    grace_minutes: float = 0.0
+    max_deduction: float = 1.0
+    not_accepted_after: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
 class AssignmentSpec:
     id: str
     title: str
     course: str
     due: str | None
     problems: tuple[ProblemSpec, ...] = field(default=())
+    due_at: dt.datetime | None = None  # `due` as a date and time with a zone, where it is one
+    late: LatePolicy | None = None
+    folder: Path | None = None  # problems/<assignment>/ (None for specs built in memory)
 
     def problem(self, problem_id: str) -> ProblemSpec:
         for p in self.problems:
@@ -163,7 +182,79 @@ _ASSIGNMENT_KEYS: dict[str, _Key] = {
     "course": _Key((str,)),
     "problems": _Key((list,), required=True, rule=_identifiers),
     "due": _Key((str, dt.date, dt.datetime)),
+    "late": _Key((dict,)),
 }
+
+
+def _fraction(v: Any) -> str | None:
+    return None if 0 <= v <= 1 else "must be between 0 and 1 (a fraction of the assignment's points)"
+
+
+_LATE_KEYS: dict[str, _Key] = {
+    "per_day": _Key(_NUMBER, rule=_fraction),
+    "per_hour": _Key(_NUMBER, rule=_fraction),
+    "grace_minutes": _Key(_NUMBER, rule=_not_negative),
+    "max_deduction": _Key(_NUMBER, rule=_fraction),
+    "not_accepted_after": _Key((str, dt.datetime)),
+}
+_DATE_TIME_EXAMPLE = "2026-10-01T23:59:00+02:00"
+
+
+def parse_date_time(value: object) -> dt.datetime | None:
+    """A TOML or ISO 8601 date and time with a time zone, or None when `value` is not one."""
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return parsed if parsed.tzinfo is not None and parsed.utcoffset() is not None else None
+
+
+def _late_policy(path: Path, data: dict[str, Any]) -> tuple[dt.datetime | None, LatePolicy | None]:
+    """The due date (where it is a date and time with a zone) and the `[late]` policy, validated."""
+    due = data.get("due")
+    due_at = parse_date_time(due) if due is not None else None
+    if "late" not in data:
+        return due_at, None
+    late = data["late"]
+    _check(path, late, _LATE_KEYS, "late.")
+    if due is None:
+        raise SpecError(f"{path}: [late] needs a due date to count from: add due = \"{_DATE_TIME_EXAMPLE}\"")
+    if due_at is None:
+        raise SpecError(
+            f"{path}: due = {due!r} must be a date and time with a time zone, like {_DATE_TIME_EXAMPLE} "
+            "([late] counts from it)"
+        )
+    if "per_day" in late and "per_hour" in late:
+        raise SpecError(
+            f"{path}: late.per_day = {late['per_day']!r} and late.per_hour = {late['per_hour']!r}: give one of them, not both"
+        )
+    cutoff = None
+    if "not_accepted_after" in late:
+        cutoff = parse_date_time(late["not_accepted_after"])
+        if cutoff is None:
+            raise SpecError(
+                f"{path}: late.not_accepted_after = {late['not_accepted_after']!r} must be a date and time with a "
+                f"time zone, like {_DATE_TIME_EXAMPLE}"
+            )
+        if cutoff <= due_at:
+            raise SpecError(
+                f"{path}: late.not_accepted_after = {late['not_accepted_after']!r} must be after due = {due!r}"
+            )
+    if not any(k in late for k in ("per_day", "per_hour", "not_accepted_after")):
+        raise SpecError(f"{path}: [late] = {late!r} must set per_day, per_hour or not_accepted_after")
+    policy = LatePolicy(
+        per_day=float(late.get("per_day", 0.0)),
+        per_hour=float(late.get("per_hour", 0.0)),
+        grace_minutes=float(late.get("grace_minutes", 0.0)),
+        max_deduction=float(late.get("max_deduction", 1.0)),
+        not_accepted_after=cutoff,
+    )
+    return due_at, policy
 
 
 def _check(path: Path, table: dict[str, Any], keys: dict[str, _Key], prefix: str = "") -> None:
@@ -244,12 +335,16 @@ def load_assignment(root: Path, assignment: str) -> AssignmentSpec:
         if not (path.parent / name).is_dir():
             raise SpecError(f"{path}: problems lists {name!r}, but {path.parent / name} does not exist")
     due = data.get("due")
+    due_at, late = _late_policy(path, data)
     return AssignmentSpec(
         id=assignment,
         title=data["title"],
         course=data.get("course", ""),
         due=None if due is None else str(due),
         problems=tuple(load_problem(root, assignment, name) for name in names),
+        due_at=due_at,
+        late=late,
+        folder=path.parent,
     )
 
 

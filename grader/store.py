@@ -6,6 +6,12 @@ stored is not run again. The store never forgets on its own: a run over a subset
 updates the jobs it graded and keeps every other one; only `forget` (the `grader forget` command)
 removes results. Each run records the submissions folder it read and the students it found there
 (`run_students`), so that renderers can say which stored students the latest run did not see.
+
+Over a term the store also keeps, apart from the test scores: what each graded job's key was made
+of (`job_inputs`: the submission's files, the problem folder's files, the reference, the grader
+version), each student's latest submission (its files' hashes and when it was handed in), a log of
+every adjustment the course's adjustments file has held (grader.adjustments; the file wins, and rows
+gone from it stay here as withdrawn), and a snapshot of the class after each change (grader.history).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from grader.results import JobResult
 
@@ -38,6 +45,28 @@ CREATE TABLE IF NOT EXISTS run_students (
     run INTEGER NOT NULL REFERENCES runs (id),
     student TEXT NOT NULL,
     PRIMARY KEY (run, student)
+);
+CREATE TABLE IF NOT EXISTS job_inputs (
+    key TEXT PRIMARY KEY,
+    inputs TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    student TEXT PRIMARY KEY,
+    files TEXT NOT NULL,
+    submitted TEXT,
+    run INTEGER
+);
+CREATE TABLE IF NOT EXISTS adjustment_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    row TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    withdrawn_at TEXT
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    taken_at TEXT NOT NULL,
+    event TEXT NOT NULL,
+    state TEXT NOT NULL
 );
 """
 
@@ -79,12 +108,27 @@ class Store:
         """The stored key of every (student, problem)."""
         return {(s, p): k for s, p, k in self.db.execute("SELECT student, problem, key FROM jobs")}
 
-    def put(self, result: JobResult) -> None:
-        with self.db:
+    def put(self, result: JobResult, *, inputs: dict[str, Any] | None = None) -> None:
+        """Store a job's result, and what its key was made of (kept for every key ever graded)."""
+        with self._transaction():
             self.db.execute(
                 "INSERT OR REPLACE INTO jobs (student, problem, key, result, finished_at) VALUES (?, ?, ?, ?, ?)",
                 (result.student, result.problem, result.key, json.dumps(result.to_dict()), time.time()),
             )
+            if inputs is not None and result.key:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO job_inputs (key, inputs) VALUES (?, ?)",
+                    (result.key, json.dumps(inputs, sort_keys=True)),
+                )
+
+    def job_inputs(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """What each of these job keys was made of, where the grader that graded it recorded it."""
+        found: dict[str, dict[str, Any]] = {}
+        for key in set(keys):
+            row = self.db.execute("SELECT inputs FROM job_inputs WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                found[key] = json.loads(row[0])
+        return found
 
     def results(self) -> Iterator[JobResult]:
         for (text,) in self.db.execute("SELECT result FROM jobs ORDER BY student, problem"):
@@ -148,9 +192,94 @@ class Store:
             return None
         return {s for (s,) in self.db.execute("SELECT student FROM run_students WHERE run = ?", (row[0],))}
 
+    def latest_run_id(self) -> int | None:
+        row = self._last_run_row()
+        return row[0] if row else None
+
     def missing_from_last_run(self) -> list[str]:
         """Stored students whom the latest finished run did not find in its folder (their results are kept)."""
         seen = self.last_run_students()
         if seen is None:
             return []
         return [s for s in self.students() if s not in seen]
+
+    # --- submissions ------------------------------------------------------------------------------
+
+    def record_submissions(
+        self, files: dict[str, dict[str, str]], submitted: dict[str, dict[str, object]], *, run: int
+    ) -> None:
+        """Each student's files (name -> hash) and submission time as this run found them.
+
+        A time this run does not know is kept from an earlier run while the student's files are
+        unchanged: it belongs to the submission it was recorded for.
+        """
+        with self._transaction():
+            for student, manifest in files.items():
+                text = json.dumps(manifest, sort_keys=True)
+                row = self.db.execute("SELECT files, submitted FROM submissions WHERE student = ?", (student,)).fetchone()
+                when = submitted.get(student)
+                if when is None and row is not None and row[0] == text:
+                    kept = row[1]
+                else:
+                    kept = None if when is None else json.dumps(when, sort_keys=True)
+                self.db.execute(
+                    "INSERT OR REPLACE INTO submissions (student, files, submitted, run) VALUES (?, ?, ?, ?)",
+                    (student, text, kept, run),
+                )
+
+    def submissions(self) -> dict[str, tuple[dict[str, str], dict[str, Any] | None]]:
+        """Every student's latest recorded submission: (files, submission time or None)."""
+        return {
+            s: (json.loads(f), json.loads(t) if t else None)
+            for s, f, t in self.db.execute("SELECT student, files, submitted FROM submissions ORDER BY student")
+        }
+
+    # --- adjustments ------------------------------------------------------------------------------
+
+    def sync_adjustments(self, rows: list[dict[str, Any]], *, at: str) -> tuple[int, int]:
+        """Make the active adjustments exactly `rows` (the file's); returns (added, withdrawn).
+
+        Rows gone from the file are marked withdrawn, never deleted; a row that comes back is logged anew.
+        """
+        wanted = [json.dumps(r, sort_keys=True) for r in rows]
+        with self._transaction():
+            active = list(self.db.execute("SELECT id, row FROM adjustment_log WHERE withdrawn_at IS NULL ORDER BY id"))
+            unmatched = list(wanted)
+            withdrawn = 0
+            for log_id, text in active:
+                if text in unmatched:
+                    unmatched.remove(text)
+                else:
+                    self.db.execute("UPDATE adjustment_log SET withdrawn_at = ? WHERE id = ?", (at, log_id))
+                    withdrawn += 1
+            self.db.executemany(
+                "INSERT INTO adjustment_log (row, seen_at) VALUES (?, ?)", ((text, at) for text in unmatched)
+            )
+        return len(unmatched), withdrawn
+
+    def adjustment_log(self) -> list[tuple[dict[str, Any], str, str | None]]:
+        """Every adjustment the store has seen: (row, first seen, withdrawn at or None), oldest first."""
+        return [
+            (json.loads(r), seen, gone)
+            for r, seen, gone in self.db.execute("SELECT row, seen_at, withdrawn_at FROM adjustment_log ORDER BY id")
+        ]
+
+    # --- snapshots --------------------------------------------------------------------------------
+
+    def add_snapshot(self, event: str, state: dict[str, Any], *, at: str) -> int | None:
+        """Keep `state` as a new snapshot unless it equals the latest one; returns its id (None: unchanged)."""
+        text = json.dumps(state, sort_keys=True)
+        with self._transaction():
+            last = self.db.execute("SELECT state FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+            if last is not None and last[0] == text:
+                return None
+            cur = self.db.execute("INSERT INTO snapshots (taken_at, event, state) VALUES (?, ?, ?)", (at, event, text))
+            return int(cur.lastrowid or 0)
+
+    def snapshots(self) -> list[tuple[int, str, str]]:
+        """Every snapshot as (id, taken at, event), oldest first."""
+        return [(int(i), t, e) for i, t, e in self.db.execute("SELECT id, taken_at, event FROM snapshots ORDER BY id")]
+
+    def snapshot(self, snapshot_id: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT state FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
+        return json.loads(row[0]) if row else None

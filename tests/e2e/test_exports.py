@@ -124,9 +124,10 @@ def test_export_csv_is_one_row_per_student_with_a_column_per_problem(graded_cour
     assert path == root / "reports/hw7/grades.csv"
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["student", "true_softmax", "bn_fold", "total"]
+    assert list(rows[0]) == ["student", "true_softmax", "bn_fold", "tests", "adjustments", "late", "total"]
     assert {r["student"]: float(r["total"]) for r in rows} == TOTALS
-    assert all(float(r["true_softmax"]) + float(r["bn_fold"]) == float(r["total"]) for r in rows)
+    assert all(float(r["true_softmax"]) + float(r["bn_fold"]) == float(r["tests"]) == float(r["total"]) for r in rows)
+    assert {(r["adjustments"], r["late"]) for r in rows} == {("0", "0")}
 
 
 def test_export_gradescope_results_follow_the_documented_format(graded_course):

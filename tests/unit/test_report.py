@@ -250,17 +250,17 @@ def test_grades_csv_has_a_row_per_student_and_a_column_per_problem(assignment):
     results = class_results() + [job("=cmd|calc", "conv", passed("test_forward", 2.0)), job("=cmd|calc", "fold", *fold_tests(True))]
     text = grades_csv(assignment, build_rows(assignment, results))
     assert text == (
-        "student,conv,fold,total\n"
-        "'=cmd|calc,2,2,4\n"
-        "ann,4,2,6\n"
-        "ben,2,2,4\n"
-        "cat,2,0,2\n"
-        "dan,2,0,2\n"
-        "eve,2,0,2\n"
-        "fay,,2,2\n"
+        "student,conv,fold,tests,adjustments,late,total\n"
+        "'=cmd|calc,2,2,4,0,0,4\n"
+        "ann,4,2,6,0,0,6\n"
+        "ben,2,2,4,0,0,4\n"
+        "cat,2,0,2,0,0,2\n"
+        "dan,2,0,2,0,0,2\n"
+        "eve,2,0,2,0,0,2\n"
+        "fay,,2,2,0,0,2\n"
     )
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert rows[1] == {"student": "ann", "conv": "4", "fold": "2", "total": "6"}
+    assert rows[1] == {"student": "ann", "conv": "4", "fold": "2", "tests": "6", "adjustments": "0", "late": "0", "total": "6"}
 
 
 def test_gradescope_document_adds_up_and_says_why_a_problem_scored_zero(assignment):
@@ -341,11 +341,11 @@ def test_results_of_a_problem_no_longer_in_the_assignment_are_kept_apart_and_not
     ann = next(s for s in doc["students"] if s["id"] == "ann")
     assert ann["score"] == 6 and [p["id"] for p in ann["problems"]] == ["conv", "fold"]
     assert [(p["id"], p["score"], p["max_score"]) for p in ann["retired_problems"]] == [("old", 3.0, 3.0)]
-    assert grades_csv(assignment, list(rows.values())).splitlines()[1] == "ann,4,2,6"
+    assert grades_csv(assignment, list(rows.values())).splitlines()[1] == "ann,4,2,6,0,0,6"
 
 
 def test_a_student_with_only_results_of_retired_problems_still_has_a_row(assignment, tmp_path):
     results = [job("zoe", "old", passed("test_old", 3.0))]
     index = render_pages(assignment, results, RUN, tmp_path / "out").read_text()
     assert '<a href="students/zoe.html">zoe</a>' in index
-    assert grades_csv(assignment, build_rows(assignment, results)) == "student,conv,fold,total\nzoe,,,0\n"
+    assert grades_csv(assignment, build_rows(assignment, results)) == "student,conv,fold,tests,adjustments,late,total\nzoe,,,0,0,0,0\n"

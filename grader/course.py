@@ -17,10 +17,10 @@ from grader import __version__
 from grader.jobs import JobSpec, make_job
 from grader.layouts import Discovered
 from grader.results import JobResult
+from grader.run_record import RunRecord
 from grader.runner import run_jobs, run_jobs_here, run_jobs_on_cluster, start_forkserver
 from grader.sandbox.client import SharedZygote
 from grader.spec import AssignmentSpec, load_assignment
-from grader.run_record import RunRecord
 from grader.store import Store
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent

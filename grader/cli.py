@@ -210,18 +210,50 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from grader.validate import validate
+    from grader.validate import kill_table, validate
 
     root = _root(args)
     assignments = [args.assignment] if args.assignment else list_assignments(root)
-    checks = validate(root, assignments, workers=_workers(args))
+    checks = validate(root, assignments, workers=_workers(args), mutate=args.mutate)
     bad = 0
     for c in checks:
         mark = "ok  " if c.ok else "FAIL"
+        if c.ok and c.subject.startswith("auto ") and not args.verbose:
+            continue  # killed or equivalent automatic mutants: counted in the table below
         print(f"{mark} {c.assignment}/{c.problem} {c.subject}: {c.detail}")
         bad += not c.ok
+    if args.mutate:
+        table = kill_table(checks)
+        print("\nmutation analysis (automatic mutants of each reference):")
+        print(f"  {'problem':32} {'mutants':>8} {'killed':>7} {'equivalent':>10} {'surviving':>9}")
+        for name, total, killed, equivalent, surviving in table:
+            print(f"  {name:32} {total:8} {killed:7} {equivalent:10} {surviving:9}")
+        if args.mutation_report:
+            Path(args.mutation_report).write_text(_mutation_report(table, checks))
     print(f"{len(checks) - bad} passed, {bad} failed")
     return 1 if bad else 0
+
+
+def _mutation_report(table: Sequence[tuple[str, int, int, int, int]], checks: Sequence[Any]) -> str:
+    """The kill table and every surviving mutant, as Markdown."""
+    lines = [
+        "# Mutation analysis of the bank",
+        "",
+        "Written by `grader validate --mutate --mutation-report PATH`: every automatic mutant of each",
+        "reference (grader/mutate.py) graded through the problem's tests. A surviving mutant scores full",
+        "marks: a test is too weak to tell it from the reference, or it is equivalent and must be recorded",
+        "in the problem's `problem.toml` (`[mutation] equivalent`).",
+        "",
+        "| problem | mutants | killed | equivalent | surviving |",
+        "|---|---:|---:|---:|---:|",
+        *(f"| {n} | {t} | {k} | {e} | {s} |" for n, t, k, e, s in table),
+        "",
+        "## Surviving",
+        "",
+    ]
+    survivors = [c for c in checks if c.subject.startswith("auto ") and not c.ok]
+    lines += [f"- `{c.assignment}/{c.problem}` `{c.subject[5:]}`: {c.detail}" for c in survivors] or ["None."]
+    return "\n".join(lines) + "\n"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -583,6 +615,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     val.add_argument("assignment", nargs="?", help="an assignment, or one problem as ASSIGNMENT/PROBLEM (default: all)")
     val.add_argument("--jobs", "-j", type=jobs_count, metavar="N", help=jobs_help)
+    val.add_argument(
+        "--mutate", action="store_true",
+        help="also grade automatic mutants of each reference; each must lose points or be recorded as equivalent",
+    )
+    val.add_argument("--mutation-report", metavar="PATH", help="with --mutate: write the kill table as Markdown")
+    val.add_argument("--verbose", "-v", action="store_true", help="also list every killed automatic mutant")
     val.set_defaults(func=cmd_validate)
 
     lst = sub.add_parser("list", parents=[common], help="assignments, problems and points")

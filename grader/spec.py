@@ -56,6 +56,8 @@ class ProblemSpec:
     max_examples: int
     folder: Path
     reference: Path
+    # automatic mutants (grader.mutate) recorded as equivalent to the reference: "ID  reason"
+    equivalent_mutants: tuple[str, ...] = ()
 
     @property
     def test_file(self) -> Path:
@@ -169,7 +171,16 @@ _PROBLEM_KEYS: dict[str, _Key] = {
     "secret": _Key((bool,)),
     "limits": _Key((dict,)),
     "hypothesis": _Key((dict,)),
+    "mutation": _Key((dict,)),
 }
+
+
+def _equivalent_entries(v: Any) -> str | None:
+    bad = [x for x in v if not isinstance(x, str) or len(x.split(None, 1)) != 2]
+    return f"must be a list of 'MUTANT-ID  reason' strings (not {bad[0]!r})" if bad else None
+
+
+_MUTATION_KEYS: dict[str, _Key] = {"equivalent": _Key((list,), rule=_equivalent_entries)}
 _LIMIT_KEYS: dict[str, _Key] = {
     "call_timeout": _Key(_NUMBER, rule=_positive),
     "import_timeout": _Key(_NUMBER, rule=_positive),
@@ -295,6 +306,7 @@ def load_problem(root: Path, assignment: str, problem_id: str) -> ProblemSpec:
     _check(path, data, _PROBLEM_KEYS)
     _check(path, data.get("limits", {}), _LIMIT_KEYS, "limits.")
     _check(path, data.get("hypothesis", {}), _HYPOTHESIS_KEYS, "hypothesis.")
+    _check(path, data.get("mutation", {}), _MUTATION_KEYS, "mutation.")
     if data["id"] != problem_id:
         raise SpecError(f"{path}: id = {data['id']!r} must equal the folder's name {problem_id!r}")
     spec = ProblemSpec(
@@ -308,6 +320,7 @@ def load_problem(root: Path, assignment: str, problem_id: str) -> ProblemSpec:
         secret=bool(data.get("secret", False)),
         limits=Limits(**data.get("limits", {})),
         max_examples=int(data.get("hypothesis", {}).get("max_examples", 50)),
+        equivalent_mutants=tuple(data.get("mutation", {}).get("equivalent", [])),
         folder=folder,
         reference=root / "reference" / assignment / f"{problem_id}.py",
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.jobs import JobSpec
+from grader.mutate import equivalent_ids, mutants
 from grader.results import JobResult
 from grader.runner import run_jobs
 from grader.sandbox.client import Zygote
@@ -72,10 +73,31 @@ def alternatives(problem: ProblemSpec) -> list[Path]:
     return sorted((problem.folder / "alternatives").glob("*.py"))
 
 
-def validate(root: Path, assignments: Sequence[str], *, workers: int) -> list[Check]:
+AUTO = "auto "  # the subject of an automatic mutant (grader.mutate): "auto L12C8:compare:Gt->GtE"
+
+
+def _auto_verdict(problem: ProblemSpec, mutant_id: str, result: JobResult) -> tuple[bool, str]:
+    equivalent = equivalent_ids(list(problem.equivalent_mutants))
+    if result.status == "error":
+        return False, f"grader error: {result.message.splitlines()[0] if result.message else ''}"
+    if result.score < problem.points or result.status != "graded":
+        failed = sorted(t.name for t in result.tests if t.outcome != "passed")
+        if mutant_id in equivalent:
+            return False, f"declared equivalent in problem.toml, but the tests kill it ({', '.join(failed)})"
+        return True, f"killed by {', '.join(failed) or result.status}"
+    if mutant_id in equivalent:
+        return True, f"equivalent: {equivalent[mutant_id]}"
+    return False, "survives: no test tells it from the reference (strengthen a test, or record it as equivalent)"
+
+
+def validate(
+    root: Path, assignments: Sequence[str], *, workers: int, mutate: bool = False
+) -> list[Check]:
     """Grade every reference, alternative and mutant of `assignments` and compare with what they declare.
 
-    An entry of `assignments` may name one problem as `ASSIGNMENT/PROBLEM`.
+    An entry of `assignments` may name one problem as `ASSIGNMENT/PROBLEM`. With `mutate`, every
+    automatic mutant of each reference (grader.mutate) is graded too: each must lose points, or be
+    recorded as equivalent in the problem's `problem.toml`.
     """
     problems = []
     for name in assignments:
@@ -84,6 +106,7 @@ def validate(root: Path, assignments: Sequence[str], *, workers: int) -> list[Ch
         problems += [spec.problem(problem_id)] if problem_id else list(spec.problems)
     zygote = Zygote.start()
     expected: dict[tuple[str, str, str], frozenset[str] | None] = {}
+    stale_checks: list[Check] = []
     jobs = []
     try:
         for problem in problems:
@@ -93,6 +116,17 @@ def validate(root: Path, assignments: Sequence[str], *, workers: int) -> list[Ch
                 subject = f"alternative {path.stem}"
                 jobs.append(_job(root, problem, subject, path.read_bytes(), zygote.address))
                 expected[(problem.assignment, problem.id, subject)] = None
+            if mutate:
+                generated = set()
+                for auto in mutants(problem.reference.read_text()):
+                    generated.add(auto.id)
+                    jobs.append(_job(root, problem, AUTO + auto.id, auto.source.encode(), zygote.address))
+                    expected[(problem.assignment, problem.id, AUTO + auto.id)] = None
+                for stale in sorted(set(equivalent_ids(list(problem.equivalent_mutants))) - generated):
+                    stale_checks.append(Check(
+                        problem.assignment, problem.id, AUTO + stale, False,
+                        "declared equivalent in problem.toml, but no such mutant is generated any more",
+                    ))
             for mutant in problem.mutants():
                 subject = f"mutant {mutant.name}"
                 jobs.append(_job(root, problem, subject, mutant.path.read_bytes(), zygote.address))
@@ -102,11 +136,31 @@ def validate(root: Path, assignments: Sequence[str], *, workers: int) -> list[Ch
 
         def judge(result: JobResult) -> None:
             problem = by_id[(result.assignment, result.problem)]
-            ok, detail = _verdict(problem, expected[(result.assignment, result.problem, result.student)], result)
+            if result.student.startswith(AUTO):
+                ok, detail = _auto_verdict(problem, result.student[len(AUTO):], result)
+            else:
+                ok, detail = _verdict(problem, expected[(result.assignment, result.problem, result.student)], result)
             checks.append(Check(result.assignment, result.problem, result.student, ok, detail))
 
         run_jobs(jobs, workers=workers, on_result=judge)
     finally:
         zygote.close()
     order = {key: i for i, key in enumerate(expected)}
-    return sorted(checks, key=lambda c: order[(c.assignment, c.problem, c.subject)])
+    return sorted(checks, key=lambda c: order[(c.assignment, c.problem, c.subject)]) + stale_checks
+
+
+def kill_table(checks: Sequence[Check]) -> list[tuple[str, int, int, int, int]]:
+    """Per problem: (assignment/problem, automatic mutants, killed, equivalent, surviving or wrong)."""
+    rows: dict[str, list[int]] = {}
+    for c in checks:
+        if not c.subject.startswith(AUTO):
+            continue
+        row = rows.setdefault(f"{c.assignment}/{c.problem}", [0, 0, 0, 0])
+        row[0] += 1
+        if not c.ok:
+            row[3] += 1
+        elif c.detail.startswith("equivalent:"):
+            row[2] += 1
+        else:
+            row[1] += 1
+    return [(name, *counts) for name, counts in rows.items()]  # type: ignore[misc]

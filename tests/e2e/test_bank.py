@@ -38,3 +38,29 @@ def test_one_problem_validates_alone_and_an_alternative_must_score_full_marks(tm
     wrong.unlink()
     again = run_cli("--root", str(root), "validate", "hw7/true_softmax", "--jobs", "2", timeout=900)
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_mutation_analysis_lists_a_survivor_until_it_is_recorded_as_equivalent(tmp_path):
+    problem = tmp_path / "problems/a/p"
+    (problem / "mutants").mkdir(parents=True)
+    (tmp_path / "problems/a/assignment.toml").write_text('title = "A"\nproblems = ["p"]\n')
+    toml = 'id = "p"\ntitle = "P"\nmodule = "p"\nnames = ["f"]\npoints = 1\n'
+    (problem / "problem.toml").write_text(toml)
+    (problem / "README.md").write_text("f(x) = x + 1\n")
+    (problem / "test_p.py").write_text(
+        "from grader import points\n\n\n@points(1)\ndef test_f_at_zero(student):\n    assert student.f(0) == 1\n"
+    )
+    (tmp_path / "reference/a").mkdir(parents=True)
+    (tmp_path / "reference/a/p.py").write_text("def f(x):\n    return x + 1\n")
+
+    weak = run_cli("--root", str(tmp_path), "validate", "a", "--mutate", "--jobs", "1",
+                   "--mutation-report", str(tmp_path / "mutation.md"), timeout=600)
+    assert weak.returncode == 1, weak.stdout + weak.stderr
+    survivor = "L2C11:drop:left-term"  # `return 1`: right at 0, the only input the weak test tries
+    assert f"FAIL a/p auto {survivor}: survives" in weak.stdout
+    assert "a/p" in weak.stdout and "killed" in weak.stdout
+    assert survivor in (tmp_path / "mutation.md").read_text()
+
+    (problem / "problem.toml").write_text(toml + f'\n[mutation]\nequivalent = ["{survivor}  only f(0) is asked"]\n')
+    recorded = run_cli("--root", str(tmp_path), "validate", "a", "--mutate", "--jobs", "1", timeout=600)
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr

@@ -58,7 +58,7 @@ def code_refs(*texts: str) -> list[tuple[str, int]]:
     return found
 
 
-def test_refs(t: TestResult) -> list[tuple[str, int]]:
+def failure_refs(t: TestResult) -> list[tuple[str, int]]:
     """Where a visible failed test points in the student's files (hidden tests point nowhere)."""
     if t.hidden or t.outcome == "passed":
         return []

@@ -32,7 +32,7 @@ from grader.classbook import (
     retired_problems,
     slug,
 )
-from grader.codeview import CodeFile, CodeLink, links, render_files, student_files, style_css, test_refs
+from grader.codeview import CodeFile, CodeLink, failure_refs, links, render_files, student_files, style_css
 from grader.exports import write_exports
 from grader.history import Diff, diff, record
 from grader.late import SUBMITTED_CSV
@@ -303,7 +303,7 @@ def _student_code(row: StudentRow) -> tuple[list[CodeFile], dict[str, list[CodeL
         if r is None:
             continue
         for t in r.tests:
-            refs = [ref for ref in test_refs(t) if ref[0] in files]
+            refs = [ref for ref in failure_refs(t) if ref[0] in files]
             for name, line in refs:
                 marked.setdefault(name, set()).add(line)
             if refs:

@@ -4,10 +4,11 @@ Each module is read with pygments' Python lexer; comments, docstrings and spaces
 name becomes `N`, every string `S` and every number `1`, so that renaming variables or rewording
 comments changes nothing. Every run of K tokens (a k-gram) is hashed, and winnowing keeps the
 smallest hash of each window of W consecutive k-grams (Schleimer, Wilkerson and Aiken, 2003): any
-run of K + W - 1 shared tokens is found. k-grams of the reference and of starter code
+run of K + W - 1 shared tokens is found, and only pairs that share a fingerprint are compared
+k-gram by k-gram. k-grams of the reference and of starter code
 (`problems/<a>/<p>/starter/`) are boilerplate and never count. A file's similarity to another is the
-share of its tokens covered by fingerprints the two have in common; a pair ranks by the mean of its
-two shares.
+share of its own tokens (those not in boilerplate) covered by fingerprints the two have in common; a
+pair ranks by the mean of its two shares.
 
 These are facts about text: code written from the same statement, the course's own examples, or an
 allowed discussion all make submissions alike. Reports say how much is shared and where, and leave
@@ -27,8 +28,8 @@ from pygments.token import Comment, Name, Number, String, Text, Whitespace
 from grader.results import JobResult
 from grader.spec import AssignmentSpec, ProblemSpec
 
-K = 12  # tokens in a k-gram: shorter shared runs are noise (a call, a return statement)
-W = 6  # winnowing window: every shared run of K + W - 1 = 17 tokens is found
+K = 16  # tokens in a k-gram: shorter shared runs are noise (a signature, a return statement)
+W = 5  # winnowing window: every shared run of K + W - 1 = 20 tokens is found
 SHOWN_PAIRS = 10  # per problem, on similarity.html
 REPORT_PAIRS = 3  # per problem, on the class page
 WORDING = (
@@ -46,7 +47,7 @@ class Token:
 
 def tokens(text: str) -> list[Token]:
     """The normalized tokens of Python source (comments, docstrings and spaces dropped)."""
-    out = []
+    out: list[Token] = []
     for index, kind, value in PythonLexer().get_tokens_unprocessed(text):
         if kind in Comment or kind in Text or kind in Whitespace or kind in String.Doc or not value.strip():
             continue
@@ -54,6 +55,9 @@ def tokens(text: str) -> list[Token]:
             norm = "N"
         elif kind in String:
             norm = "S"
+            if out and out[-1].kind == "S" and out[-1].end == index:  # the lexer cuts a string into pieces
+                out[-1] = Token("S", out[-1].start, index + len(value))
+                continue
         elif kind in Number:
             norm = "1"
         else:
@@ -89,17 +93,24 @@ def winnow(hashes: list[int], w: int = W) -> list[tuple[int, int]]:
 class Fingerprint:
     text: str
     tokens: tuple[Token, ...]
-    prints: tuple[tuple[int, int], ...]  # (hash, first token) of the k-grams kept, boilerplate removed
+    grams: tuple[int, ...]  # the hash of the k-gram at each token, boilerplate included
+    prints: frozenset[int]  # the winnowed hashes, boilerplate removed: two files with none in common share nothing
+    own: int  # tokens not covered by a k-gram of the boilerplate: what a share is a share of
+    boilerplate: frozenset[int]
 
     @property
     def hashes(self) -> frozenset[int]:
-        return frozenset(h for h, _ in self.prints)
+        """Every k-gram's hash but the boilerplate's (where the shares and the marked pieces come from)."""
+        return frozenset(self.grams) - self.boilerplate
 
 
 def fingerprint(text: str, boilerplate: frozenset[int] = frozenset()) -> Fingerprint:
     toks = tokens(text)
-    prints = tuple((h, pos) for h, pos in winnow(kgram_hashes(toks)) if h not in boilerplate)
-    return Fingerprint(text, tuple(toks), prints)
+    grams = kgram_hashes(toks)
+    common = [(i, i + K - 1) for i, h in enumerate(grams) if h in boilerplate]
+    covered = sum(hi - lo + 1 for lo, hi in _merge(common))
+    prints = frozenset(h for h, _ in winnow(grams) if h not in boilerplate)
+    return Fingerprint(text, tuple(toks), tuple(grams), prints, len(toks) - covered, boilerplate)
 
 
 def boilerplate_hashes(texts: Iterable[str]) -> frozenset[int]:
@@ -107,11 +118,9 @@ def boilerplate_hashes(texts: Iterable[str]) -> frozenset[int]:
     return frozenset(h for text in texts for h in kgram_hashes(tokens(text)))
 
 
-def _covered(fp: Fingerprint, common: frozenset[int]) -> list[tuple[int, int]]:
-    """Merged (first, last) token ranges of `fp` covered by fingerprints in `common`."""
-    ranges = sorted((pos, pos + K - 1) for h, pos in fp.prints if h in common)
+def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
-    for lo, hi in ranges:
+    for lo, hi in sorted(ranges):
         if merged and lo <= merged[-1][1] + 1:
             merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
         else:
@@ -119,11 +128,16 @@ def _covered(fp: Fingerprint, common: frozenset[int]) -> list[tuple[int, int]]:
     return merged
 
 
+def _covered(fp: Fingerprint, common: frozenset[int]) -> list[tuple[int, int]]:
+    """Merged (first, last) token ranges of `fp` covered by k-grams in `common`."""
+    return _merge((pos, pos + K - 1) for pos, h in enumerate(fp.grams) if h in common)
+
+
 def share(fp: Fingerprint, common: frozenset[int]) -> float:
-    """The share of `fp`'s tokens covered by fingerprints in `common`."""
-    if not fp.tokens:
+    """The share of `fp`'s own tokens (boilerplate left out) covered by k-grams in `common`, at most 1."""
+    if fp.own <= 0:
         return 0.0
-    return sum(hi - lo + 1 for lo, hi in _covered(fp, common)) / len(fp.tokens)
+    return min(sum(hi - lo + 1 for lo, hi in _covered(fp, common)) / fp.own, 1.0)
 
 
 @dataclass(frozen=True)
@@ -184,9 +198,9 @@ def compare_problem(
     scored: list[tuple[float, str, str, float, float]] = []
     for i, a in enumerate(students):
         for b in students[i + 1:]:
-            common = prints[a].hashes & prints[b].hashes
-            if not common:
+            if not prints[a].prints & prints[b].prints:  # winnowing: no shared run of K + W - 1 tokens
                 continue
+            common = prints[a].hashes & prints[b].hashes
             sa, sb = share(prints[a], common), share(prints[b], common)
             scored.append(((sa + sb) / 2, a, b, sa, sb))
     scored.sort(key=lambda x: (-x[0], x[1], x[2]))

@@ -92,3 +92,59 @@ def test_student_page_renders_in_chromium(graded_course, artifacts):
     assert "What went wrong:" in failure.group() and "Smallest failing input:" in failure.group()
     assert "@reproduce_failure(" in failure.group()
     assert '<div class="statement"><h1>Folding BatchNorm into the layer before it</h1>' in dom
+
+
+def test_the_student_code_view_marks_and_links_the_failing_line(graded_course, artifacts):
+    root, _ = graded_course
+    page = root / "reports/hw7/students/erin_syntax_error.html"
+    source = page.read_text()
+    assert "<script" not in source  # the student page runs no script: its CSP allows none
+    dom = chromium(artifacts, "--dump-dom", page.as_uri()).stdout
+    (artifacts / "erin_syntax_error.dom.html").write_text(dom)
+    files = re.search(r'<section id="your-files".*?</section>', dom, re.DOTALL)
+    assert files is not None
+    assert '<h3 id="code-bn_fold.py">bn_fold.py <span class="muted">(43 lines; marked: 24)</span></h3>' in files.group()
+    # Highlighted by pygments, line 24 (the syntax error) marked, every line anchored.
+    marked = re.search(r'<a id="code-bn_fold.py-24" name="code-bn_fold.py-24"></a><span class="hll">.*?</span>\n', files.group(), re.DOTALL)
+    assert marked is not None and "fold_linear_bn" in marked.group()
+    assert '<span class="k">def</span>' in files.group()
+    # Each failure links to the line its traceback points at.
+    failure = re.search(r'<details id="bn_fold--test_fold_conv_bn_equals_conv_then_bn" open="">.*?</details>', dom, re.DOTALL)
+    assert failure is not None
+    assert '<p class="code-links">In your code: <a href="#code-bn_fold.py-24">bn_fold.py, line 24</a></p>' in failure.group()
+    shot = artifacts / "erin-code.png"
+    chromium(artifacts, f"--screenshot={shot}", "--window-size=1280,7000", page.as_uri())
+    assert shot.is_file() and png_size(shot) == (1280, 7000)
+
+
+def test_the_class_page_shows_what_changed_and_the_students_first(graded_course, artifacts, tmp_path):
+    from .conftest import run_cli
+
+    graded, _ = graded_course
+    root = tmp_path / "course"
+    shutil.copytree(graded, root)
+    result = run_cli("--root", str(root), "adjust", "hw7", "dave_forgot_eps", "bn_fold", "+3", "--reason", "tolerance <too> tight",
+                     "--by", "prof")
+    assert result.returncode == 0, result.stderr
+    index = root / "reports/hw7/index.html"
+    dom = chromium(artifacts, "--dump-dom", index.as_uri()).stdout
+    (artifacts / "class-report-adjusted.dom.html").write_text(dom)
+    sections = re.findall(r'<section (?:class="[^"]*" )?id="([^"]+)"', dom)
+    assert sections[sections.index("students"):] == ["students", "distribution", "problems", "tests", "mistakes", "changes",
+                                                     "similarity", "run"]
+    exports = re.search(r'<ul class="exports" id="exports".*?</ul>', dom, re.DOTALL)
+    assert exports is not None and '<a href="grades.csv">grades.csv</a>' in exports.group()
+    assert '<a href="results.json">results.json</a>' in exports.group()
+    changes = re.search(r'<section id="changes".*?</section>', dom, re.DOTALL)
+    assert changes is not None
+    row = re.search(r'<a href="students/dave_forgot_eps.html">dave_forgot_eps</a></th>\s*<td>bn_fold</td>\s*'
+                    r'<td class="num">2</td>\s*<td class="num changed-up">5</td>\s*<td>(.*?)</td>', changes.group(), re.DOTALL)
+    assert row is not None, changes.group()
+    assert row.group(1) == "adjustment +3 added (tolerance &lt;too&gt; tight)"
+    # The student table gained the tests, adjustments and late columns, still sortable by the page's script.
+    table = re.search(r'<table class="sortable" id="student-table">.*?</table>', dom, re.DOTALL)
+    assert table is not None
+    assert len(re.findall(r"<th scope=\"col\"[^>]*><button type=\"button\">", table.group())) == 7
+    shot = artifacts / "class-report-adjusted.png"
+    chromium(artifacts, f"--screenshot={shot}", "--window-size=1280,2400", index.as_uri())
+    assert shot.is_file()

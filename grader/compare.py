@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from grader.proxy import Remote, remote_type
+from grader.proxy import Remote, claimed_type
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,44 @@ def assert_close(
     - Python numbers compare by type class (bool, int exact; float with tolerance).
     """
     __tracebackhide__ = True
-    _compare(actual, expected, name, dtype=dtype, rtol=rtol, atol=atol, scale=scale, equal_nan=equal_nan)
+    opts = dict(dtype=dtype, rtol=rtol, atol=atol, scale=scale, equal_nan=equal_nan)
+    try:
+        _compare(actual, expected, name, **opts)
+    except AssertionError:
+        raise
+    except Exception as exc:
+        # Blame by origin: the expected value compares with itself, so what broke the comparison is
+        # what the student's code returned (a value too deep, too large, or of a strange kind).
+        if not _comparable(expected, name, opts):
+            raise
+        raise AssertionError(
+            f"{name}: what was returned could not be compared with the expected value "
+            f"({type(exc).__name__}: {_short(exc)}); expected {_describe(expected)}, got {_describe(actual)}"
+        ) from None
+
+
+def _comparable(expected: Any, name: str, opts: dict[str, Any]) -> bool:
+    """Whether comparing the expected value with itself runs (a mismatch is fine: it ran)."""
+    try:
+        _compare(expected, expected, name, **{**opts, "equal_nan": True})
+    except AssertionError:
+        return True
+    except Exception:  # noqa: BLE001 - any other failure here is the bank's
+        return False
+    return True
+
+
+def _short(exc: BaseException, most: int = 300) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001
+        return "?"
+    return text if len(text) <= most else text[:most] + "..."
 
 
 def _describe(value: Any) -> str:
     if isinstance(value, Remote):
-        return f"an object of type {remote_type(value)}"
+        return f"an object of type {claimed_type(value)}"
     if isinstance(value, torch.Tensor):
         return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
     if isinstance(value, (bool, int, float)):

@@ -1,10 +1,11 @@
-"""Finding uses of forbidden names (e.g. `torch.autograd`) in a student's source, with their lines.
+"""Finding uses of forbidden names (e.g. `torch.autograd`) spelled in a student's source, with their lines.
 
-The scan resolves import aliases (`import torch.nn.functional as F; F.conv2d`), `from` imports,
-`getattr(torch, "autograd")` and `importlib.import_module("torch.autograd")` with constant strings.
-A forbidden method such as `torch.Tensor.backward` matches any `.backward` attribute, since the type
-of a receiver is unknown before running. The sandbox also replaces forbidden callables by tripwires,
-so a use the scan cannot see still fails when it runs.
+The scan reports only what it can name exactly: import aliases (`import torch.nn.functional as F;
+F.conv2d`), `from` imports, and `getattr(torch, "autograd")` or `importlib.import_module("torch.autograd")`
+with constant strings. A method is found only through its class (`torch.Tensor.backward`): `x.backward()`
+is not reported, since the type of `x` is unknown before running (it may be the student's own layer
+class). What the scan cannot name is caught when it runs: the sandbox installs tripwires
+(grader.tripwires) that make forbidden functions unusable however they are reached.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+
+class SourceNotScanned(SyntaxError):
+    """The source is too deeply nested (or too large) for the scan; the sandbox's tripwires still apply."""
 
 
 @dataclass(frozen=True)
@@ -25,23 +30,31 @@ class Violation:
         return f"{filename} line {self.line} uses {what}; this problem forbids it"
 
 
-def _is_method_rule(rule: str) -> bool:
-    parts = rule.split(".")
-    return len(parts) >= 2 and parts[-2][:1].isupper()
-
-
 def _matches(name: str, rule: str) -> bool:
     return name == rule or name.startswith(rule + ".")
 
 
 def find_forbidden(source: str, forbidden: Sequence[str]) -> list[Violation]:
-    """Every use of a forbidden name in `source`, in line order (a SyntaxError propagates)."""
+    """Every use of a forbidden name spelled in `source`, in line order.
+
+    A SyntaxError propagates (the import reports it, with the student's line); so does
+    :class:`SourceNotScanned` (a SyntaxError too) for source that Python's parser accepts but that is
+    too deeply nested to walk.
+    """
     if not forbidden:
         return []
+    try:
+        return _scan(source, forbidden)
+    except SyntaxError:
+        raise
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise SourceNotScanned(f"the source could not be scanned ({type(exc).__name__})") from None
+
+
+def _scan(source: str, forbidden: Sequence[str]) -> list[Violation]:
     tree = ast.parse(source)
     aliases: dict[str, str] = {}
     found: list[Violation] = []
-    methods = {rule.rsplit(".", 1)[1]: rule for rule in forbidden if _is_method_rule(rule)}
 
     def check(name: str, line: int) -> None:
         for rule in forbidden:
@@ -50,12 +63,13 @@ def find_forbidden(source: str, forbidden: Sequence[str]) -> list[Violation]:
                 return
 
     def resolve(node: ast.AST) -> str | None:
-        if isinstance(node, ast.Name):
-            return aliases.get(node.id)
-        if isinstance(node, ast.Attribute):
-            base = resolve(node.value)
-            return None if base is None else f"{base}.{node.attr}"
-        return None
+        attributes: list[str] = []  # walked without recursion: an attribute chain may be very long
+        while isinstance(node, ast.Attribute):
+            attributes.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name) or node.id not in aliases:
+            return None
+        return ".".join([aliases[node.id], *reversed(attributes)])
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -76,8 +90,6 @@ def find_forbidden(source: str, forbidden: Sequence[str]) -> list[Violation]:
             name = resolve(node)
             if name is not None:
                 check(name, node.lineno)
-            if node.attr in methods and isinstance(node.ctx, ast.Load):
-                found.append(Violation(name=f".{node.attr}", rule=methods[node.attr], line=node.lineno))
         elif isinstance(node, ast.Call) and node.args and isinstance(node.args[-1], ast.Constant):
             fn = node.func
             text = node.args[-1].value

@@ -190,6 +190,10 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
     elif any(t.outcome == "error" for t in tests):
         status = "error"
         message = next(t.message for t in tests if t.outcome == "error")
+    elif session.tripped:  # a forbidden function ran, however the code reached it: the problem's points go
+        status = "forbidden"
+        message = forbidden_use_message(problem.module_file, session.tripped)
+        tests = [dataclasses.replace(t, outcome="failed", points=0.0, message=_joined(message, t.message)) for t in tests]
     elif status == "graded" and session.import_failure is not None:
         status = "crashed"
         message = session.import_failure
@@ -208,8 +212,17 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
     )
 
 
+def forbidden_use_message(module_file: str, called: list[str]) -> str:
+    """Why a problem scores zero when its code called forbidden functions while it ran."""
+    return f"{module_file} called {', '.join(called)} while it ran; this problem forbids it"
+
+
+def _joined(first: str, then: str) -> str:
+    return first if not then or then == first else f"{first}\n{then}"
+
+
 def protection_warnings(protections: dict[str, object]) -> tuple[str, ...]:
-    """One warning per sandbox protection that was off for this job."""
+    """One warning per sandbox protection that was off for this job (as established from outside the sandbox)."""
     from grader.sandbox.confine import PROTECTIONS
 
     if not protections:

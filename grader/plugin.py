@@ -4,6 +4,12 @@ Built like pytest's own junitxml plugin: registered per run, state on the plugin
 collected in `pytest_runtest_makereport`. It provides the `student` and `reference` fixtures, the
 `points` and `hidden` markers, the pinned Hypothesis grading profile, and per-test seeding.
 
+Blame goes by origin, not by exception type: a test that fails with anything but an assertion or a
+student error is run again with the reference in the student's place; if the reference passes, the
+failure came from what the student's code did or returned (None where a module belongs, a state
+dict that does not fit) and is the student's, with a plain message. Only a failure that the
+reference shares is a grader error.
+
 A failure's feedback comes from structure, not from Hypothesis's wording: the smallest failing
 example is the one Hypothesis records for its own pytest plugin (or, failing that, the note that
 names the test function), the replay line is the `@reproduce_failure(...)` decorator, and the input
@@ -26,8 +32,9 @@ from hypothesis.control import current_build_context
 from hypothesis.errors import InvalidArgument
 
 from grader.failing_input import describe_calls
-from grader.proxy import StudentError, StudentFault, StudentModule, StudentSession
+from grader.proxy import SandboxRefused, StudentError, StudentFault, StudentModule, StudentSession
 from grader.results import NOT_RUN, Outcome, TestResult
+from grader.sandbox.client import ZygoteError
 from grader.seeding import seed_all
 from grader.spec import ProblemSpec
 
@@ -92,6 +99,7 @@ class GradingPlugin:
     collected: dict[str, _Collected] = field(default_factory=dict)  # by test name, in file order
     errors: list[str] = field(default_factory=list)
     _reference: ModuleType | None = None
+    _student_caused: set[str] = field(default_factory=set)  # node ids of tests whose failure the reference does not share
     _output_start: int = 0
     _cannot_run_at_start: str | None = None
 
@@ -142,9 +150,7 @@ class GradingPlugin:
     @pytest.fixture(scope="session")
     def reference(self) -> ModuleType:
         """The reference implementation, imported here on the trusted side."""
-        if self._reference is None:
-            self._reference = load_reference(self.problem)
-        return self._reference
+        return self.reference_module()
 
     @pytest.fixture(autouse=True)
     def _grader_per_test(self) -> Iterator[None]:
@@ -153,6 +159,48 @@ class GradingPlugin:
         seed_all(0)
         self.session.begin_test()
         yield
+
+    # -- blame ----------------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Iterator[None]:
+        """Decide whose failure a test's unexpected exception is, by running it with the reference."""
+        try:
+            return (yield)
+        except BaseException as exc:
+            if self._needs_blame(exc, pyfuncitem) and self._reference_passes(pyfuncitem):
+                self._student_caused.add(pyfuncitem.nodeid)
+            raise
+
+    def _needs_blame(self, exc: BaseException, item: pytest.Function) -> bool:
+        if "student" not in item._fixtureinfo.argnames:
+            return False
+        leaves = _leaf_exceptions(exc)
+        if _is_flaky(exc):
+            leaves = [leaf for leaf in leaves if not _is_flaky(leaf)]
+        return not all(_is_student_failure(leaf) for leaf in leaves) and not any(
+            isinstance(leaf, _NEVER_THE_STUDENTS) for leaf in leaves
+        )
+
+    def _reference_passes(self, item: pytest.Function) -> bool:
+        """Whether the test passes with the reference as the student (its failure is then the student's)."""
+        try:
+            reference = self.reference_module()
+        except GraderError:
+            return False
+        args = {name: item.funcargs[name] for name in item._fixtureinfo.argnames if name in item.funcargs}
+        args["student"] = reference
+        seed_all(0)
+        try:
+            item.obj(**args)
+        except BaseException:  # noqa: BLE001 - whatever it is, the reference shares the failure
+            return False
+        return True
+
+    def reference_module(self) -> ModuleType:
+        if self._reference is None:
+            self._reference = load_reference(self.problem)
+        return self._reference
 
     # -- results --------------------------------------------------------------------------------
 
@@ -205,6 +253,7 @@ class GradingPlugin:
         self.results[item.name] = _failure(
             meta, exc, self._output(), duration, test_function=getattr(item, "originalname", item.name),
             examples=tuple(str(e) for e in examples), failing_input=describe_calls(self.session.last_calls()),
+            student_caused=item.nodeid in self._student_caused,
         )
 
     def _not_run_reason(self, exc: BaseException) -> str | None:
@@ -308,9 +357,13 @@ def _example_body(note: str, test_function: str, examples: tuple[str, ...]) -> s
 
 def _failure(
     meta: _Collected, exc: BaseException, output: str, duration: float, *, test_function: str = "",
-    examples: tuple[str, ...] = (), failing_input: str = "",
+    examples: tuple[str, ...] = (), failing_input: str = "", student_caused: bool = False,
 ) -> TestResult:
-    """Turn an exception from a test into a result: a student's failure, or a grader error."""
+    """Turn an exception from a test into a result: a student's failure, or a grader error.
+
+    `student_caused`: the exception is not a student failure by type, but the test passes with the
+    reference, so what the student's code returned caused it.
+    """
     found = hypothesis_report(exc, test_function=test_function or meta.name, examples=examples)
     outcome: Outcome = "failed"
     traceback = ""
@@ -320,14 +373,16 @@ def _failure(
             "the results were not reproducible: the same input gave different outcomes on different runs "
             "(is the code nondeterministic?)"
         )
-        inner = [e for e in leaves if _is_student_failure(e)]
+        inner = [e for e in leaves if _is_student_failure(e) or student_caused and not _is_flaky(e)]
         if inner:
-            message += f"\n{_message(inner[0])}"
-        if not all(_is_student_failure(e) for e in leaves):
+            message += f"\n{_message(inner[0]) if _is_student_failure(inner[0]) else _caused_message(inner[0])}"
+        if not student_caused and not all(_is_student_failure(e) for e in leaves):
             outcome = "error"
     elif _is_student_failure(exc):
         message = _message(exc)
         traceback = getattr(exc, "student_traceback", "")
+    elif student_caused:
+        message = _caused_message(exc)
     else:
         outcome = "error"
         message = f"grader error in {meta.name}: {type(exc).__name__}: {exc}"
@@ -353,6 +408,19 @@ def _message(exc: BaseException) -> str:
     return _ADDRESS.sub("0x…", text)
 
 
+def _caused_message(exc: BaseException) -> str:
+    """A failure of the test's own code on what the student's code returned, in plain words."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001
+        text = ""
+    text = _ADDRESS.sub("0x…", text)[:2000]
+    return (
+        f"the test could not use what the student's code returned: {type(exc).__name__}"
+        + (f": {text}" if text else "")
+    )
+
+
 def _is_student_failure(exc: BaseException) -> bool:
     return isinstance(exc, (AssertionError, StudentError, StudentFault))
 
@@ -367,6 +435,14 @@ def _leaf_exceptions(exc: BaseException) -> list[BaseException]:
     if isinstance(exc, BaseExceptionGroup):
         return [leaf for e in exc.exceptions for leaf in _leaf_exceptions(e)]
     return [exc]
+
+
+# Failures that are never the student's, whatever the reference does: the machine refused to run
+# student code, the bank is broken, or the run was interrupted.
+_NEVER_THE_STUDENTS: tuple[type[BaseException], ...] = (
+    SandboxRefused, ZygoteError, GraderError, KeyboardInterrupt, SystemExit, pytest.skip.Exception,
+    pytest.fail.Exception,
+)
 
 
 class _ReferenceModule(ModuleType):

@@ -18,9 +18,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from grader import wire
+from grader import protections, wire
 from grader.failing_input import Call
-from grader.purity import mutated_arguments, snapshot_arguments
+from grader.purity import argument_images, changed_arguments
+from grader.rebuild import QUALIFIED_NAMES, RebuildError, rebuild
 from grader.sandbox.client import SandboxGone, SandboxProcess, Zygote, describe_exit
 from grader.spec import Limits
 
@@ -83,7 +84,9 @@ class StudentSession:
         self.required_names = frozenset(required_names)
         self.hidden = hidden
         self.require = require
-        self.protections: dict[str, Any] = {}
+        self.protections: dict[str, Any] = {}  # established from outside the sandbox (grader.protections)
+        self.tripped: list[str] = []  # forbidden functions the student's code called
+        self._forbidden_fault: StudentFault | None = None
         self.sandbox_cpu_seconds = 0.0
         self.output_path = os.path.join(workdir, _OUTPUT_NAME)
         self.deadline = time.monotonic() + limits.job_timeout
@@ -174,6 +177,7 @@ class StudentSession:
         )
         self.generation += 1
         self._released.clear()
+        self._observe_protections()
         try:
             reply = self._request(
                 {"op": "import", "module": self.module_name}, [], "the import",
@@ -185,8 +189,42 @@ class StudentSession:
         except StudentFault as exc:
             self._import_fault = StudentFault(f"{self.module_name}.py could not be imported: {exc}", exc.student_traceback)
             raise self._import_fault from None
-        self._names = frozenset(reply["names"])
-        self.protections = dict(reply.get("protections", {}))
+        names = reply.get("names") if isinstance(reply, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            self.close()
+            self._import_fault = StudentFault(f"{self.module_name}.py could not be imported: the import broke the grader's protocol (a malformed reply)")
+            raise self._import_fault
+        self._names = frozenset(names)
+
+    def _observe_protections(self) -> None:
+        """Which protections the new sandbox has, established before any student code runs in it.
+
+        The sandbox is asked first (its answer then comes from the grader's code alone), and the
+        kernel's view of the process is read from /proc. A protection the job requires that is not
+        in force refuses the job, whatever the sandbox said.
+        """
+        assert self._process is not None
+        canary = protections.canary_file()
+        try:
+            reply, _, _ = self._exchange({"op": "hello", "canary": canary}, [], "starting the sandbox",
+                                         timeout=self.limits.import_timeout)
+        except StudentFault as exc:  # no student code has run: the machine's fault, not the student's
+            self._test_fault = None
+            raise SandboxRefused(f"the sandbox did not start: {exc}") from None
+        if reply.get("kind") == "refused":
+            self.close()
+            raise SandboxRefused(f"the sandbox refused to run student code: {reply.get('message')}")
+        self.protections = protections.observed(
+            self._process.pid, workdir=self.workdir, reported=reply.get("protections"),
+            canary_readable=reply.get("canary_readable") is not False,
+        )
+        missing = [name for name in self.require if self.protections.get(name) is None]
+        if missing:
+            self.close()
+            raise SandboxRefused(
+                f"the sandbox refused to run student code: the required protection {missing[0]!r} is not in force "
+                "(as the kernel shows the sandbox process)"
+            )
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -221,6 +259,8 @@ class StudentSession:
             self._released.append(handle)
 
     def _check_usable(self, generation: int | None) -> None:
+        if self._forbidden_fault is not None:
+            raise self._forbidden_fault
         if self._test_fault is not None:
             raise self._test_fault
         self._ensure_started()
@@ -231,6 +271,14 @@ class StudentSession:
         self, header: dict[str, Any], blobs: list[bytes], what: str, *, timeout: float | None = None,
         want_reply: bool = False,
     ) -> Any:
+        """One request and its reply, as a value (and, with `want_reply`, the arguments' images after the call)."""
+        reply, out_blobs, limit = self._exchange(header, blobs, what, timeout=timeout)
+        return self._interpret(reply, out_blobs, what, limit, want_reply=want_reply)
+
+    def _exchange(
+        self, header: dict[str, Any], blobs: list[bytes], what: str, *, timeout: float | None = None,
+    ) -> tuple[dict[str, Any], list[bytearray], float]:
+        """Send one request and wait, within the call's and the job's time, for the reply."""
         assert self._process is not None
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
@@ -261,11 +309,33 @@ class StudentSession:
         except wire.WireError as exc:
             self.close()
             raise self._fault(StudentFault(f"{what} sent back something that is not plain data ({exc})")) from None
+        return reply, out_blobs, limit
+
+    def _interpret(
+        self, reply: dict[str, Any], out_blobs: list[bytearray], what: str, limit: float, *, want_reply: bool,
+    ) -> Any:
+        """A reply as a value or as the student's failure; whatever cannot be read is the student's failure."""
+        tripped = reply.get("tripped")
+        if tripped:
+            names = [str(n)[:200] for n in tripped] if isinstance(tripped, list) else ["a forbidden function"]
+            self.tripped.extend(n for n in names if n not in self.tripped)
+            self._forbidden_fault = StudentFault(f"{what} called {', '.join(names)}, which this problem forbids")
+            raise self._forbidden_fault
         if reply.get("ok"):
-            value = self._wrap(wire.decode_value(reply["value"], out_blobs))
-            if want_reply:
-                return value, reply.get("mutated", [])
-            return value
+            try:
+                value = wire.decode_value(reply.get("value"), out_blobs)
+                modules = wire.decode_value(reply["modules"], out_blobs) if "modules" in reply else []
+                after = wire.decode_value(reply["after"], out_blobs) if want_reply and "after" in reply else None
+            except wire.WireError as exc:
+                self.close()
+                raise self._fault(StudentFault(f"{what} sent back something that is not plain data ({exc})")) from None
+            except Exception as exc:  # noqa: BLE001 - whatever the sandbox sent, reading it fails only this student
+                self.close()
+                raise self._fault(StudentFault(
+                    f"{what} sent back something the grader cannot read ({type(exc).__name__}: {_short(exc)})"
+                )) from None
+            value = self._wrap(value, modules, what)
+            return (value, after) if want_reply else value
         kind = reply.get("kind")
         tb = str(reply.get("traceback", ""))
         if kind == "raised":
@@ -288,16 +358,38 @@ class StudentSession:
         self._test_fault = fault
         return fault
 
-    def _wrap(self, value: Any) -> Any:
-        if isinstance(value, wire.HandleRef):
-            return Remote(self, value, self.generation)
-        if isinstance(value, list):
-            return [self._wrap(v) for v in value]
-        if isinstance(value, tuple):
-            return tuple(self._wrap(v) for v in value)
-        if isinstance(value, dict):
-            return {k: self._wrap(v) for k, v in value.items()}
-        return value
+    def _wrap(self, value: Any, modules: Any, what: str) -> Any:
+        """Handles become Remote objects; standard modules are rebuilt here from their descriptions."""
+        built: dict[int, Any] = {}
+
+        def wrap(v: Any) -> Any:
+            if isinstance(v, wire.HandleRef):
+                if v.id < 0:
+                    index = -1 - v.id
+                    if index not in built:
+                        if not isinstance(modules, list) or index >= len(modules):
+                            raise RebuildError(f"a {v.type_name} was sent without its description")
+                        built[index] = rebuild(modules[index])
+                    return built[index]
+                if v.type_name in QUALIFIED_NAMES:
+                    raise RebuildError(f"an object that claims to be a {v.type_name} was not sent as one")
+                return Remote(self, v, self.generation)
+            if isinstance(v, list):
+                return [wrap(x) for x in v]
+            if isinstance(v, tuple):
+                return tuple(wrap(x) for x in v)
+            if isinstance(v, dict):
+                return {k: wrap(x) for k, x in v.items()}
+            return v
+
+        try:
+            return wrap(value)
+        except RebuildError as exc:
+            raise StudentError(f"{what} returned a module the grader cannot rebuild: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - the description is the student's: so is any failure to build it
+            raise StudentError(
+                f"{what} returned a module the grader cannot rebuild ({type(exc).__name__}: {_short(exc)})"
+            ) from None
 
 
 class _ArgPickler(pickle.Pickler):
@@ -404,27 +496,62 @@ class Remote:
             pass
 
 
+REMOTE_NOTE = " (kept in the sandbox: not a standard torch.nn module)"
+
+
 def remote_type(obj: Any) -> str:
-    """The qualified type name of a student object ('torch.nn.modules.conv.Conv2d'); for plain data, its type."""
+    """The qualified type name of what student code returned ('torch.nn.modules.conv.Conv2d').
+
+    Standard modules arrive rebuilt on the trusted side, so their type is a fact. An object that stayed
+    in the sandbox has only the type the sandbox claims for it, which is marked as such
+    ('bn_fold.MyConv (kept in the sandbox: ...)') and so never passes for a standard type.
+    """
     if isinstance(obj, Remote):
-        return object.__getattribute__(obj, "_ref").type_name
+        return claimed_type(obj) + REMOTE_NOTE
     typ = type(obj)
     return f"{typ.__module__}.{typ.__qualname__}"
 
 
+def claimed_type(obj: Remote) -> str:
+    """The type name the sandbox gave for an object that stayed there (for messages only)."""
+    return str(object.__getattribute__(obj, "_ref").type_name)
+
+
+def _short(exc: BaseException, most: int = 300) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - an exception whose str() fails still needs a message
+        text = "?"
+    return text if len(text) <= most else text[:most] + "..."
+
+
 def call_pure(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call a student function and fail the test if the call modified any of its arguments."""
+    """Call a student function and fail the test if the call modified any of its arguments.
+
+    The verdict is made here, on the trusted side: it compares the arguments it sent with their state
+    after the call, which the sandbox sends back as data (grader.purity).
+    """
     __tracebackhide__ = True
     if isinstance(fn, Remote):
-        value, mutated = fn._call(args, kwargs, check_args=True)
+        # The trusted side's arguments cannot change during the call (the sandbox got copies): their
+        # images need no copy, and the sandbox sends the images of its copies as they are afterwards.
+        before = argument_images(args, kwargs, copy=False)
+        value, after = fn._call(args, kwargs, check_args=True)
         label = object.__getattribute__(fn, "_label")
     elif callable(fn):  # plain code, as when a problem's tests run against its reference directly
-        before = snapshot_arguments(args, kwargs)
+        before = argument_images(args, kwargs)
         value = fn(*args, **kwargs)
-        mutated = mutated_arguments(before, args, kwargs)
+        after = argument_images(args, kwargs, copy=False)
         label = getattr(fn, "__name__", "the function")
     else:
         raise TypeError(f"call_pure takes a function, not {type(fn).__name__}")
+    try:
+        mutated = changed_arguments(before, after, kwargs)
+    except ValueError:
+        raise AssertionError(
+            f"{label}: the grader could not confirm that it left its arguments unchanged "
+            "(no readable account of them came back from its sandbox)"
+        ) from None
     if mutated:
         raise AssertionError(
             f"{label} modified its {', '.join(mutated)} in place; it must leave its arguments unchanged"

@@ -16,11 +16,10 @@ import resource
 import signal
 import sys
 import traceback
-import types
 from typing import Any
 
-from grader import wire
-from grader.purity import mutated_arguments, snapshot_arguments
+from grader import rebuild, tripwires, wire
+from grader.purity import argument_images
 from grader.sandbox import confine
 from grader.seeding import seed_all
 
@@ -33,10 +32,6 @@ _MEMORY_MARKERS = ("can't allocate memory", "not enough memory", "DefaultCPUAllo
 
 class _CallTimeout(BaseException):
     """Raised inside student code by the interval timer."""
-
-
-class _ForbiddenCall(Exception):
-    pass
 
 
 class _OutputBudget:
@@ -129,6 +124,9 @@ class _Server:
             if op == "release":
                 continue
             reply, out_blobs = self.dispatch(op, header, blobs)
+            tripped = tripwires.take()  # forbidden calls since the last reply, however they were reached
+            if tripped:
+                reply["tripped"] = tripped
             sys.stdout.flush()
             sys.stderr.flush()
             self.channel.send(reply, out_blobs)
@@ -136,6 +134,8 @@ class _Server:
     def dispatch(self, op: Any, header: dict[str, Any], blobs: list[bytearray]) -> tuple[dict[str, Any], list[bytes]]:
         timeout = float(header.get("timeout", 10.0))
         try:
+            if op == "hello":
+                return self.hello(header), []
             if op == "import":
                 return self.run_student(lambda: self.import_module(header["module"]), timeout)
             if op == "getattr":
@@ -147,12 +147,27 @@ class _Server:
         except Exception as exc:  # a protocol error, not student code
             return {"ok": False, "kind": "protocol", "message": f"{type(exc).__name__}: {exc}"}, []
 
+    def hello(self, header: dict[str, Any]) -> dict[str, Any]:
+        """The protections applied, and whether a file the trusted side hid can be opened.
+
+        Asked before the student's module is imported, so the answer comes from the grader's code
+        alone; the trusted side checks what it can of it from outside (the kernel's view in /proc).
+        """
+        readable = False
+        canary = header.get("canary")
+        if isinstance(canary, str) and canary:
+            try:
+                os.close(os.open(canary, os.O_RDONLY))
+                readable = True
+            except OSError:
+                pass
+        return {"ok": True, "protections": self.protections, "canary_readable": readable}
+
     def call(self, header: dict[str, Any], blobs: list[bytearray], timeout: float) -> tuple[dict[str, Any], list[bytes]]:
         target = self.resolve(header["id"])
         args, kwargs = _ArgUnpickler(io.BytesIO(blobs[0]), self).load()
         method = header.get("method")
         check = bool(header.get("check_args"))
-        before = snapshot_arguments(args, kwargs) if check else []
 
         def invoke() -> Any:
             # Every call starts from the same random state, so that a student's random initialisation
@@ -168,7 +183,11 @@ class _Server:
 
         reply, out = self.run_student(invoke, timeout)
         if check and reply.get("ok"):
-            reply["mutated"] = mutated_arguments(before, args, kwargs)
+            # The arguments as they are now, as data: the trusted side compares them with what it sent.
+            try:
+                reply["after"] = self.encode_more(argument_images(args, kwargs, copy=False), out)
+            except Exception:  # noqa: BLE001 - without them the trusted side cannot confirm, and says so
+                pass
         return reply, out
 
     def import_module(self, name: str) -> dict[str, Any]:
@@ -178,7 +197,7 @@ class _Server:
         if not os.path.realpath(origin).startswith(self.student_dir + os.sep):
             raise ImportError(f"no module named {name!r} in the submission")
         names = sorted(n for n in vars(module) if not n.startswith("_"))
-        return {"names": names, "protections": self.protections}
+        return {"names": names}
 
     def run_student(self, fn: Any, timeout: float) -> tuple[dict[str, Any], list[bytes]]:
         """Run student code under the interval timer and turn every outcome into a reply."""
@@ -206,12 +225,43 @@ class _Server:
         finally:
             _signal.setitimer(_ITIMER_REAL, 0)
         try:
-            tree, blobs = wire.encode_value(value, self.store)
+            return self.encode(value)
         except MemoryError:
             return {"ok": False, "kind": "memory", "traceback": ""}, []
         except Exception as exc:
             return {"ok": False, "kind": "unsendable", "message": f"{type(exc).__name__}: {_safe_str(exc)}"}, []
-        return {"ok": True, "value": tree}, blobs
+
+    def encode(self, value: Any) -> tuple[dict[str, Any], list[bytes]]:
+        """A result as a reply: plain data, handles, and standard modules described as data (grader.rebuild).
+
+        A standard module crosses as its description and is rebuilt on the trusted side; its place
+        in the value is a handle with a negative id, -1 - its index in the reply's "modules".
+        """
+        modules: list[Any] = []
+        index_of: dict[int, int] = {}
+
+        def store(obj: Any) -> wire.HandleRef:
+            if not rebuild.is_standard(obj):
+                return self.store(obj)
+            index = index_of.get(id(obj))
+            if index is None:
+                index = index_of[id(obj)] = len(modules)
+                modules.append(obj)
+            typ = type(obj)
+            return wire.HandleRef(id=-1 - index, type_name=f"{typ.__module__}.{typ.__qualname__}", callable=True)
+
+        tree, blobs = wire.encode_value(value, store)
+        reply: dict[str, Any] = {"ok": True, "value": tree}
+        if modules:
+            reply["modules"] = self.encode_more([rebuild.describe(m) for m in modules], blobs)
+        return reply, blobs
+
+    def encode_more(self, value: Any, blobs: list[bytes]) -> Any:
+        """Encode another value into the same reply: its blobs go after `blobs` (which grows)."""
+        tree, more = wire.encode_value(value, self.store)
+        _shift_blobs(tree, len(blobs))
+        blobs.extend(more)
+        return tree
 
     def student_traceback(self) -> str:
         """The current exception's traceback, keeping only frames from the student's own files."""
@@ -241,6 +291,18 @@ class _ArgUnpickler(pickle.Unpickler):
         if kind != "handle":
             raise pickle.UnpicklingError("unknown persistent id")
         return self.server.resolve(hid)
+
+
+def _shift_blobs(node: Any, offset: int) -> None:
+    """Renumber the blobs an encoded value refers to, for a value encoded after `offset` other blobs."""
+    if isinstance(node, dict):
+        if node.get("t") in ("tensor", "ndarray") and isinstance(node.get("blob"), int):
+            node["blob"] += offset
+        for child in node.values():
+            _shift_blobs(child, offset)
+    elif isinstance(node, list):
+        for child in node:
+            _shift_blobs(child, offset)
 
 
 def _raise_timeout(signum: int, frame: Any) -> None:
@@ -284,29 +346,6 @@ def _data_segment_bytes() -> int:
     return 0
 
 
-def _install_forbidden(names: list[str]) -> None:
-    """Replace forbidden callables by tripwires, so that indirect uses fail too."""
-    for qualname in names:
-        parts = qualname.split(".")
-        obj: Any = sys.modules.get(parts[0])
-        for i, part in enumerate(parts[1:], start=1):
-            if obj is None:
-                break
-            parent, obj = obj, getattr(obj, part, None)
-            if i == len(parts) - 1 and callable(obj) and not isinstance(obj, (type, types.ModuleType)):
-                try:
-                    setattr(parent, part, _tripwire(qualname))
-                except (AttributeError, TypeError):
-                    pass
-
-
-def _tripwire(name: str) -> Any:
-    def forbidden(*args: Any, **kwargs: Any) -> Any:
-        raise _ForbiddenCall(f"{name} is forbidden in this problem")
-
-    return forbidden
-
-
 def serve(sock: Any, config: dict[str, Any]) -> None:
     """Entry point in the forked child: set the process up, then answer requests until closed."""
     workdir = config["workdir"]
@@ -330,7 +369,7 @@ def serve(sock: Any, config: dict[str, Any]) -> None:
     sys.dont_write_bytecode = True
     importlib.invalidate_caches()
     seed_all(0)
-    _install_forbidden(config.get("forbidden_calls", []))
+    tripwires.install(config.get("forbidden_calls", []))
     try:
         protections = confine.confine(
             student_dir=os.path.realpath(config["student_dir"]),

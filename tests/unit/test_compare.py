@@ -85,3 +85,19 @@ def test_tolerance_scales_with_the_size_of_the_values():
     assert_close(torch.tensor([1e6, 1.0 + 1.0], dtype=torch.float32), expected, dtype=torch.float32)
     with pytest.raises(AssertionError):
         assert_close(torch.tensor([1e6, 1.0 + 100.0]), expected, dtype=torch.float32)
+
+
+def test_a_value_that_breaks_the_comparison_is_the_students_failure():
+    # A Python int too large for a float: converting it raises OverflowError inside the comparison.
+    got = message(10**400, 1.5, name="nu(x)")
+    assert got.startswith("nu(x): what was returned could not be compared with the expected value (OverflowError: ")
+    assert "; expected the float 1.5, got the int 1000" in got
+
+
+def test_an_expected_value_that_cannot_be_compared_stays_a_grader_error():
+    class Broken:
+        def __eq__(self, other):
+            raise ValueError("the bank's own object")
+
+    with pytest.raises(ValueError, match="the bank's own object"):
+        assert_close(Broken(), Broken())

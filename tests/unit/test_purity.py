@@ -1,10 +1,10 @@
-"""call_pure on plain code (a reference run directly, the benchmark's floor) checks what it does in the sandbox."""
+"""call_pure's verdict: images of the arguments before and after a call, compared on the trusted side."""
 
 import pytest
 import torch
 
 from grader import call_pure
-from grader.purity import mutated_arguments, snapshot_arguments
+from grader.purity import argument_images, changed_arguments, changed_part, image
 
 
 def scale_(x, *, by=2.0):
@@ -35,16 +35,43 @@ def test_plain_pure_functions_return_their_value():
 def test_nested_and_keyword_arguments_are_located():
     x = torch.zeros(2)
     pair = [torch.ones(1), x]
-    before = snapshot_arguments((pair,), {"w": torch.ones(1)})
+    kwargs = {"w": torch.ones(1)}
+    before = argument_images((pair,), kwargs)
     x += 1
-    assert mutated_arguments(before, (pair,), {"w": torch.ones(1)}) == ["argument 1[1]"]
+    assert changed_arguments(before, argument_images((pair,), kwargs), kwargs) == ["argument 1[1]"]
     same = torch.full((2,), float("nan"))  # NaN is not equal to itself, but NaN left alone is no change
-    snap = snapshot_arguments((same,), {})
-    assert mutated_arguments(snap, (same,), {}) == []
+    snap = argument_images((same,), {})
+    assert changed_arguments(snap, argument_images((same,), {})) == []
     w = torch.ones(1)
-    snap = snapshot_arguments((), {"w": w})
+    snap = argument_images((), {"w": w})
     w.zero_()
-    assert mutated_arguments(snap, (), {"w": w}) == ["argument 'w'"]
+    assert changed_arguments(snap, argument_images((), {"w": w}), {"w": w}) == ["argument 'w'"]
+
+
+def test_images_are_plain_data_that_cross_the_wire():
+    from grader import wire
+
+    layer = torch.nn.BatchNorm1d(3)
+    value = [(torch.ones(2), {"k": layer}), 7]
+    tree, blobs = wire.encode_value(image(value), lambda obj: pytest.fail(f"not plain data: {obj!r}"))
+    assert changed_part(image(value), wire.decode_value(tree, blobs)) is None
+    layer.eval()
+    tree, blobs = wire.encode_value(image(value), lambda obj: pytest.fail(f"not plain data: {obj!r}"))
+    assert changed_part(image([(torch.ones(2), {"k": torch.nn.BatchNorm1d(3)}), 7]), wire.decode_value(tree, blobs)) == (
+        "[0][1]['k'] (train/eval mode of the module)"
+    )
+
+
+@pytest.mark.parametrize("after", [None, [], [("other",)], [("tensor", "not a tensor")], [("module", 1, 2)], "junk"])
+def test_an_account_that_is_not_a_well_formed_image_is_refused(after):
+    before = argument_images((torch.ones(2),), {})
+    with pytest.raises(ValueError):
+        changed_arguments(before, after)
+
+
+def test_what_the_trusted_side_cannot_check_is_not_held_against_the_call():
+    before = [("other",)]  # an object of the student's, passed back: only the sandbox holds it
+    assert changed_arguments(before, [("tensor", torch.ones(1))]) == []
 
 
 def test_call_pure_refuses_what_is_not_callable():

@@ -38,15 +38,15 @@ def state(rows: Iterable[StudentRow], run: int | None) -> dict[str, Any]:
         adjustments = []
         late = 0.0
         late_text = ""
+        extension = None
         if s is not None:
             adjustments = [[a.adjustment.problem, a.adjustment.change, a.adjustment.reason, a.effect] for a in s.adjustments]
             late = s.late_deduction
             late_text = s.late.describe() if s.late is not None and s.late.submitted is not None else ""
-            if s.extension is not None:
-                adjustments.append(["", f"until {s.extension.isoformat()}", "extension", 0.0])
+            extension = s.extension.isoformat() if s.extension is not None else None
         students[row.id] = {
             "jobs": jobs, "tests": row.test_total, "adjustments": adjustments, "late": late, "late_text": late_text,
-            "final": row.total,
+            "extension": extension, "final": row.total,
         }
     return {"run": run, "students": students}
 
@@ -175,6 +175,8 @@ def diff(store: Store, before_id: int | None = None, after_id: int | None = None
             if ja["final"] != jb["final"] or ja["score"] != jb["score"]:
                 changes.append(Change(student, pid, ja["final"], jb["final"], tuple(reasons)))
         whole = _adjustment_reasons(sa["adjustments"], sb["adjustments"], "")
+        if sa.get("extension") != sb.get("extension"):
+            whole.append(f"extension until {sb['extension']}" if sb.get("extension") else "extension withdrawn")
         if sa["late"] != sb["late"]:
             whole.append(f"late deduction {sa['late']:g} → {sb['late']:g}" + (f" ({sb['late_text']})" if sb["late_text"] else ""))
         if sa["final"] != sb["final"] or whole:

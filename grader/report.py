@@ -61,6 +61,14 @@ _RUN_LABELS = {
     "submissions": "Submissions folder",
     "students": "Students in that folder",
 }
+# (label, relative link) of the files the class page points to, beside the student table.
+EXPORT_LINKS = (
+    ("grades.csv", "grades.csv"),
+    ("results.json", "results.json"),
+    ("Gradescope results (one file per student)", "gradescope/"),
+    ("JUnit XML", "junit.xml"),
+    ("Similar submissions", "similarity.html"),
+)
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 __all__ = ["SCHEMA_VERSION", "StudentRow", "build_rows", "page_name", "render", "results_document"]
@@ -363,7 +371,7 @@ def render_pages(
             changes=changes,
             similar=[(p, p.pairs[:REPORT_PAIRS]) for p in similar],
             similarity_wording=SIMILARITY_WORDING,
-            exports=_export_links(out),
+            exports=EXPORT_LINKS,
             csp=_script_csp(script),
             code_css="",
         )
@@ -383,17 +391,6 @@ def render_pages(
             )
         )
     return index
-
-
-def _export_links(out: Path) -> list[tuple[str, str]]:
-    """(label, relative link) of the files the class page points to."""
-    return [
-        ("grades.csv", "grades.csv"),
-        ("results.json", "results.json"),
-        ("Gradescope results (one file per student)", "gradescope/"),
-        ("JUnit XML", "junit.xml"),
-        ("Similar submissions", "similarity.html"),
-    ]
 
 
 def render(assignment: AssignmentSpec, out: Path, *, event: str = "report") -> Path:

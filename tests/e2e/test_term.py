@@ -178,7 +178,7 @@ def test_an_extension_moves_the_due_date_for_one_student(scenario):
     assert float(rows["carol_no_max_shift"]["total"]) == 18.0
     text = scenario.out["diff-extended"].stdout
     assert re.findall(r"^  (\S+)$", text, re.MULTILINE) == ["carol_no_max_shift"]
-    assert "late deduction 4 → 0" in text
+    assert "late deduction 4 → 0" in text and "extension until 2026-10-04T23:59:00+02:00" in text
     listing = scenario.out["list"].stdout
     assert "carol_no_max_shift: tests 16, final 18 / 20" in listing
     assert "extended until 2026-10-04T23:59:00+02:00" in listing

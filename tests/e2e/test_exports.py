@@ -146,7 +146,7 @@ def test_export_gradescope_results_follow_the_documented_format(graded_course):
         assert [(t["name"], t["status"]) for t in doc["tests"]] == expected
     dave = json.loads((folder / "dave_forgot_eps.json").read_text())
     failed = next(t for t in dave["tests"] if t["name"] == "bn_fold: test_fold_conv_bn_equals_conv_then_bn")
-    assert failed["output"].startswith("fold_conv_bn(conv, bn)(x): values are not close\nMismatched elements: 1 / 1")
+    assert failed["output"].startswith("fold_conv_bn(conv in training mode, bn)(x): values are not close\nMismatched elements: 1 / 1")
     assert "Falsifying example: test_fold_conv_bn_equals_conv_then_bn(" in failed["output"]
     assert "@reproduce_failure" in failed["output"]
     erin = json.loads((folder / "erin_syntax_error.json").read_text())

@@ -14,28 +14,31 @@ is None.
 
 from __future__ import annotations
 
-import atexit
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
-_canary: str | None = None
 
+@contextlib.contextmanager
+def canary_file() -> Iterator[str]:
+    """A file that only Landlock keeps a sandbox from opening, for as long as the block runs.
 
-def canary_file() -> str:
-    """A file that only Landlock keeps a sandbox from opening (anyone may read it; it lies outside the sandbox's folders)."""
-    global _canary
-    if _canary is None or not os.path.exists(_canary):
-        folder = tempfile.mkdtemp(prefix="grader-canary-")
+    Anyone may read it (a folder and file open to all, so that file permissions never stand in for
+    Landlock), and it lies outside every folder a sandbox may read.
+    """
+    folder = tempfile.mkdtemp(prefix="grader-canary-")
+    try:
         os.chmod(folder, 0o755)
         path = os.path.join(folder, "canary")
         with open(path, "w") as f:
             f.write("a sandbox that can read this is not confined by Landlock\n")
         os.chmod(path, 0o644)
-        atexit.register(shutil.rmtree, folder, True)
-        _canary = path
-    return _canary
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def observed(pid: int, *, workdir: str, reported: Any, canary_readable: bool) -> dict[str, str | None]:

@@ -204,10 +204,10 @@ class StudentSession:
         in force refuses the job, whatever the sandbox said.
         """
         assert self._process is not None
-        canary = protections.canary_file()
         try:
-            reply, _, _ = self._exchange({"op": "hello", "canary": canary}, [], "starting the sandbox",
-                                         timeout=self.limits.import_timeout)
+            with protections.canary_file() as canary:
+                reply, _, _ = self._exchange({"op": "hello", "canary": canary}, [], "starting the sandbox",
+                                             timeout=self.limits.import_timeout)
         except StudentFault as exc:  # no student code has run: the machine's fault, not the student's
             self._test_fault = None
             raise SandboxRefused(f"the sandbox did not start: {exc}") from None

@@ -19,7 +19,7 @@ from grader.layouts import Discovered
 from grader.results import JobResult
 from grader.run_record import RunRecord
 from grader.runner import run_jobs, run_jobs_here, run_jobs_on_cluster, start_forkserver
-from grader.sandbox.client import SharedZygote
+from grader.sandbox.client import SharedZygote, zygote_failed
 from grader.spec import AssignmentSpec, load_assignment
 from grader.store import Store
 
@@ -81,6 +81,8 @@ def _staging() -> Path:
     staging.mkdir()
     return staging
 
+
+_ZYGOTE_RETRIES = 2  # a job the sandbox zygote failed is graded again at most this many times
 
 EXPECTED_LAYOUT = "expected a folder with one sub-folder (or zip, or LMS-named files) per student"
 
@@ -200,8 +202,19 @@ def grade_assignment(
     done = [0]
     failures: list[JobResult] = []
     warnings: set[str] = set(layout_notes)
+    sandboxes = zygote or SharedZygote()
+    by_key = {(job.student, job.problem): job for job in jobs}
+    regrade_later: list[JobSpec] = []
+    tries: dict[tuple[str, str], int] = {}
 
     def finished(result: JobResult) -> None:
+        key = (result.student, result.problem)
+        if result.status == "error" and zygote_failed(result.message) and tries.get(key, 0) < _ZYGOTE_RETRIES and not cluster:
+            # The zygote failed this job, not the student or the bank: a fresh zygote grades it again.
+            tries[key] = tries.get(key, 0) + 1
+            sandboxes.recover()
+            regrade_later.append(by_key[key])
+            return
         record.put(store, result)
         done[0] += 1
         if result.status == "error":
@@ -213,21 +226,23 @@ def grade_assignment(
     if cluster:
         run_jobs_on_cluster(jobs, address=cluster, on_result=finished)
     elif jobs:  # a run with nothing to grade starts no sandbox zygote
-        sandboxes = zygote or SharedZygote()
         try:
             # The zygote imports torch in its own process while this one starts what runs the jobs.
             sandboxes.launch()
-            if len(jobs) == 1:  # a student's one-problem check: no forkserver, no worker to fork
-                from grader.worker import prepare
+            batch = jobs
+            while batch:  # then the jobs a failing zygote spoiled, on its replacement (same address)
+                if len(jobs) == 1:  # a student's one-problem check: no forkserver, no worker to fork
+                    from grader.worker import prepare
 
-                prepare()  # imports torch, pytest and Hypothesis here while the zygote imports torch there
-                address = sandboxes.get().address
-                run_jobs_here([dataclasses.replace(job, zygote_address=address) for job in jobs], on_result=finished)
-            else:
-                start_forkserver()
-                address = sandboxes.get().address
-                jobs = [dataclasses.replace(job, zygote_address=address) for job in jobs]
-                run_jobs(jobs, workers=workers, on_result=finished)
+                    prepare()  # imports torch, pytest and Hypothesis here while the zygote imports torch there
+                    address = sandboxes.get().address
+                    run_jobs_here([dataclasses.replace(job, zygote_address=address) for job in batch], on_result=finished)
+                else:
+                    start_forkserver()
+                    address = sandboxes.get().address
+                    batch = [dataclasses.replace(job, zygote_address=address) for job in batch]
+                    run_jobs(batch, workers=workers, on_result=finished)
+                batch, regrade_later[:] = list(regrade_later), []
         finally:
             if zygote is None:  # this call's own
                 sandboxes.close()

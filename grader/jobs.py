@@ -88,6 +88,9 @@ def _local_zygote(address: str | None) -> Zygote:
     global _zygote
     if address is not None:
         return Zygote(address=address)
+    if _zygote is not None and (_zygote.failure is not None or (_zygote.process and _zygote.process.poll() is not None)):
+        _zygote.close()  # a zygote that failed a job is replaced for the next one
+        _zygote = None
     if _zygote is None:
         _zygote = Zygote.start()
         atexit.register(_zygote.close)
@@ -106,13 +109,14 @@ def run_job(job: JobSpec) -> JobResult:
     sys.dont_write_bytecode = False  # compiled code goes to the private sys.pycache_prefix (grader.worker)
     problem = load_problem(Path(job.root), job.assignment, job.problem)
     tmp = Path(tempfile.mkdtemp(prefix=f"grader-{job.student}-{job.problem}-"))
+    tmp.chmod(0o711)  # the sandbox's own (unprivileged) user passes through to its two folders
     cwd = os.getcwd()
     try:
         submission = tmp / "submission"
         workdir = tmp / "sandbox"
         trusted = tmp / "trusted"
         for folder in (submission, workdir, trusted):
-            folder.mkdir()
+            folder.mkdir(mode=0o700 if folder is trusted else 0o755)
         for name, data in job.files:
             target = submission / name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -181,6 +185,8 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
             exit_code = pytest.main(args, plugins=[plugin])
     finally:
         session.close()
+    if session.zygote.failure is not None:  # not the student's doing: the run grades the job again
+        raise session.zygote.failure
     tests = plugin.test_results()
     message = forced or ""
     if plugin.errors or exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

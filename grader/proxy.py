@@ -294,7 +294,9 @@ class StudentSession:
             if gone.timed_out:
                 raise self._fault(StudentFault(f"{what} timed out after {limit:g} s")) from None
             status = gone.status or {}
-            if status.get("signal") == 9:
+            if status.get("oom"):  # the zygote read it from the sandbox's memory cgroup
+                message = f"{what} {self._memory_exceeded()}"
+            elif status.get("signal") == 9:
                 message = f"{what} was killed (probably by exceeding the memory limit of {self.limits.memory_mb} MiB)"
             elif status.get("code") == 70:  # the sandbox's own code failed after the student's had run
                 message = (
@@ -306,9 +308,9 @@ class StudentSession:
             else:
                 message = f"{what} crashed: the process {describe_exit(gone.status)}"
             raise self._fault(StudentFault(message)) from None
-        except wire.WireError as exc:
+        except wire.ProtocolError as exc:
             self.close()
-            raise self._fault(StudentFault(f"{what} sent back something that is not plain data ({exc})")) from None
+            raise self._fault(StudentFault(f"{what} broke the grader's protocol ({exc})")) from None
         return reply, out_blobs, limit
 
     def _interpret(
@@ -349,10 +351,13 @@ class StudentSession:
         if kind == "timeout":
             raise self._fault(StudentFault(f"{what} timed out after {limit:g} s", tb))
         if kind == "memory":
-            raise self._fault(StudentFault(f"{what} exceeded the memory limit of {self.limits.memory_mb} MiB", tb))
+            raise self._fault(StudentFault(f"{what} {self._memory_exceeded()}", tb))
         if kind == "exited":
             raise self._fault(StudentFault(f"{what} exited before returning ({reply.get('message')})"))
         raise self._fault(StudentFault(f"{what} failed: {reply.get('message', kind)}"))
+
+    def _memory_exceeded(self) -> str:
+        return f"exceeded the memory limit of {self.limits.memory_mb} MiB (shared memory counted)"
 
     def _fault(self, fault: StudentFault) -> StudentFault:
         self._test_fault = fault

@@ -300,17 +300,26 @@ _cluster_lock = threading.Lock()
 def run_job_on_cluster_worker(job: JobSpec) -> JobResult:
     """The task a Dask worker runs: the job in a fresh process forked from this worker's forkserver."""
     global _cluster_zygote
-    with _cluster_lock:
-        if _cluster_zygote is None:
-            from grader.sandbox.client import Zygote
+    from grader.sandbox.client import zygote_failed
 
-            # Dask starts worker processes as daemons, and multiprocessing refuses children to daemons.
-            # The job processes are reaped here and the forkserver exits with this process, so the
-            # flag only stands in the way (the same as Dask's own `distributed.worker.daemon: False`).
-            multiprocessing.current_process()._config["daemon"] = False  # type: ignore[attr-defined]
-            _cluster_zygote = Zygote.start()
-        address = _cluster_zygote.address
-    return run_one(dataclasses.replace(job, zygote_address=address))
+    for attempt in range(2):  # a job the zygote failed is graded again on a fresh one
+        with _cluster_lock:
+            if _cluster_zygote is None or attempt > 0:
+                from grader.sandbox.client import SharedZygote
+
+                # Dask starts worker processes as daemons, and multiprocessing refuses children to daemons.
+                # The job processes are reaped here and the forkserver exits with this process, so the
+                # flag only stands in the way (the same as Dask's own `distributed.worker.daemon: False`).
+                multiprocessing.current_process()._config["daemon"] = False  # type: ignore[attr-defined]
+                if _cluster_zygote is None:
+                    _cluster_zygote = SharedZygote()
+                else:
+                    _cluster_zygote.recover()
+            address = _cluster_zygote.get().address
+        result = run_one(dataclasses.replace(job, zygote_address=address))
+        if not (result.status == "error" and zygote_failed(result.message)):
+            break
+    return result
 
 
 def run_jobs_on_cluster(jobs: Sequence[JobSpec], *, address: str, on_result: Callable[[JobResult], None]) -> None:

@@ -13,6 +13,7 @@ import json
 import math
 import socket
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ import numpy as np
 import torch
 
 MAX_FRAME_BYTES = 1 << 30  # one message from the sandbox may not exceed 1 GiB
+MAX_HEADER_BYTES = 16 << 20
+MAX_BLOBS = 1_000_000
 MAX_DEPTH = 64
 MAX_STRING = 1 << 20
 
@@ -45,6 +48,10 @@ _NUMPY_KINDS = set("biufc")
 
 class WireError(Exception):
     """A message from the sandbox that is not well-formed plain data."""
+
+
+class ProtocolError(WireError):
+    """Bytes on the channel that are not a message: a malformed or oversized frame, or a bad reply."""
 
 
 class ChannelClosed(Exception):
@@ -73,17 +80,24 @@ class Channel:
 
     A call into the sandbox is one message each way, and a small message arrives in one read, not
     one per field. Blobs come back as fresh bytearrays, so tensors can be built on them without a copy.
+
+    With a `deadline` (a `time.monotonic()` instant), `send` and `recv` raise TimeoutError once it has
+    passed, however the other end paces its bytes: each read waits only for what is left of the
+    whole message's time, so a peer that dribbles a message byte by byte cannot stretch it.
     """
 
-    __slots__ = ("sock", "_buf", "_view", "_start", "_end")
+    __slots__ = ("sock", "_buf", "_view", "_start", "_end", "_deadline")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self._buf = bytearray(_BUFFER)
         self._view = memoryview(self._buf)
         self._start = self._end = 0
+        self._deadline: float | None = None
 
-    def send(self, header: dict[str, Any], blobs: list[bytes] | tuple[bytes, ...] = ()) -> None:
+    def send(
+        self, header: dict[str, Any], blobs: list[bytes] | tuple[bytes, ...] = (), *, deadline: float | None = None
+    ) -> None:
         head = json.dumps(header, allow_nan=False).encode()
         parts: list[bytes] = [_COUNTS.pack(len(head), len(blobs)), head]
         size = 0
@@ -91,29 +105,36 @@ class Channel:
             parts.append(_SIZE.pack(len(blob)))
             parts.append(blob)
             size += len(blob)
+        if deadline is not None:
+            # sendall's timeout bounds the whole call (not each chunk) since Python 3.5.
+            self.sock.settimeout(_remaining(deadline))
         if size < (1 << 20):
             self.sock.sendall(b"".join(parts))
         else:
             for part in parts:
+                if deadline is not None:
+                    self.sock.settimeout(_remaining(deadline))
                 self.sock.sendall(part)
 
-    def recv(self, *, limit: int = MAX_FRAME_BYTES) -> tuple[dict[str, Any], list[bytearray]]:
+    def recv(self, *, limit: int = MAX_FRAME_BYTES, deadline: float | None = None) -> tuple[dict[str, Any], list[bytearray]]:
+        """The next whole message; ProtocolError for bytes that are not one, TimeoutError past `deadline`."""
+        self._deadline = deadline
         head_len, n_blobs = _COUNTS.unpack(self._take(_COUNTS.size))
-        if head_len > MAX_STRING * 16 or n_blobs > 1_000_000:
-            raise WireError(f"message header too large ({head_len} bytes, {n_blobs} blobs)")
+        if head_len > min(MAX_HEADER_BYTES, limit) or n_blobs > MAX_BLOBS:
+            raise ProtocolError(f"message header too large ({head_len} bytes, {n_blobs} blobs)")
         try:
             header = json.loads(self._take(head_len))
-        except ValueError as exc:
-            raise WireError(f"message header is not JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python's stack
+            raise ProtocolError(f"message header is not JSON: {type(exc).__name__}") from None
         if not isinstance(header, dict):
-            raise WireError("message header is not an object")
+            raise ProtocolError("message header is not an object")
         blobs = []
         total = head_len
         for _ in range(n_blobs):
             (size,) = _SIZE.unpack(self._take(_SIZE.size))
             total += size
             if total > limit:
-                raise WireError(f"message larger than the limit of {limit >> 20} MiB")
+                raise ProtocolError(f"message larger than the limit of {limit >> 20} MiB")
             blobs.append(self._take(size))
         return header, blobs
 
@@ -139,10 +160,20 @@ class Channel:
         return out
 
     def _recv_into(self, view: memoryview) -> int:
+        if self._deadline is not None:
+            self.sock.settimeout(_remaining(self._deadline))
         k = self.sock.recv_into(view)
         if k == 0:
             raise ChannelClosed("the channel closed")
         return k
+
+
+def _remaining(deadline: float) -> float:
+    """Seconds left until `deadline`; TimeoutError once it has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the deadline for this message passed")
+    return left
 
 
 # ---------------------------------------------------------------------------------------------

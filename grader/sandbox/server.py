@@ -8,6 +8,7 @@ headers with pickled arguments; results leave through :func:`grader.wire.encode_
 from __future__ import annotations
 
 import _signal
+import errno
 import importlib
 import io
 import os
@@ -27,6 +28,7 @@ from grader.seeding import seed_all
 _SIGALRM = int(signal.SIGALRM)
 _ITIMER_REAL = signal.ITIMER_REAL
 
+_PR_SET_PDEATHSIG = 1
 _MEMORY_MARKERS = ("can't allocate memory", "not enough memory", "DefaultCPUAllocator", "out of memory")
 
 
@@ -213,7 +215,9 @@ class _Server:
             return {"ok": False, "kind": "memory", "traceback": self.student_traceback()}, []
         except BaseException as exc:
             text = _safe_str(exc)
-            if isinstance(exc, RuntimeError) and any(m in text for m in _MEMORY_MARKERS):
+            if (isinstance(exc, RuntimeError) and any(m in text for m in _MEMORY_MARKERS)) or (
+                isinstance(exc, OSError) and exc.errno == errno.ENOMEM  # mmap past the address-space limit
+            ):
                 return {"ok": False, "kind": "memory", "traceback": self.student_traceback()}, []
             return {
                 "ok": False,
@@ -319,41 +323,61 @@ def _safe_str(exc: BaseException) -> str:
 # -- setting up the process ----------------------------------------------------------------------
 
 
-def _apply_limits(limits: dict[str, Any]) -> None:
+_THREADS = 64  # with a uid of its own, RLIMIT_NPROC counts exactly the sandbox's threads
+
+
+def _apply_limits(limits: dict[str, Any], *, address_space: bool) -> None:
+    """Resource limits; `address_space`: limit all mappings (shared ones too) where no memory cgroup counts them."""
     memory = int(limits.get("memory_mb", 1024)) << 20
-    base = _data_segment_bytes()
-    for res, value in (
-        (resource.RLIMIT_DATA, base + memory),
+    usage = _memory_usage()
+    settings = [
+        (resource.RLIMIT_DATA, usage["VmData"] + memory),
         (resource.RLIMIT_CPU, int(limits.get("cpu_seconds", 120))),
         (resource.RLIMIT_FSIZE, int(limits.get("file_bytes", 16 << 20))),
         (resource.RLIMIT_NOFILE, int(limits.get("open_files", 256))),
         (resource.RLIMIT_CORE, 0),
-    ):
+    ]
+    if address_space:
+        settings.append((resource.RLIMIT_AS, usage["VmSize"] + memory))
+    for res, value in settings:
         soft, hard = resource.getrlimit(res)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(res, (value, value))
-    if os.geteuid() != 0:
+    if confine.has_private_uid():
+        resource.setrlimit(resource.RLIMIT_NPROC, (_THREADS, _THREADS))
+    elif os.geteuid() != 0:
         # Counts every process of this user: a small headroom stops fork and thread bombs.
         resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def _data_segment_bytes() -> int:
+def _memory_usage() -> dict[str, int]:
+    """This process's VmData and VmSize in bytes, from /proc/self/status."""
+    usage = {"VmData": 0, "VmSize": 0}
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmData:"):
-                return int(line.split()[1]) * 1024
-    return 0
+            key, _, value = line.partition(":")
+            if key in usage:
+                usage[key] = int(value.split()[0]) * 1024
+    return usage
 
 
 def serve(sock: Any, config: dict[str, Any]) -> None:
-    """Entry point in the forked child: set the process up, then answer requests until closed."""
+    """Entry point in the forked child: set the process up, then answer requests until closed.
+
+    The zygote has left it no descriptor but its channel (and 0, 1, 2): stdin becomes /dev/null and
+    stdout and stderr the job's output file, so nothing the zygote or the grader holds is reachable.
+    """
+    zygote = os.getppid()
     workdir = config["workdir"]
     os.chdir(workdir)
-    out = os.open(config["output_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    out = os.open(config["output_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+    os.dup2(null, 0)
     os.dup2(out, 1)
     os.dup2(out, 2)
     os.close(out)
+    os.close(null)
     budget = _OutputBudget(int(config.get("limits", {}).get("output_bytes", 4 << 20)))
     sys.stdout = _CappedWriter(1, budget)
     sys.stderr = _CappedWriter(2, budget)
@@ -370,20 +394,33 @@ def serve(sock: Any, config: dict[str, Any]) -> None:
     importlib.invalidate_caches()
     seed_all(0)
     tripwires.install(config.get("forbidden_calls", []))
+    limits = config.get("limits", {})
+    disk_mb, memory_mb = int(limits.get("disk_mb", 64)), int(limits.get("memory_mb", 1024))
     try:
         protections = confine.confine(
             student_dir=os.path.realpath(config["student_dir"]),
             workdir=os.path.realpath(workdir),
             hidden=hidden,
-            disk_mb=int(config.get("limits", {}).get("disk_mb", 64)),
+            disk_mb=disk_mb,
             required=config.get("require", ()),
             disabled=config.get("disable", ()),
+            memory_bytes=(memory_mb + disk_mb) << 20,  # the tmpfs's pages are charged to the cgroup too
         )
     except confine.ConfinementError as exc:
         _refuse(sock, str(exc))
         return
-    _apply_limits(config.get("limits", {}))
+    _apply_limits(limits, address_space=protections.get("memory_cgroup") is None)
+    _die_with(zygote)
     _Server(sock, config, protections).run()
+
+
+def _die_with(parent: int) -> None:
+    """Be killed when the zygote ends (set after the change of uid, which clears the setting)."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(70)
 
 
 def _refuse(sock: Any, reason: str) -> None:

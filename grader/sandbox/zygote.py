@@ -2,8 +2,14 @@
 
 It never imports tests, references, pytest or Hypothesis. Clients connect to its Unix socket, send a
 JSON config with one end of a socketpair attached, and get back the pid of a fresh sandbox serving
-that socket; the connection stays open and later carries the sandbox's exit status, or a request to
-kill it. Forking from here makes a sandbox cost milliseconds instead of a fresh `import torch`.
+that socket; the connection stays open and later carries the sandbox's exit status (and whether the
+kernel killed it for memory), or a request to kill it. A client may also send `{"ping": true}` with
+no descriptor and gets `{"pong": true}`: that is how a wedged zygote is told from a busy one.
+Forking from here makes a sandbox cost milliseconds instead of a fresh `import torch`.
+
+Nothing a sandbox does may stall it: a sandbox keeps no descriptor of the zygote's (its listening
+socket, its clients' connections, its signal pipe, its stdout), only peers with the zygote's own uid
+are served, and a connection that does not send its request at once is dropped.
 """
 
 from __future__ import annotations
@@ -16,11 +22,16 @@ import os
 import select
 import signal
 import socket
+import struct
 import sys
 from typing import Any
 
+from grader.sandbox import cgroup, confine
+
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_PDEATHSIG = 1
+CHANNEL_FD = 3  # a sandbox's channel; 0, 1 and 2 are its stdin, stdout and stderr
+_REQUEST_TIMEOUT = 5.0  # a client sends its request as soon as it connects
 
 
 def describe_status(status: int) -> dict[str, Any]:
@@ -40,22 +51,38 @@ def _preload() -> None:
     except Exception:
         pass
     import grader.sandbox.server  # noqa: F401
-    from grader.sandbox import confine
 
     confine.prepare()
+    confine.prepare_memory_cgroups()
 
     gc.freeze()  # forked sandboxes then never walk (or copy) torch's heap in a garbage collection
 
 
-def _recv_request(conn: socket.socket) -> tuple[dict[str, Any], int] | None:
+def _recv_request(conn: socket.socket) -> tuple[dict[str, Any], int | None] | None:
+    """A client's request and the descriptor sent with it (None for a ping); None if it is not one."""
     fds = array.array("i")
-    msg, ancdata, _flags, _addr = conn.recvmsg(1 << 16, socket.CMSG_SPACE(fds.itemsize))
+    msg, ancdata, _flags, _addr = conn.recvmsg(1 << 16, socket.CMSG_SPACE(4 * fds.itemsize))
     for level, kind, data in ancdata:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
-    if not msg or not fds:
+    for extra in fds[1:]:
+        os.close(extra)
+    try:
+        request = json.loads(msg) if msg else None
+    except ValueError:
+        request = None
+    if not isinstance(request, dict) or (not fds and not request.get("ping")):
+        if fds:
+            os.close(fds[0])
         return None
-    return json.loads(msg), fds[0]
+    return request, (fds[0] if fds else None)
+
+
+def _peer_is_trusted(conn: socket.socket) -> bool:
+    """Whether the peer runs under this process's uid (a sandbox never does where the grader is root)."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid == os.getuid()
 
 
 def _send(conn: socket.socket, payload: dict[str, Any]) -> None:
@@ -71,17 +98,38 @@ def _child(channel_fd: int, config: dict[str, Any], close: list[socket.socket]) 
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
+    _keep_only_channel(channel_fd)
     os.setsid()
     _share_cpus(config.get("cpus"))
     from grader.sandbox import server
 
     code = 0
     try:
-        server.serve(socket.socket(fileno=channel_fd), config)
+        server.serve(socket.socket(fileno=CHANNEL_FD), config)
     except BaseException:
         code = 70
     finally:
         os._exit(code)
+
+
+def _keep_only_channel(channel_fd: int) -> None:
+    """Close every descriptor but 0, 1, 2 and the channel, which becomes `CHANNEL_FD`.
+
+    What the zygote holds (its signal pipe, its listening socket, other sandboxes' control
+    connections, whatever a library opened) must never reach student code. 1 and 2 are the
+    zygote's stdout and stderr until the sandbox points them at the job's output file.
+    """
+    if channel_fd != CHANNEL_FD:
+        os.dup2(channel_fd, CHANNEL_FD, inheritable=False)
+        os.close(channel_fd)
+    os.closerange(CHANNEL_FD + 1, _max_fd())
+
+
+def _max_fd() -> int:
+    try:
+        return max(int(name) for name in os.listdir("/proc/self/fd")) + 1
+    except (OSError, ValueError):
+        return os.sysconf("SC_OPEN_MAX")
 
 
 def _share_cpus(cpus: Any) -> None:
@@ -103,7 +151,9 @@ def serve_forever(listener: socket.socket) -> None:
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    listener.setblocking(False)
     clients: dict[int, socket.socket] = {}  # pid -> control connection
+    base = confine.memory_cgroup_base()
     while True:
         watched = [listener.fileno(), wake_r] + [c.fileno() for c in clients.values()]
         ready, _, _ = select.select(watched, [], [])
@@ -120,9 +170,13 @@ def serve_forever(listener: socket.socket) -> None:
                     os.killpg(pid, signal.SIGKILL)  # whatever the sandbox left behind
                 except OSError:
                     pass
+                oom = cgroup.release(base, pid) if base is not None else False
                 conn = clients.pop(pid, None)
                 if conn is not None:
-                    _send(conn, {"exit": describe_status(status), "cpu": usage.ru_utime + usage.ru_stime})
+                    exit_status = describe_status(status)
+                    if oom:
+                        exit_status["oom"] = True
+                    _send(conn, {"exit": exit_status, "cpu": usage.ru_utime + usage.ru_stime})
                     conn.close()
         for pid, conn in list(clients.items()):
             if conn.fileno() in ready:
@@ -139,21 +193,44 @@ def serve_forever(listener: socket.socket) -> None:
                         clients.pop(pid)
                         conn.close()
         if listener.fileno() in ready:
-            conn, _ = listener.accept()
             try:
-                request = _recv_request(conn)
-            except (OSError, ValueError):
-                request = None
-            if request is None:
-                conn.close()
+                conn, _ = listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 continue
-            config, channel_fd = request
-            pid = os.fork()
-            if pid == 0:
-                _child(channel_fd, config, [listener, conn, *clients.values()])
-            os.close(channel_fd)
-            clients[pid] = conn
-            _send(conn, {"pid": pid})
+            child = _serve_connection(conn, listener, clients)
+            if child is not None:
+                clients[child] = conn
+
+
+def _serve_connection(conn: socket.socket, listener: socket.socket, clients: dict[int, socket.socket]) -> int | None:
+    """Answer one new connection: fork a sandbox (its pid) or answer a ping; None when it is closed."""
+    try:
+        conn.settimeout(_REQUEST_TIMEOUT)  # a silent client costs this much, once
+        request = _recv_request(conn) if _peer_is_trusted(conn) else None
+    except OSError:
+        request = None
+    if request is None:
+        conn.close()
+        return None
+    config, channel_fd = request
+    if channel_fd is None:
+        _send(conn, {"pong": True})
+        conn.close()
+        return None
+    pid = os.fork()
+    if pid == 0:
+        _child(channel_fd, config, [listener, conn, *clients.values()])
+    os.close(channel_fd)
+    _send(conn, {"pid": pid})
+    return pid
+
+
+def _exit() -> None:
+    """Leave at once (SIGTERM), removing this zygote's memory cgroups."""
+    base = confine.memory_cgroup_base()
+    if base is not None:
+        cgroup.remove(base.path)
+    os._exit(0)
 
 
 def main() -> None:
@@ -166,9 +243,17 @@ def main() -> None:
     except OSError:
         pass
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
+    try:
+        os.unlink(path)  # a zygote replaced at the same address leaves its socket behind
+    except FileNotFoundError:
+        pass
+    old_mask = os.umask(0o177)  # the socket is the grader's alone (rw for its own uid)
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(old_mask)
     listener.listen(64)
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGTERM, lambda *_: _exit())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle; it closes the zygote
     sys.stdout.write("ready\n")
     sys.stdout.flush()

@@ -89,4 +89,5 @@ def test_the_course_and_a_checkout_stay_unreadable(session, tmp_path):
                 return type(exc).__name__
     """).module()
     s = m.read()
-    assert s == "PermissionError"
+    # Landlock refuses it; where the folders above it bar the sandbox's own user, it is not even there.
+    assert s in ("PermissionError", "FileNotFoundError")

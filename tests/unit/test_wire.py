@@ -1,5 +1,7 @@
 """The codec that crosses the trust boundary: plain data round-trips, everything else is refused."""
 
+import struct
+
 import numpy as np
 import pytest
 import torch
@@ -201,3 +203,74 @@ def test_tensor_bytes_are_row_major_for_any_strides_and_dtype():
     assert torch.equal(back, b)
     c = torch.tensor([1 + 2j, 3 - 1j]).conj()
     assert torch.equal(wire.tensor_from_bytes(wire.tensor_bytes(c), "complex64", [2]), c.resolve_conj())
+
+
+# -- deadlines and malformed frames: a peer that breaks the protocol fails fast, never hangs -----------
+
+
+def test_a_dribbling_peer_cannot_stretch_a_message_past_its_deadline(pair):
+    import json
+    import struct
+    import threading
+    import time
+
+    left, right = pair()
+    head = json.dumps({"n": 1}).encode()
+    frame = struct.pack("!II", len(head), 0) + head
+    stop = threading.Event()
+
+    def dribble() -> None:  # each byte would restart a per-read timeout
+        for byte in frame * 100:
+            if stop.is_set():
+                return
+            left.sock.sendall(bytes([byte]))
+            time.sleep(0.05)
+
+    sender = threading.Thread(target=dribble)
+    sender.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(TimeoutError):
+            for _ in range(100):
+                right.recv(deadline=started + 0.5)
+    finally:
+        stop.set()
+        sender.join()
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_deadline_already_passed_times_out_without_reading(pair):
+    import time
+
+    left, right = pair()
+    left.send({"n": 1})
+    with pytest.raises(TimeoutError):
+        right.recv(deadline=time.monotonic() - 1)
+
+
+def test_sending_to_a_peer_that_never_reads_times_out(pair):
+    import time
+
+    left, right = pair()
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        left.send({"n": 1}, [b"x" * (64 << 20)], deadline=started + 0.5)
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    "frame, message",
+    [
+        (struct.pack("!II", 1 << 30, 0), "message header too large"),
+        (struct.pack("!II", 2, 1 << 30), "message header too large"),
+        (struct.pack("!II", 8, 0) + b"not json", "message header is not JSON"),
+        (struct.pack("!II", 100_000, 0) + b"[" * 100_000, "message header is not JSON: RecursionError"),
+        (struct.pack("!II", 2, 0) + b"[]", "message header is not an object"),
+        (struct.pack("!II", 2, 1) + b"{}" + struct.pack("!Q", 1 << 62), "message larger than the limit"),
+    ],
+)
+def test_frames_that_are_not_messages_are_protocol_errors(pair, frame, message):
+    left, right = pair()
+    left.sock.sendall(frame)
+    with pytest.raises(wire.ProtocolError, match=message):
+        right.recv()

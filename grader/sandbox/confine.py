@@ -584,6 +584,11 @@ def confine(
     covered = attempt("uid", _make_reachable, [*read, workdir], uid, gid) if root else None
     owner = (uid, gid) if covered is not None else None
     attempt("disk_quota", _tmpfs, workdir, disk_mb, owner)
+    if owner is not None and state["disk_quota"] is None:
+        try:
+            os.chown(workdir, *owner)  # no tmpfs of its own: its user must own the job's folder itself
+        except OSError:
+            pass
     if root:
         attempt("capabilities", _drop_bounding_set)
         if owner is not None:

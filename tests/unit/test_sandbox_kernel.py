@@ -448,3 +448,16 @@ def test_threads_are_allowed_up_to_a_bound(session_for):
     with pytest.raises((StudentError, StudentFault), match="can't start new thread|memory limit"):
         m.bomb(1000)
 
+
+
+@needs_root
+def test_without_a_tmpfs_of_its_own_the_sandboxs_user_still_owns_its_working_directory(session_for, monkeypatch):
+    monkeypatch.setenv("GRADER_SANDBOX_DISABLE", "disk_quota")  # as in a container without CAP_SYS_ADMIN
+    m = session_for("""
+        import os
+        def write():
+            with open("scratch.txt", "w") as f:
+                f.write("x")
+            return os.stat(".").st_uid == os.getuid() != 0
+    """).module()
+    assert m.write() is True

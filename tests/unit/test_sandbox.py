@@ -32,7 +32,7 @@ def session_for(tmp_path, zygote):
         s.close()
 
 
-def test_plain_results_cross_and_modules_stay_behind_as_handles(session_for):
+def test_plain_results_cross_standard_modules_are_rebuilt_and_others_stay_behind(session_for):
     m = session_for("""
         import torch
         SIZE = 3
@@ -40,14 +40,20 @@ def test_plain_results_cross_and_modules_stay_behind_as_handles(session_for):
             return 2 * x
         def make(n):
             return torch.nn.Linear(n, 2)
+        class Own(torch.nn.Module):
+            def forward(self, x):
+                return x
+        def own():
+            return Own()
     """).module()
     assert m.SIZE == 3
     assert torch.equal(m.double(torch.ones(2)), torch.full((2,), 2.0))
-    layer = m.make(4)
-    assert isinstance(layer, Remote) and remote_type(layer) == "torch.nn.modules.linear.Linear"
+    layer = m.make(4)  # a standard module crosses as data and is rebuilt here, on the trusted side
+    assert type(layer) is torch.nn.Linear and type(layer.weight) is torch.nn.Parameter
     assert layer.in_features == 4 and layer(torch.ones(1, 4)).shape == (1, 2)
-    assert type(layer.weight) is torch.Tensor  # a Parameter arrives as a plain tensor
     assert set(layer.state_dict()) == {"weight", "bias"}
+    own = m.own()  # the student's own class stays in the sandbox, and never passes for a standard type
+    assert isinstance(own, Remote) and remote_type(own).endswith("(kept in the sandbox: not a standard torch.nn module)")
 
 
 def test_handles_can_be_passed_back(session_for):

@@ -20,16 +20,19 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from grader.jobs import JobSpec, run_job
 from grader.results import JobResult
+from grader.spec import load_problem
 
 _PRELOAD = [
     "grader.jobs", "grader.plugin", "grader.compare", "grader.strategies", "grader.worker_preload", "grader.runner",
@@ -176,12 +179,14 @@ class _Worker:
         child.close()  # the child holds the only other end: its death means end of file here
         self.job: JobSpec | None = None
         self.graded = 0
+        self.deadline = float("inf")
 
     def usable(self) -> bool:
         return self.graded < JOBS_PER_WORKER and self.process.is_alive()
 
     def submit(self, job: JobSpec) -> None:
         self.job = job
+        self.deadline = time.monotonic() + _watchdog_seconds(job)
         try:
             self.jobs.send(job)
         except OSError:
@@ -203,6 +208,17 @@ class _Worker:
         self.kill()
         return _grader_error(job, f"grader error: the grading worker died (exit code {self.process.exitcode})")
 
+    def overdue(self) -> JobResult:
+        """The job's result when it ran past its deadline: the worker is killed (a grader error)."""
+        job, self.job = self.job, None
+        assert job is not None
+        self.graded += 1
+        self.kill()
+        return _grader_error(
+            job, f"grader error: the job did not finish within {_watchdog_seconds(job):g} s (twice its time limit, "
+            "and 10 minutes for the tests' own work); its worker was killed",
+        )
+
     def stop(self) -> None:
         """Let an idle worker exit (it sees the end of its job pipe), or kill it if it does not."""
         self.jobs.close()
@@ -216,12 +232,25 @@ class _Worker:
         self.jobs.close()
 
 
+def _watchdog_seconds(job: JobSpec) -> float:
+    """How long a job may run in its worker before it is killed: a last resort that ends every run.
+
+    Every wait on the student's sandbox has its own deadline within the job's time limit, so only a
+    fault of the grader or the bank can reach this one; it is generous for the tests' own work.
+    """
+    try:
+        return 2 * load_problem(Path(job.root), job.assignment, job.problem).limits.job_timeout + 600
+    except Exception:  # noqa: BLE001 - the job itself reports a problem it cannot load
+        return 3600.0
+
+
 def run_one(job: JobSpec) -> JobResult:
     """Grade `job` in a fresh worker process and wait for it (thread-safe)."""
     worker = _Worker(_context())
     try:
         worker.submit(job)
-        wait(worker.waitables())
+        if not wait(worker.waitables(), timeout=_watchdog_seconds(job)):
+            return worker.overdue()
         return worker.result()
     finally:
         worker.stop()
@@ -274,10 +303,12 @@ def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobR
                 worker = idle.pop() if idle else _Worker(ctx, free_cpus.pop())
                 worker.submit(pending.popleft())
                 busy.append(worker)
-            ready = set(wait([w for worker in busy for w in worker.waitables()]))
-            for worker in [w for w in busy if ready.intersection(w.waitables())]:
+            timeout = max(0.0, min(worker.deadline for worker in busy) - time.monotonic())
+            ready = set(wait([w for worker in busy for w in worker.waitables()], timeout=timeout))
+            now = time.monotonic()
+            for worker in [w for w in busy if ready.intersection(w.waitables()) or w.deadline <= now]:
                 busy.remove(worker)
-                result = worker.result()
+                result = worker.result() if ready.intersection(worker.waitables()) else worker.overdue()
                 if worker.usable():
                     idle.append(worker)
                 else:

@@ -342,9 +342,9 @@ class StudentSession:
         tb = str(reply.get("traceback", ""))
         if kind == "raised":
             raise StudentError(f"{what} raised {reply.get('type')}: {reply.get('message')}", tb)
-        if kind == "refused":
+        if kind == "refused":  # a genuine refusal answers the first request, before any student code ran
             self.close()
-            raise SandboxRefused(f"the sandbox refused to run student code: {reply.get('message')}")
+            raise self._fault(StudentFault(f"{what} broke the grader's protocol (a refusal after the sandbox started)"))
         if kind == "unsendable":
             raise StudentError(f"{what} returned a value that cannot be sent back: {reply.get('message')}")
         self.close()

@@ -158,8 +158,7 @@ class _Progress:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from grader.course import SubmissionsError, grade_assignment
-    from grader.terminal import print_check
+    from grader.sandbox.client import SharedZygote
 
     root = _root(args)
     assignment = load_assignment(root, args.assignment)
@@ -172,7 +171,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     expected = f"expected the folder with your files ({', '.join(p.module_file for p in assignment.problems)})"
     if not path.is_dir():
         raise UsageError(f"{args.path} {'is not a folder' if path.exists() else 'does not exist'}; {expected}")
-    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp, SharedZygote() as zygote:
+        # The sandbox zygote imports torch in its own process from now on, while this one does the same
+        # for the tests: a one-problem check then costs about one `import torch`, not two in a row.
+        zygote.launch()
+        from grader.course import SubmissionsError, grade_assignment
+
         # A one-student class: the student's folder, graded like any other.
         class_dir = Path(tmp) / "class"
         class_dir.mkdir()
@@ -180,7 +184,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             summary = grade_assignment(
                 root, assignment.id, class_dir, Path(tmp) / "out", workers=_workers(args), only=only,
-                require_modules=True,
+                require_modules=True, zygote=zygote,
             )
         except SubmissionsError:
             raise UsageError(f"{args.path} holds none of your files for {assignment.id}; {expected}") from None
@@ -199,6 +203,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         for notebook in sorted(path.glob("*.ipynb")):  # parsed again, only to list what was left out
             for note in extract_module(notebook.read_bytes(), name=notebook.name, keep=keep).notes:
                 print(f"  {note}")
+    from grader.terminal import print_check
+
     status = print_check(assignment, results)
     failed = [r.problem for r in results if r.score < r.max_score or r.status != "graded"]
     if failed:

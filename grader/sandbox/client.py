@@ -21,8 +21,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from grader import wire
-
 _GRADER_ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
 
 
@@ -302,6 +300,10 @@ class SandboxProcess:
     cpu_seconds: float = 0.0  # known once it has ended
 
     def __post_init__(self) -> None:
+        # wire (which imports torch) is imported here, not at the top: a command can then start the
+        # zygote, whose own `import torch` takes seconds, before this process has imported torch.
+        from grader import wire
+
         self._messages = wire.Channel(self.channel)
 
     def request(
@@ -312,6 +314,8 @@ class SandboxProcess:
         SandboxGone when the sandbox ends or misses the deadline (it is killed); wire.ProtocolError
         (the sandbox is killed) when what it sends is not a message.
         """
+        from grader import wire
+
         deadline = time.monotonic() + max(timeout, 0.01)
         try:
             self._messages.send(header, blobs, deadline=deadline)

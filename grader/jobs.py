@@ -137,20 +137,7 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
     from grader.plugin import GradingPlugin
     from grader.proxy import StudentSession
 
-    module_file = submission / problem.module_file
-    forced: str | None = None
-    status: Status = "graded"
-    if not module_file.is_file():
-        forced = f"the submission has no file {problem.module_file}"
-        status = "missing"
-    else:
-        try:
-            violations = find_forbidden(module_file.read_text(errors="replace"), problem.forbidden)
-        except SyntaxError:
-            violations = []  # the import reports it, with the student's line
-        if violations:
-            forced = "\n".join(v.message(problem.module_file) for v in violations)
-            status = "forbidden"
+    status, forced = screen_submission(problem, submission)
     session = StudentSession(
         zygote=_local_zygote(job.zygote_address),
         student_dir=str(submission),
@@ -225,6 +212,23 @@ def forbidden_use_message(module_file: str, called: list[str]) -> str:
 
 def _joined(first: str, then: str) -> str:
     return first if not then or then == first else f"{first}\n{then}"
+
+
+def screen_submission(problem: ProblemSpec, submission: Path) -> tuple[Status, str | None]:
+    """Why no test can run on `submission` before anything of it runs: a missing file or forbidden names.
+
+    ("graded", None) when the tests may run; grading and the plain-pytest plugin both ask here.
+    """
+    module_file = submission / problem.module_file
+    if not module_file.is_file():
+        return "missing", f"the submission has no file {problem.module_file}"
+    try:
+        violations = find_forbidden(module_file.read_text(errors="replace"), problem.forbidden)
+    except SyntaxError:
+        return "graded", None  # the import reports it, with the student's line
+    if violations:
+        return "forbidden", "\n".join(v.message(problem.module_file) for v in violations)
+    return "graded", None
 
 
 def protection_warnings(protections: dict[str, object]) -> tuple[str, ...]:

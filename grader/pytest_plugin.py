@@ -91,18 +91,11 @@ def bank_test_problem(path: Path) -> tuple[Path, str, str] | None:
 def forced_failure(problem: Any, submission: Path) -> str | None:
     """Why no test can run on `submission` before anything of it runs: a missing file or forbidden names.
 
-    The same checks and messages as grading (grader.jobs).
+    The same checks and messages as grading (grader.jobs.screen_submission).
     """
-    from grader.forbidden import find_forbidden
+    from grader.jobs import screen_submission
 
-    module_file = submission / problem.module_file
-    if not module_file.is_file():
-        return f"the submission has no file {problem.module_file}"
-    try:
-        violations = find_forbidden(module_file.read_text(errors="replace"), problem.forbidden)
-    except SyntaxError:
-        return None  # the import reports it, with the student's line
-    return "\n".join(v.message(problem.module_file) for v in violations) or None
+    return screen_submission(problem, submission)[1]
 
 
 class _ProblemRun:

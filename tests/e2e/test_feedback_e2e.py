@@ -63,7 +63,9 @@ def test_the_input_the_students_code_got_is_shown_wherever_the_failure_is(course
     described = failed["failing_input"]
     assert described.startswith("fold_conv_bn(\n    [0] Conv2d(") and "\n    [1] BatchNorm2d(" in described
     assert re.search(r"\n\s+running_var: tensor \(\d+,\) float(32|64) \[", described), described
-    assert re.search(r"\nConv2d object\(\n    \[0\] tensor \(\d+, \d+, \d+, \d+\) float", described), described
+    # The folded Conv2d the student returned is rebuilt and run here, on the trusted side: calling it is no
+    # call into the student's code, so the description ends with the student's one call.
+    assert "Conv2d object(" not in described and described.endswith("\n)"), described
     assert described in page(course, "dave_forgot_eps")
     assert described in gradescope(course, "dave_forgot_eps")[FAILING]["output"]
     check = run_cli("--root", str(course), "check", "hw7", str(course / "submissions/hw7/dave_forgot_eps"),

@@ -58,6 +58,7 @@ def pip_install(python: Path, *targets: str | Path) -> None:
     """Install `targets` into the venv of `python`, without dependencies and without the network."""
     done = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+         "--force-reinstall",  # a grader among the shared packages (CI's own) must not count as installed
          "--no-build-isolation", "--no-index", *map(str, targets)],
         capture_output=True, text=True, timeout=TIMEOUT,
     )
@@ -127,7 +128,7 @@ for name in requirement_files:
             sys.exit(f"python stand-in: {{name}}: {{req}} does not accept the installed {{version}}")
 if targets:
     sys.exit(subprocess.call([sys.executable, "-m", "pip", "--python", VENV_PYTHON, "install", "--quiet",
-                              "--no-deps", "--no-build-isolation", "--no-index", *targets]))
+                              "--no-deps", "--force-reinstall", "--no-build-isolation", "--no-index", *targets]))
 '''
 
 

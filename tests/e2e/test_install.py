@@ -41,8 +41,12 @@ def fresh_venv(path: Path) -> Path:
 
 
 def pip_install(python: Path, *args: str) -> None:
+    """Install into the venv itself: `--force-reinstall`, since a grader among the shared packages (CI's
+    own, same version) would otherwise count as already installed (pip leaves that one alone: it lies
+    outside the venv)."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", *args],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+         "--force-reinstall", *args],
         check=True, capture_output=True, text=True,
     )
 
@@ -90,8 +94,10 @@ def test_a_wheel_grades_the_demo_class_exactly_as_an_editable_install(tmp_path):
     plain = fresh_venv(tmp_path / "plain")
     pip_install(plain, str(next(wheels.glob("grader-*.whl"))))
     editable = fresh_venv(tmp_path / "editable")
-    pip_install(editable, "-e", str(src))
-    assert "site-packages" in where_grader_is(plain).parts
+    # "compat": the sources' folder on sys.path through a .pth file, read before the shared one, so the
+    # editable grader wins over a plain one among the shared packages (CI's own environment has one).
+    pip_install(editable, "-e", str(src), "--config-settings", "editable_mode=compat")
+    assert where_grader_is(plain).is_relative_to(tmp_path / "plain")  # the wheel, in the venv's own site-packages
     assert where_grader_is(editable).is_relative_to(src)
 
     course = make_course(tmp_path / "course")

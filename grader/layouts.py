@@ -262,47 +262,77 @@ def discover(folder: Path, staging: Path, *, modules: tuple[str, ...] = (),
             if marked_late(entry.name):
                 found.marked_late.add(split[0])
     found.entries = {student: [path for _, path in items] for student, items in sources.items()}
-    searched = {student: find_student_files(items[0][1], modules)
-                for student, items in sources.items() if len(items) == 1 and items[0][0] == "folder"}
+    searched: dict[str, FilesFound] = {}
+    unreadable: dict[str, str] = {}  # student -> why their files could not be read: only they are refused
+    for student, items in sources.items():
+        if len(items) == 1 and items[0][0] == "folder":
+            try:
+                searched[student] = find_student_files(items[0][1], modules)
+            except Exception as exc:  # noqa: BLE001  (one student's odd files never stop the run)
+                unreadable[student] = _reason(exc)
     if len(sources) > 1 and len(searched) == len(sources) and not any(r.found and not r.others for r in searched.values()):
         # No entry is one student's folder: each that holds files holds them in several sub-folders.
         # This is a folder of classes (`submissions/` for `submissions/hw7`): nothing is picked in it.
         searched = {student: FilesFound(sources[student][0][1], found=False) for student in searched}
     for number, (student, items) in enumerate(sorted(sources.items())):
-        if student in searched:
-            files = searched[student]
-            found.notes.extend(f"{student}: {note}" for note in files.notes)
-            if not _has_notebook(files.folder):
-                found.students[student] = files.folder  # the common case: graded in place
-                continue
-            items = [("folder", files.folder)]
-        # The id stays the student's name as the LMS wrote it (reports make it safe for file names);
-        # the staged folder is numbered, so that no name, however odd, becomes a path.
-        target = staging / f"student-{number}"
-        target.mkdir(parents=True, exist_ok=True)
         try:
-            for kind, path in sorted(items, key=_resubmission):  # Canvas's `bn_fold-2.py` after `bn_fold-1.py`
-                if kind == "folder":
-                    _copy_plain(path, target)
-                elif kind == "zip":
-                    extract_zip(path, target)
-                else:
-                    _write_new(target / PurePosixPath(kind).name, path.read_bytes())
-        except LayoutError as exc:
-            found.notes.append(f"{student}: {exc}")
+            if student in unreadable:
+                raise LayoutError(unreadable[student])
+            _stage_student(found, student, items, number, searched, staging, modules, keep_names)
+        except Exception as exc:  # noqa: BLE001  (a zip, notebook or name nobody foresaw: that student only)
+            reason = str(exc) if isinstance(exc, LayoutError) else _reason(exc)
+            found.notes.append(f"{student}: could not read the submission: {reason}")
+            target = staging / f"student-{number}"
             shutil.rmtree(target, ignore_errors=True)
-            target.mkdir()
-            (target / "SUBMISSION_REFUSED.txt").write_text(f"{exc}\n")
-        chosen = target
-        if student not in searched:  # a zip or LMS-named files: the files may sit in a sub-folder of what was staged
-            files = find_student_files(target, modules)
-            found.notes.extend(f"{student}: {note}" for note in files.notes)
-            chosen = files.folder
-        for notebook, left_out in convert_notebooks(chosen, modules=modules, keep_names=keep_names).items():
-            found.notes.append(f"{student}: read {notebook} as a module of its definitions "
-                               f"({left_out} top-level statements or magics left out, listed at the top of the module)")
-        found.students[student] = chosen
+            target.mkdir(parents=True)
+            (target / "SUBMISSION_REFUSED.txt").write_text(f"could not read the submission: {reason}\n")
+            found.students[student] = target
     return found
+
+
+def _reason(exc: BaseException) -> str:
+    """One line that says what went wrong, bounded in length."""
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]
+
+
+def _stage_student(found: Discovered, student: str, items: list[tuple[str, Path]], number: int,
+                   searched: dict[str, FilesFound], staging: Path, modules: tuple[str, ...],
+                   keep_names: frozenset[str]) -> None:
+    """One student's files as one folder in `found.students`; notes on what was read or refused."""
+    if student in searched:
+        files = searched[student]
+        found.notes.extend(f"{student}: {note}" for note in files.notes)
+        if not _has_notebook(files.folder):
+            found.students[student] = files.folder  # the common case: graded in place
+            return
+        items = [("folder", files.folder)]
+    # The id stays the student's name as the LMS wrote it (reports make it safe for file names);
+    # the staged folder is numbered, so that no name, however odd, becomes a path.
+    target = staging / f"student-{number}"
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        for kind, path in sorted(items, key=_resubmission):  # Canvas's `bn_fold-2.py` after `bn_fold-1.py`
+            if kind == "folder":
+                _copy_plain(path, target)
+            elif kind == "zip":
+                extract_zip(path, target)
+            else:
+                _write_new(target / PurePosixPath(kind).name, path.read_bytes())
+    except LayoutError as exc:
+        found.notes.append(f"{student}: {exc}")
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir()
+        (target / "SUBMISSION_REFUSED.txt").write_text(f"{exc}\n")
+    chosen = target
+    if student not in searched:  # a zip or LMS-named files: the files may sit in a sub-folder of what was staged
+        files = find_student_files(target, modules)
+        found.notes.extend(f"{student}: {note}" for note in files.notes)
+        chosen = files.folder
+    for notebook, left_out in convert_notebooks(chosen, modules=modules, keep_names=keep_names).items():
+        found.notes.append(f"{student}: read {notebook} as a module of its definitions "
+                           f"({left_out} top-level statements or magics left out, listed at the top of the module)")
+    found.students[student] = chosen
 
 
 def _resubmission(item: tuple[str, Path]) -> int:

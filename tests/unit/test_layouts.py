@@ -298,3 +298,47 @@ def test_a_zip_of_a_repository_with_a_kit_copy_inside(tmp_path):
     found = discover(folder, tmp_path / "staging", modules=MODULES)
     assert found.students["alice"] == tmp_path / "staging/student-0/src"
     assert found.notes == ["alice: graded the files in src/ (none at the top of the submission)"]
+
+
+def _zip_with(path, *, flag_bits=0, method=None):
+    """A zip of one bn_fold.py whose headers claim encryption (`flag_bits`) or another compression method."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("bn_fold.py", "def fold_conv_bn(conv, bn):\n    return conv\n")
+    data = bytearray(path.read_bytes())
+    for signature, flags_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        at = data.find(signature)
+        if flag_bits:
+            data[at + flags_at:at + flags_at + 2] = struct.pack("<H", flag_bits)
+        if method is not None:
+            data[at + method_at:at + method_at + 2] = struct.pack("<H", method)
+    path.write_bytes(bytes(data))
+
+
+def test_an_unreadable_submission_refuses_that_student_only(tmp_path):
+    """Ingestion never stops a run: whatever fails while one student's files are read fails only them."""
+    import json
+
+    folder = tmp_path / "class"
+    (folder / "alice").mkdir(parents=True)
+    (folder / "alice" / "bn_fold.py").write_text("def fold_conv_bn(conv, bn):\n    return conv\n")
+    _zip_with(folder / "bob_encrypted.zip", flag_bits=0x1)  # "password required"
+    _zip_with(folder / "carol_aes.zip", method=99)  # a compression method zipfile cannot read
+    (folder / "dave").mkdir()
+    deep = "x = " + "(" * 100 + "1" + ")" * 100 + "\n" + "y = " + " + ".join(["1"] * 20000) + "\n"
+    notebook = {"cells": [{"cell_type": "code", "id": "c1", "metadata": {}, "source": deep, "outputs": [],
+                           "execution_count": None}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (folder / "dave" / "bn_fold.ipynb").write_text(json.dumps(notebook))
+    found = discover(folder, tmp_path / "staging", modules=("bn_fold.py",))
+    assert set(found.students) == {"alice", "bob_encrypted", "carol_aes", "dave"}
+    assert (found.students["alice"] / "bn_fold.py").is_file()
+    why = {"bob_encrypted": "password required", "carol_aes": "compression method is not supported",
+           "dave": "RecursionError"}
+    for student, reason in why.items():
+        refused = found.students[student] / "SUBMISSION_REFUSED.txt"
+        assert refused.is_file() and not (found.students[student] / "bn_fold.py").exists(), student
+        note = next(n for n in found.notes if n.startswith(f"{student}: could not read the submission: "))
+        assert reason in note and len(note) < 400, note

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import site
 import subprocess
 import sys
 from pathlib import Path
@@ -18,23 +17,20 @@ from pathlib import Path
 import pytest
 
 from .conftest import REPO, make_course
+from .test_deploy import fresh_venv as shared_venv
 
 pytestmark = pytest.mark.slow
 
 
 def fresh_venv(path: Path) -> Path:
-    """A new venv at `path` that sees the running interpreter's packages after its own; its python.
+    """A fresh venv sharing the running interpreter's packages (test_deploy's), with a package of its own.
 
-    A small package of the venv's own (`venv_only_dependency`) lies in its site-packages beside the
-    grader, as every dependency does in a newcomer's venv.
+    The small package `venv_only_dependency` lies in the venv's own site-packages beside the grader, as
+    every dependency does in a newcomer's venv.
     """
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    python = path / "bin/python"
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()
-    Path(purelib, "shared-dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    python = shared_venv(path)
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             capture_output=True, text=True, check=True).stdout.strip()
     Path(purelib, "venv_only_dependency").mkdir()
     Path(purelib, "venv_only_dependency", "__init__.py").write_text("ONE = 1\n")
     return python

@@ -19,6 +19,7 @@ from grader.layouts import Discovered
 from grader.results import JobResult
 from grader.run_record import RunRecord
 from grader.runner import run_jobs, run_jobs_here, run_jobs_on_cluster, start_forkserver
+from grader.safetext import bounded_result
 from grader.sandbox.client import SharedZygote, zygote_failed
 from grader.spec import AssignmentSpec, load_assignment
 from grader.store import Store
@@ -183,7 +184,8 @@ def grade_assignment(
     # a run over a subset or another folder updates what it grades and keeps every other stored job.
     store = Store(out / "grades.sqlite")
     run_id = store.start_run(
-        {"submissions": str(submissions.resolve()), "students": len(students)}, students=students
+        {"submissions": str(submissions.resolve()), "students": len(students), "submission_notes": layout_notes},
+        students=students,
     )
     stored = store.keys()
     errors = {(r.student, r.problem) for r in store.results() if r.status == "error"}
@@ -205,6 +207,7 @@ def grade_assignment(
     sandboxes = zygote or SharedZygote()
     by_key = {(job.student, job.problem): job for job in jobs}
     regrade_later: list[JobSpec] = []
+        result = bounded_result(result)  # what a job says is the student's text, bounded where it arrives
     tries: dict[tuple[str, str], int] = {}
 
     def finished(result: JobResult) -> None:

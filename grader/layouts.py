@@ -28,9 +28,12 @@ of classes, not a class: nothing is picked in it.
 from __future__ import annotations
 
 import ast
+import hashlib
+import os
 import re
 import shutil
 import stat
+import unicodedata
 import zipfile
 from collections import deque
 from dataclasses import dataclass, field
@@ -38,6 +41,7 @@ from pathlib import Path, PurePosixPath
 
 from grader.notebooks import extract_module
 
+from grader.safetext import one_line
 MAX_ZIP_BYTES = 32 << 20  # uncompressed, per student (the same cap as a submission folder)
 MAX_ZIP_MEMBERS = 2000
 
@@ -234,33 +238,49 @@ def discover(folder: Path, staging: Path, *, modules: tuple[str, ...] = (),
     """Every student in `folder`, each as one folder; non-folder layouts and notebooks go to `staging`.
 
     `modules` are the module files the problems ask for (`bn_fold.py`); `keep_names` the names they
-    ask for (kept from a notebook whatever their value).
+    ask for (kept from a notebook whatever their value). Two submissions never become one student
+    (grader.layouts.student_ids): a name that two of them share is made distinct, with a note.
     """
     found = Discovered()
     if not folder.is_dir():
         return found
-    sources: dict[str, list[tuple[str, Path]]] = {}  # student -> (kind, path)
+    submissions: dict[tuple[str, ...], _Submission] = {}
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith((".", "_")) or entry.is_symlink() and not entry.is_dir():
             continue
         if entry.is_dir():
-            sources.setdefault(student_of_folder(entry.name), []).append(("folder", entry))
+            moodle = _MOODLE.match(entry.name)
+            if moodle and not moodle.group("file"):
+                key: tuple[str, ...] = ("lms", moodle.group("student"), moodle.group("id"))
+            else:
+                key = ("folder", entry.name)
+            _add(submissions, key, ("folder", entry), late=False)
         elif entry.is_file() and entry.suffix.lower() == ".zip":
             split = split_lms_name(entry.name)
-            student = split[0] if split else entry.stem
-            sources.setdefault(student, []).append(("zip", entry))
-            if split and marked_late(entry.name):
-                found.marked_late.add(student)
+            lms = _lms_id(entry.name)
+            if split and lms:
+                key = ("lms", split[0], lms)
+            else:
+                key = ("zip", entry.name)
+            _add(submissions, key, ("zip", entry), late=bool(split) and marked_late(entry.name))
         elif entry.is_file() and entry.name == SUBMISSION_TIMES_FILE:
             continue
         elif entry.is_file():
             split = split_lms_name(entry.name, modules)
             if split is None:
-                found.notes.append(f"{entry.name}: ignored (the name does not say whose file it is)")
+                found.notes.append(f"{one_line(entry.name)}: ignored (the name does not say whose file it is)")
                 continue
-            sources.setdefault(split[0], []).append((split[1], entry))
-            if marked_late(entry.name):
-                found.marked_late.add(split[0])
+            lms = _lms_id(entry.name)
+            key = ("lms", split[0], lms) if lms else ("files", split[0])
+            _add(submissions, key, (split[1], entry), late=marked_late(entry.name))
+    ids = student_ids(list(submissions.values()), found.notes)
+    sources: dict[str, list[tuple[str, Path]]] = {}
+    for sub_key, submission in submissions.items():
+        student = ids[sub_key]
+        sources[student] = submission.items
+        if submission.late:
+            found.marked_late.add(student)
+    sources = dict(sorted(sources.items()))
     found.entries = {student: [path for _, path in items] for student, items in sources.items()}
     searched: dict[str, FilesFound] = {}
     unreadable: dict[str, str] = {}  # student -> why their files could not be read: only they are refused
@@ -274,7 +294,7 @@ def discover(folder: Path, staging: Path, *, modules: tuple[str, ...] = (),
         # No entry is one student's folder: each that holds files holds them in several sub-folders.
         # This is a folder of classes (`submissions/` for `submissions/hw7`): nothing is picked in it.
         searched = {student: FilesFound(sources[student][0][1], found=False) for student in searched}
-    for number, (student, items) in enumerate(sorted(sources.items())):
+    for number, (student, items) in enumerate(sources.items()):
         try:
             if student in unreadable:
                 raise LayoutError(unreadable[student])
@@ -287,6 +307,128 @@ def discover(folder: Path, staging: Path, *, modules: tuple[str, ...] = (),
             target.mkdir(parents=True)
             (target / "SUBMISSION_REFUSED.txt").write_text(f"could not read the submission: {reason}\n")
             found.students[student] = target
+MAX_ID_CHARS = 120  # a student id longer than this (a very long file name) is cut, with a hash to keep it distinct
+
+
+@dataclass
+class _Submission:
+    """One student's submission as downloaded: the entries of the folder that make it up."""
+
+    key: tuple[str, ...]  # what makes it one: ("lms", name, LMS id), ("folder", name), ("zip", name), ("files", name)
+    items: list[tuple[str, Path]]  # (kind, path): "folder", "zip", or the file name it stands for
+    late: bool = False
+
+    @property
+    def name(self) -> str:
+        """The student as the download names them (possibly not valid UTF-8, possibly shared with another)."""
+        kind = self.key[0]
+        if kind == "folder":
+            return student_of_folder(self.key[1])
+        if kind == "zip":
+            split = split_lms_name(self.key[1])
+            return split[0] if split else Path(self.key[1]).stem
+        return self.key[1]
+
+    def describe(self) -> str:
+        """Where it comes from, as a note names it: `alice/`, `alice.zip`, `alice_*` or the LMS id."""
+        kind = self.key[0]
+        if kind == "lms":
+            return f"{self.key[2]}"
+        if kind == "folder":
+            return _source_name(self.key[1]) + "/"
+        if kind == "zip":
+            return _source_name(self.key[1])
+        return f"{_source_name(self.key[1])}_* files"
+
+    def sources(self) -> str:
+        return ", ".join(_source_name(path.name) + ("/" if kind == "folder" else "")
+                         for kind, path in self.items[:4]) + (" ..." if len(self.items) > 4 else "")
+
+
+def _source_name(name: str) -> str:
+    """An entry's name in a note, unambiguous: one that is not valid UTF-8 is shown as its bytes."""
+    return one_line(ascii(os.fsencode(name)) if _undecodable(name) else name, MAX_ID_CHARS)
+
+
+def _undecodable(name: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in name)  # os.fsdecode's stand-ins for bytes that are not UTF-8
+
+
+def _add(submissions: dict[tuple[str, ...], _Submission], key: tuple[str, ...], item: tuple[str, Path], *,
+         late: bool) -> None:
+    submission = submissions.setdefault(key, _Submission(key, []))
+    submission.items.append(item)
+    submission.late = submission.late or late
+
+
+def _lms_id(name: str) -> str | None:
+    """The LMS's id of the student in a Canvas or Moodle download name (two students may share a name, never an id)."""
+    for pattern in (_MOODLE, _CANVAS):
+        match = pattern.match(name)
+        if match and match.group("file"):
+            return match.group("id")
+    return None
+
+
+def printable_name(name: str, most: int = MAX_ID_CHARS) -> str:
+    """A file name as text that is valid UTF-8, on one line and bounded; bytes that are not UTF-8 are shown as `\\xNN`."""
+    if _undecodable(name):
+        name = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return one_line(name, most)
+
+
+def clean_id(name: str) -> str:
+    """A student id from a name as downloaded: printable, valid UTF-8, at most MAX_ID_CHARS characters."""
+    text = printable_name(name, 10 * MAX_ID_CHARS).strip() or "_"
+    if len(text) > MAX_ID_CHARS:
+        digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:8]
+        text = f"{text[: MAX_ID_CHARS - 10]}…{digest}"
+    return text
+
+
+def student_ids(submissions: list[_Submission], notes: list[str]) -> dict[tuple[str, ...], str]:
+    """A distinct id for each submission, the same for the same folder on every run.
+
+    The id is the student's name as the download gives it (made printable and bounded, grader.safetext).
+    Two submissions that would share one (two students of the same name, `alice/` beside `alice.zip`,
+    names that differ only in bytes that are not UTF-8) both keep their files: each gets the name
+    followed by what tells it apart (`Ann Lee [777]` with the LMS's id, `alice [alice.zip]`), and a
+    note names both sources. Ids that differ only by case or accents are noted, not changed.
+    """
+    by_id: dict[str, list[_Submission]] = {}
+    for submission in sorted(submissions, key=lambda s: s.key):
+        by_id.setdefault(clean_id(submission.name), []).append(submission)
+        if clean_id(submission.name) != submission.name and submission.name.strip():
+            notes.append(f"{clean_id(submission.name)}: the name {printable_name(submission.name)!r} was made "
+                         f"printable{' and shortened' if len(submission.name) > MAX_ID_CHARS else ''} for the reports")
+    ids: dict[tuple[str, ...], str] = {}
+    taken: set[str] = set(by_id)
+    for name, group in sorted(by_id.items()):
+        if len(group) == 1:
+            ids[group[0].key] = name
+            continue
+        chosen = []
+        for submission in group:
+            candidate = f"{name} [{one_line(submission.describe(), 80)}]"
+            number = 2
+            while candidate in taken:
+                candidate = f"{name} [{one_line(submission.describe(), 80)}] #{number}"
+                number += 1
+            taken.add(candidate)
+            ids[submission.key] = candidate
+            chosen.append(f"{submission.sources()} as {candidate!r}")
+        notes.append(f"{len(group)} submissions are named {name!r}; all are graded, none merged: "
+                     + "; ".join(chosen) + " (rename the folders or files to choose the ids)")
+    folded: dict[str, list[str]] = {}
+    for student in ids.values():
+        folded.setdefault(unicodedata.normalize("NFKC", student).casefold(), []).append(student)
+    for same in folded.values():
+        if len(same) > 1:
+            notes.append(f"the ids {', '.join(repr(s) for s in sorted(same))} differ only by case or accents: "
+                         "graded as different students")
+    return ids
+
+
     return found
 
 
@@ -337,11 +479,50 @@ def _stage_student(found: Discovered, student: str, items: list[tuple[str, Path]
 
 def _resubmission(item: tuple[str, Path]) -> int:
     match = re.search(r"-(\d+)\.[A-Za-z0-9]+$", item[1].name)
+MAX_DEPTH = 16  # folders deeper than this inside a submission are not read
+MAX_ENTRIES = 20_000  # entries looked at in one submission, at most
+
+
+def plain_files(folder: Path, *, max_depth: int = MAX_DEPTH) -> list[Path]:
+    """The plain files under `folder`, sorted, without following links, at most `max_depth` folders down.
+
+    Bounded whatever a student hands in: a folder nested thousands deep (where `rglob` would overflow
+    the stack or a path exceed the system's limit), names that are not valid UTF-8 (skipped: they
+    cannot be named in a report or a job's key), entries that cannot be read (skipped).
+    """
+    found: list[Path] = []
+    pending: deque[tuple[Path, int]] = deque([(folder, 0)])
+    seen = 0
+    while pending and seen < MAX_ENTRIES:
+        current, depth = pending.popleft()
+        try:
+            entries = sorted(os.scandir(current), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen > MAX_ENTRIES:
+                break
+            if _undecodable(entry.name):
+                continue
+            try:
+                if entry.is_symlink():
+                    continue
+                if entry.is_dir():
+                    if depth + 1 < max_depth:
+                        pending.append((Path(entry.path), depth + 1))
+                elif entry.is_file():
+                    found.append(Path(entry.path))
+            except OSError:
+                continue
+    return sorted(found)
+
+
     return int(match.group(1)) if match and item[0] not in ("folder", "zip") else 0
 
 
 def _has_notebook(folder: Path) -> bool:
-    return any(p.suffix.lower() == ".ipynb" for p in folder.rglob("*") if p.is_file())
+    return any(p.suffix.lower() == ".ipynb" for p in plain_files(folder))
 
 
 def _write_new(path: Path, data: bytes) -> None:
@@ -350,9 +531,9 @@ def _write_new(path: Path, data: bytes) -> None:
 
 
 def _copy_plain(source: Path, target: Path) -> None:
-    for path in sorted(source.rglob("*")):
+    for path in plain_files(source):
         rel = path.relative_to(source)
-        if path.is_symlink() or not path.is_file() or any(p.startswith(".") or p in _SKIP for p in rel.parts):
+        if any(p.startswith(".") or p in _SKIP for p in rel.parts):
             continue
         _write_new(target / rel, path.read_bytes())
 
@@ -401,7 +582,8 @@ def convert_notebooks(folder: Path, *, modules: tuple[str, ...] = (),
                       keep_names: frozenset[str] = frozenset()) -> dict[str, int]:
     """Write `<name>.py` next to each `<name>.ipynb` (unless present); per notebook, how much was left out."""
     notes: dict[str, int] = {}
-    notebooks = sorted(p for p in folder.rglob("*.ipynb") if p.is_file() and ".ipynb_checkpoints" not in p.parts)
+    notebooks = [p for p in plain_files(folder)
+                 if p.suffix == ".ipynb" and ".ipynb_checkpoints" not in p.relative_to(folder).parts]
     extracted: dict[Path, str] = {}
     for nb in notebooks:
         result = extract_module(nb.read_bytes(), name=nb.name, keep=keep_names)

@@ -69,6 +69,8 @@ EXPORT_LINKS = (
     ("JUnit XML", "junit.xml"),
     ("Similar submissions", "similarity.html"),
 )
+# The run's facts key for what reading the submissions folder noticed (two submissions of one name, ...).
+SUBMISSION_NOTES = "submission_notes"
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 __all__ = ["SCHEMA_VERSION", "StudentRow", "build_rows", "page_name", "render", "results_document"]
@@ -274,7 +276,7 @@ def run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
         if key in run:
             value = run[key]
             facts.append((label, f"{value:g} s" if key == "seconds" and isinstance(value, (int, float)) else str(value)))
-    facts.extend((key, str(value)) for key, value in run.items() if key not in _RUN_LABELS)
+    facts.extend((key, str(value)) for key, value in run.items() if key not in _RUN_LABELS and key != SUBMISSION_NOTES)
     return facts
 
 
@@ -341,7 +343,8 @@ def render_pages(
     (out / "similarity.html").write_text(
         env.get_template("similarity.html").render(
             assignment=assignment, problems=similar, wording=SIMILARITY_WORDING, csp=_CSP, code_css=""
-        )
+        ),
+        encoding="utf-8",
     )
     script = env.get_template("sort_script.html").render()
     index = out / "index.html"
@@ -368,13 +371,15 @@ def render_pages(
             submissions=run.get("submissions", ""),
             adjusted=any(row.adjusted for row in rows),
             term_notes=term_notes,
+            submission_notes=[str(n) for n in run.get(SUBMISSION_NOTES, [])],
             changes=changes,
             similar=[(p, p.pairs[:REPORT_PAIRS]) for p in similar],
             similarity_wording=SIMILARITY_WORDING,
             exports=EXPORT_LINKS,
             csp=_script_csp(script),
             code_css="",
-        )
+        ),
+        encoding="utf-8",
     )
     keep = {Path(row.page).name for row in rows}
     for stale in students.glob("*.html"):
@@ -388,7 +393,8 @@ def render_pages(
             student_page.render(
                 assignment=assignment, row=row, statements=statements, run=run_facts(run), csp=_CSP,
                 code=code, code_links=code_links, code_css=css,
-            )
+            ),
+            encoding="utf-8",
         )
     return index
 
@@ -412,7 +418,7 @@ def render(assignment: AssignmentSpec, out: Path, *, event: str = "report") -> P
         store.close()
     index = render_pages(assignment, results, run, out, missing=missing, term=term, changes=changes)
     document = results_document(assignment, rows, run)
-    (out / "results.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    (out / "results.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     write_exports(assignment, rows, run, out)
     return index
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from grader.results import JobResult
 
+from grader.safetext import bounded_result
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     student TEXT NOT NULL,
@@ -109,7 +110,11 @@ class Store:
         return {(s, p): k for s, p, k in self.db.execute("SELECT student, problem, key FROM jobs")}
 
     def put(self, result: JobResult, *, inputs: dict[str, Any] | None = None) -> None:
-        """Store a job's result, and what its key was made of (kept for every key ever graded)."""
+        """Store a job's result, and what its key was made of (kept for every key ever graded).
+
+        Every string of the result is bounded and made encodable here (grader.safetext), whoever made it.
+        """
+        result = bounded_result(result)
         with self._transaction():
             self.db.execute(
                 "INSERT OR REPLACE INTO jobs (student, problem, key, result, finished_at) VALUES (?, ?, ?, ?, ?)",
@@ -132,7 +137,7 @@ class Store:
 
     def results(self) -> Iterator[JobResult]:
         for (text,) in self.db.execute("SELECT result FROM jobs ORDER BY student, problem"):
-            yield JobResult.from_dict(json.loads(text))
+            yield bounded_result(JobResult.from_dict(json.loads(text)))  # rows stored before results were bounded
 
     def students(self) -> list[str]:
         """Every student with at least one stored job, sorted."""

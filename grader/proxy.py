@@ -22,12 +22,15 @@ from grader import protections, wire
 from grader.failing_input import Call
 from grader.purity import argument_images, changed_arguments
 from grader.rebuild import QUALIFIED_NAMES, RebuildError, rebuild
+from grader.safetext import bounded, one_line
 from grader.sandbox.client import SandboxGone, SandboxProcess, Zygote, describe_exit
 from grader.spec import Limits
 
 _OUTPUT_NAME = "student-output.txt"
 _CALLS_KEPT = 8  # the last calls into student code, kept to describe the input of a failing test
 FAILING_CALLS = 4  # at most this many of them describe a failure
+RECEIVED_MESSAGE_CHARS = 4000  # an exception's message as the sandbox reports it (the sandbox's own cap)
+RECEIVED_TRACEBACK_CHARS = 8000
 
 
 class StudentError(Exception):
@@ -319,7 +322,7 @@ class StudentSession:
         """A reply as a value or as the student's failure; whatever cannot be read is the student's failure."""
         tripped = reply.get("tripped")
         if tripped:
-            names = [str(n)[:200] for n in tripped] if isinstance(tripped, list) else ["a forbidden function"]
+            names = [one_line(n, 200) for n in tripped[:20]] if isinstance(tripped, list) else ["a forbidden function"]
             self.tripped.extend(n for n in names if n not in self.tripped)
             self._forbidden_fault = StudentFault(f"{what} called {', '.join(names)}, which this problem forbids")
             raise self._forbidden_fault
@@ -338,23 +341,26 @@ class StudentSession:
                 )) from None
             value = self._wrap(value, modules, what)
             return (value, after) if want_reply else value
+        # Whatever the sandbox says is the student's text: bounded and encodable here, where it arrives
+        # (the sandbox caps it too, but a forged reply skips the sandbox's own code).
         kind = reply.get("kind")
-        tb = str(reply.get("traceback", ""))
+        tb = bounded(reply.get("traceback", ""), RECEIVED_TRACEBACK_CHARS)
+        said = bounded(reply.get("message", kind), RECEIVED_MESSAGE_CHARS)
         if kind == "raised":
-            raise StudentError(f"{what} raised {reply.get('type')}: {reply.get('message')}", tb)
+            raise StudentError(f"{what} raised {one_line(reply.get('type'), 200)}: {said}", tb)
         if kind == "refused":  # a genuine refusal answers the first request, before any student code ran
             self.close()
             raise self._fault(StudentFault(f"{what} broke the grader's protocol (a refusal after the sandbox started)"))
         if kind == "unsendable":
-            raise StudentError(f"{what} returned a value that cannot be sent back: {reply.get('message')}")
+            raise StudentError(f"{what} returned a value that cannot be sent back: {said}")
         self.close()
         if kind == "timeout":
             raise self._fault(StudentFault(f"{what} timed out after {limit:g} s", tb))
         if kind == "memory":
             raise self._fault(StudentFault(f"{what} {self._memory_exceeded()}", tb))
         if kind == "exited":
-            raise self._fault(StudentFault(f"{what} exited before returning ({reply.get('message')})"))
-        raise self._fault(StudentFault(f"{what} failed: {reply.get('message', kind)}"))
+            raise self._fault(StudentFault(f"{what} exited before returning ({one_line(said, 200)})"))
+        raise self._fault(StudentFault(f"{what} failed: {said}"))
 
     def _memory_exceeded(self) -> str:
         return f"exceeded the memory limit of {self.limits.memory_mb} MiB (shared memory counted)"

@@ -61,12 +61,24 @@ class StudentRow:
         return notes
 
 
+SLUG_CHARS = 64  # the readable part of a file name made from an id; the whole name stays far below 255 bytes
+_PLAIN_SLUG = re.compile(r"^[a-z0-9_][a-z0-9_.-]*$")
+_HASHED_SLUG = re.compile(r"-[0-9a-f]{16}$")
+
+
 def slug(student: str) -> str:
-    """A safe file name for a student; ids that had to change get a short hash so that two never collide."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", student).lstrip(".") or "_"
-    if safe == student:
-        return safe
-    return f"{safe}-{hashlib.sha256(student.encode()).hexdigest()[:8]}"
+    """A file name for a student: safe, short, and never the same as another id's, on any file system.
+
+    An id made of lower-case letters, digits, `_`, `.` and `-` is its own file name (`alice_correct`).
+    Any other id (upper case, which a case-insensitive file system folds; other characters, which
+    are replaced; more than SLUG_CHARS characters, which are cut) gets 16 hex digits of its hash, and
+    so does an id that ends like such a name, so that no id can be given another's file name.
+    """
+    if _PLAIN_SLUG.match(student) and len(student) <= SLUG_CHARS and not _HASHED_SLUG.search(student):
+        return student
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", student[:SLUG_CHARS]).lstrip(".") or "_"
+    digest = hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{safe}-{digest}"
 
 
 def build_rows(

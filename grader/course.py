@@ -18,8 +18,8 @@ from grader.jobs import JobSpec, make_job
 from grader.layouts import Discovered
 from grader.results import JobResult
 from grader.run_record import RunRecord
-from grader.runner import run_jobs, run_jobs_here, run_jobs_on_cluster, start_forkserver
 from grader.safetext import bounded_result
+from grader.runner import run_jobs, run_jobs_here, run_jobs_on_cluster, start_forkserver
 from grader.sandbox.client import SharedZygote, zygote_failed
 from grader.spec import AssignmentSpec, load_assignment
 from grader.store import Store
@@ -207,10 +207,10 @@ def grade_assignment(
     sandboxes = zygote or SharedZygote()
     by_key = {(job.student, job.problem): job for job in jobs}
     regrade_later: list[JobSpec] = []
-        result = bounded_result(result)  # what a job says is the student's text, bounded where it arrives
     tries: dict[tuple[str, str], int] = {}
 
     def finished(result: JobResult) -> None:
+        result = bounded_result(result)  # what a job says is the student's text, bounded where it arrives
         key = (result.student, result.problem)
         if result.status == "error" and zygote_failed(result.message) and tries.get(key, 0) < _ZYGOTE_RETRIES and not cluster:
             # The zygote failed this job, not the student or the bank: a fresh zygote grades it again.

@@ -97,7 +97,7 @@ def grades_csv(assignment: AssignmentSpec, rows: list[StudentRow]) -> str:
 
 def write_csv(assignment: AssignmentSpec, rows: list[StudentRow], run: dict[str, Any], out: Path) -> Path:
     path = out / "grades.csv"
-    path.write_text(grades_csv(assignment, rows))
+    path.write_text(grades_csv(assignment, rows), encoding="utf-8")
     return path
 
 
@@ -182,7 +182,7 @@ def write_gradescope(assignment: AssignmentSpec, rows: list[StudentRow], run: di
             stale.unlink()
     for row in rows:
         document = gradescope_document(assignment, row)
-        (folder / f"{row.slug}.json").write_text(json.dumps(document, indent=2) + "\n")
+        (folder / f"{row.slug}.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return folder
 
 

@@ -48,13 +48,18 @@ class JobSpec:
 
 def read_submission(folder: Path) -> tuple[tuple[str, bytes], ...]:
     """A student's files as (relative path, bytes), sorted; links and oversized folders are skipped."""
+    from grader.layouts import plain_files
+
     files = []
     total = 0
-    for path in sorted(folder.rglob("*")):
+    for path in plain_files(folder):  # bounded: no deep folders, no names that are not UTF-8
         rel = path.relative_to(folder)
-        if path.is_symlink() or not path.is_file() or any(p.startswith(".") or p == "__pycache__" for p in rel.parts):
+        if any(p.startswith(".") or p == "__pycache__" for p in rel.parts):
             continue
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
         total += len(data)
         if total > _MAX_SUBMISSION_BYTES:
             break
@@ -108,7 +113,9 @@ def run_job(job: JobSpec) -> JobResult:
     cpu_before = usage.ru_utime + usage.ru_stime
     sys.dont_write_bytecode = False  # compiled code goes to the private sys.pycache_prefix (grader.worker)
     problem = load_problem(Path(job.root), job.assignment, job.problem)
-    tmp = Path(tempfile.mkdtemp(prefix=f"grader-{job.student}-{job.problem}-"))
+    # Named by a hash of the id: an id may be long or odd; the folder's name must stay short and plain.
+    tag = hashlib.sha256(job.student.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    tmp = Path(tempfile.mkdtemp(prefix=f"grader-{tag}-{job.problem}-"))
     tmp.chmod(0o711)  # the sandbox's own (unprivileged) user passes through to its two folders
     cwd = os.getcwd()
     try:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.layouts import SUBMISSION_TIMES_FILE
+from grader.layouts import SUBMISSION_TIMES_FILE, plain_files
 from grader.spec import AssignmentSpec, LatePolicy, SpecError, parse_date_time
 
 SUBMITTED_CSV = SUBMISSION_TIMES_FILE
@@ -161,7 +161,7 @@ def modification_time(entries: Iterable[Path]) -> dt.datetime | None:
     """The latest modification time of the files in `entries` (files, folders searched, zips as files)."""
     latest: float | None = None
     for entry in entries:
-        paths = [entry] if not entry.is_dir() else [p for p in entry.rglob("*") if p.is_file() and not p.is_symlink()]
+        paths = [entry] if not entry.is_dir() else plain_files(entry)
         for p in paths:
             try:
                 mtime = p.stat().st_mtime

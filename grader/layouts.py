@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from grader.notebooks import extract_module
-
 from grader.safetext import one_line
+
 MAX_ZIP_BYTES = 32 << 20  # uncompressed, per student (the same cap as a submission folder)
 MAX_ZIP_MEMBERS = 2000
 
@@ -307,6 +307,9 @@ def discover(folder: Path, staging: Path, *, modules: tuple[str, ...] = (),
             target.mkdir(parents=True)
             (target / "SUBMISSION_REFUSED.txt").write_text(f"could not read the submission: {reason}\n")
             found.students[student] = target
+    return found
+
+
 MAX_ID_CHARS = 120  # a student id longer than this (a very long file name) is cut, with a hash to keep it distinct
 
 
@@ -429,9 +432,6 @@ def student_ids(submissions: list[_Submission], notes: list[str]) -> dict[tuple[
     return ids
 
 
-    return found
-
-
 def _reason(exc: BaseException) -> str:
     """One line that says what went wrong, bounded in length."""
     text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
@@ -479,6 +479,9 @@ def _stage_student(found: Discovered, student: str, items: list[tuple[str, Path]
 
 def _resubmission(item: tuple[str, Path]) -> int:
     match = re.search(r"-(\d+)\.[A-Za-z0-9]+$", item[1].name)
+    return int(match.group(1)) if match and item[0] not in ("folder", "zip") else 0
+
+
 MAX_DEPTH = 16  # folders deeper than this inside a submission are not read
 MAX_ENTRIES = 20_000  # entries looked at in one submission, at most
 
@@ -516,9 +519,6 @@ def plain_files(folder: Path, *, max_depth: int = MAX_DEPTH) -> list[Path]:
             except OSError:
                 continue
     return sorted(found)
-
-
-    return int(match.group(1)) if match and item[0] not in ("folder", "zip") else 0
 
 
 def _has_notebook(folder: Path) -> bool:

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.results import JobResult
-
 from grader.safetext import bounded_result
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     student TEXT NOT NULL,

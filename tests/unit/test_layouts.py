@@ -342,3 +342,129 @@ def test_an_unreadable_submission_refuses_that_student_only(tmp_path):
         assert refused.is_file() and not (found.students[student] / "bn_fold.py").exists(), student
         note = next(n for n in found.notes if n.startswith(f"{student}: could not read the submission: "))
         assert reason in note and len(note) < 400, note
+
+
+# --- identity: two submissions never become one student ----------------------------------------------
+
+
+def _module(text: str) -> str:
+    return f"def fold_conv_bn(conv, bn):\n    return {text!r}\n"
+
+
+def test_two_canvas_students_with_the_same_name_are_kept_apart_by_their_lms_ids(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "smithjohn_111_901_bn_fold.py").write_text(_module("first"))
+    (folder / "smithjohn_111_902_true_softmax.py").write_text("B = 1\n")  # the same student: merged
+    (folder / "smithjohn_222_903_bn_fold.py").write_text(_module("second"))
+    found = discover(folder, tmp_path / "staging", modules=MODULES)
+    assert sorted(found.students) == ["smithjohn [111]", "smithjohn [222]"]
+    first, second = found.students["smithjohn [111]"], found.students["smithjohn [222]"]
+    assert sorted(p.name for p in first.iterdir()) == ["bn_fold.py", "true_softmax.py"]
+    assert "first" in (first / "bn_fold.py").read_text() and "second" in (second / "bn_fold.py").read_text()
+    [note] = [n for n in found.notes if "none merged" in n]
+    assert "2 submissions are named 'smithjohn'" in note
+    assert "smithjohn_111_901_bn_fold.py" in note and "smithjohn_222_903_bn_fold.py" in note
+    assert "as 'smithjohn [111]'" in note and "as 'smithjohn [222]'" in note
+
+
+def test_two_moodle_students_with_the_same_full_name(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "Ann Lee_777_assignsubmission_file_bn_fold.py").write_text(_module("a"))
+    (folder / "Ann Lee_888_assignsubmission_file_").mkdir()
+    (folder / "Ann Lee_888_assignsubmission_file_/bn_fold.py").write_text(_module("b"))
+    found = discover(folder, tmp_path / "staging", modules=MODULES)
+    assert sorted(found.students) == ["Ann Lee [777]", "Ann Lee [888]"]
+    assert "'b'" in (found.students["Ann Lee [888]"] / "bn_fold.py").read_text()
+
+
+def test_a_folder_and_a_zip_of_the_same_name_are_two_students(tmp_path):
+    folder = tmp_path / "class"
+    (folder / "alice").mkdir(parents=True)
+    (folder / "alice/bn_fold.py").write_text(_module("folder"))
+    make_zip(folder / "alice.zip", {"bn_fold.py": _module("zip")})
+    found = discover(folder, tmp_path / "staging", modules=MODULES)
+    assert sorted(found.students) == ["alice [alice.zip]", "alice [alice/]"]
+    assert "'zip'" in (found.students["alice [alice.zip]"] / "bn_fold.py").read_text()
+    assert "'folder'" in (found.students["alice [alice/]"] / "bn_fold.py").read_text()
+    assert any("alice/, " not in n and "alice.zip as 'alice [alice.zip]'" in n and "alice/ as 'alice [alice/]'" in n
+               for n in found.notes), found.notes
+    assert found.entries["alice [alice.zip]"] == [folder / "alice.zip"]
+
+
+def test_a_made_distinct_id_that_is_taken_already_gets_a_number(tmp_path):
+    folder = tmp_path / "class"
+    for name in ("alice", "alice [alice.zip]"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "bn_fold.py").write_text(_module(name))
+    make_zip(folder / "alice.zip", {"bn_fold.py": _module("zip")})
+    first = discover(folder, tmp_path / "staging1", modules=MODULES)
+    again = discover(folder, tmp_path / "staging2", modules=MODULES)
+    assert sorted(first.students) == sorted(again.students) == [
+        "alice [alice.zip]", "alice [alice.zip] #2", "alice [alice/]"]
+    assert "'alice [alice.zip]'" in (first.students["alice [alice.zip]"] / "bn_fold.py").read_text()
+    assert "'zip'" in (first.students["alice [alice.zip] #2"] / "bn_fold.py").read_text()
+
+
+def test_names_that_are_not_utf8_or_too_long_become_printable_bounded_distinct_ids(tmp_path):
+    import os
+
+    from grader.layouts import MAX_ID_CHARS
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    raw = os.fsencode(folder)
+    for name in (b"bob\xff", b"bob\xfe", b"bob\\xff", b"x" * 250, b"x" * 249 + b"y", b"eve\x1b[31m"):
+        os.mkdir(raw + b"/" + name)
+        with open(raw + b"/" + name + b"/bn_fold.py", "w") as f:
+            f.write(_module(name.decode("latin-1")))
+    found = discover(folder, tmp_path / "staging", modules=MODULES)
+    ids = sorted(found.students)
+    assert len(ids) == 6
+    for student in ids:
+        student.encode("utf-8")  # never a lone surrogate
+        assert len(student) <= MAX_ID_CHARS and student.isprintable(), student
+    assert "bob\\xfe" in ids  # shown as the bytes it has
+    # `bob\xff` (one byte) and `bob\\xff` (a backslash written out) read the same: kept apart, with a note
+    assert {"bob\\xff [bob\\xff/]", "bob\\xff [b'bob\\xff'/]"} < set(ids)
+    assert any("none merged" in n and "b'bob\\xff'/ as" in n and "bob\\xff/ as" in n for n in found.notes)
+    assert len([i for i in ids if i.startswith("xxxx")]) == 2  # two long names, cut, still distinct
+    assert "eve?[31m" in ids
+
+
+def test_ids_that_differ_only_by_case_are_kept_with_a_note(tmp_path):
+    folder = tmp_path / "class"
+    for name in ("Alice", "alice"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "bn_fold.py").write_text(_module(name))
+    found = discover(folder, tmp_path / "staging", modules=MODULES)
+    assert sorted(found.students) == ["Alice", "alice"]
+    assert "the ids 'Alice', 'alice' differ only by case or accents: graded as different students" in found.notes
+
+
+def test_a_folder_nested_very_deep_is_read_to_a_bounded_depth(tmp_path):
+    import os
+
+    from grader.jobs import read_submission
+    from grader.layouts import MAX_DEPTH, plain_files
+
+    folder = tmp_path / "class/deep"
+    folder.mkdir(parents=True)
+    (folder / "bn_fold.py").write_text(_module("top"))
+    fd = os.open(folder, os.O_RDONLY)
+    try:  # 300 levels of long names: a path far longer than the system allows (4096 bytes)
+        for _ in range(300):
+            os.mkdir("d" * 30, dir_fd=fd)
+            inner = os.open("d" * 30, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        with open(os.open("bn_fold.ipynb", os.O_WRONLY | os.O_CREAT, dir_fd=fd), "w") as f:
+            f.write("{}")
+    finally:
+        os.close(fd)
+    assert plain_files(folder) == [folder / "bn_fold.py"]
+    assert [name for name, _ in read_submission(folder)] == ["bn_fold.py"]
+    found = discover(tmp_path / "class", tmp_path / "staging", modules=MODULES)
+    assert found.students == {"deep": folder}
+    assert MAX_DEPTH <= 32

@@ -15,27 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from grader.errors import GraderError, InputError, UsageError
 from grader.sandbox.confine import PROTECTIONS
 from grader.spec import list_assignments, load_assignment
 
-# Errors that mean bad input or a bad spec (exit status 2), by module and class. They are looked up
-# only in modules already imported: a module never imported raised none of them, and importing one
-# (grader.course imports torch) only to catch its error would slow every command down.
-_INPUT_ERRORS = (
-    ("grader.spec", "SpecError"),
-    ("grader.course", "SubmissionsError"),
-    ("grader.store", "StoreError"),
-    ("grader.layouts", "LayoutError"),
-    ("grader.kit", "KitError"),
-    ("grader.cli", "UsageError"),
-)
-# Errors of this machine rather than of the input (exit status 1): the sandbox cannot start or confine.
-_SANDBOX_ERRORS = (("grader.sandbox.client", "ZygoteError"), ("grader.sandbox.confine", "ConfinementError"))
 _DEBUG_HINT = "rerun with --debug to see the traceback"
-
-
-class UsageError(Exception):
-    """A command line that parses but asks for something that cannot be done (a student with no results)."""
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -213,6 +197,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         for problem_id in failed:
             print(f"  grader check {assignment.id}{where} --problem {problem_id}")
     return status
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from grader.scaffold import new_problem
+
+    root = (args.root or Path.cwd()).resolve()  # a new course has no problems/ folder yet
+    written = new_problem(root, args.assignment, args.problem)
+    for path in written:
+        print(f"wrote {path.relative_to(root)}")
+    where = f"{args.assignment}/{args.problem}"
+    print(f"next: pytest problems/{where}   then   grader validate {where}")
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -629,6 +625,13 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--verbose", "-v", action="store_true", help="also list every killed automatic mutant")
     val.set_defaults(func=cmd_validate)
 
+    new = sub.add_parser(
+        "new", parents=[common], help="scaffold a problem (spec, statement, tests, reference, mutants, alternatives)"
+    )
+    new.add_argument("assignment", help="the assignment (created if it does not exist)")
+    new.add_argument("problem", help="the problem's id, which is also the student's module name")
+    new.set_defaults(func=cmd_new)
+
     lst = sub.add_parser("list", parents=[common], help="assignments, problems and points")
     lst.set_defaults(func=cmd_list)
 
@@ -732,24 +735,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _is_one_of(exc: BaseException, classes: tuple[tuple[str, str], ...]) -> bool:
-    for module, name in classes:
-        cls = getattr(sys.modules.get(module), name, None)
-        if isinstance(cls, type) and isinstance(exc, cls):
-            return True
-    return False
-
-
 def error_line(exc: BaseException, *, debug: bool = False) -> tuple[str, int]:
     """The one line that tells the user what went wrong and what to do, and the exit status."""
     lines = str(exc).strip().splitlines() or [type(exc).__name__]
-    if _is_one_of(exc, _INPUT_ERRORS):
+    if isinstance(exc, InputError):
         more = "" if debug or len(lines) == 1 else " (rerun with --debug for the details)"
-        return f"grader: {lines[0]}{more}", 2
+        return f"grader: {lines[0]}{more}", exc.exit_status
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"grader: {exc.filename}: {exc.strerror or lines[0]}", 2
-    if _is_one_of(exc, _SANDBOX_ERRORS):
-        return f"grader: {lines[0]}" + ("" if debug else "; rerun with --debug to see why"), 1
+    if isinstance(exc, GraderError):
+        hint = "" if debug or not exc.hint else f"; {exc.hint}"
+        return f"grader: {lines[0]}{hint}", exc.exit_status
     what = f"grader: internal error: {type(exc).__name__}: {lines[0]}"
     return what + ("; please report it" if debug else f"; {_DEBUG_HINT}, and report it"), 1
 

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import __version__
+from grader.errors import SubmissionsError
 from grader.jobs import JobSpec, make_job
 from grader.layouts import Discovered
 from grader.results import JobResult
 from grader.run_record import RunRecord
-from grader.safetext import bounded_result
 from grader.runner import run_jobs, run_jobs_here, run_jobs_on_cluster, start_forkserver
+from grader.safetext import bounded_result
 from grader.sandbox.client import SharedZygote, zygote_failed
 from grader.spec import AssignmentSpec, load_assignment
 from grader.store import Store
@@ -86,10 +87,6 @@ def _staging() -> Path:
 _ZYGOTE_RETRIES = 2  # a job the sandbox zygote failed is graded again at most this many times
 
 EXPECTED_LAYOUT = "expected a folder with one sub-folder (or zip, or LMS-named files) per student"
-
-
-class SubmissionsError(Exception):
-    """A submissions folder that does not exist or holds no submission the assignment can grade."""
 
 
 def find_submissions(

@@ -36,14 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from grader.answers import ANSWERS_FILE
+from grader.errors import KitError
 from grader.packaging import requirements, write_installable
 from grader.spec import AssignmentSpec, ProblemSpec, load_assignment
 
 MAX_CHECKS_PER_TEST = 8
-
-
-class KitError(Exception):
-    """A kit that cannot be built (an output folder in the way, a recorder that failed)."""
 
 
 # -- reading a test file ------------------------------------------------------------------------------

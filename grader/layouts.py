@@ -39,6 +39,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from grader.errors import LayoutError
 from grader.notebooks import extract_module
 from grader.safetext import one_line
 
@@ -49,10 +50,6 @@ _MOODLE = re.compile(r"^(?P<student>.+?)_(?P<id>\d+)_assignsubmission_[a-z]+_(?P
 _CANVAS = re.compile(r"^(?P<student>[A-Za-z0-9-]+?)(?:_late|_LATE)?_(?P<id>\d+)_(?P<sub>\d+)_(?P<file>.+)$")
 _RESUBMITTED = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)$")
 _SKIP = ("__MACOSX", ".DS_Store", "__pycache__")
-
-
-class LayoutError(Exception):
-    """A submission that cannot be read safely (an unsafe or oversized zip)."""
 
 
 @dataclass

@@ -31,10 +31,10 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.control import current_build_context
 from hypothesis.errors import InvalidArgument
 
+from grader.errors import BankError, SandboxSetupError
 from grader.failing_input import describe_calls
-from grader.proxy import SandboxRefused, StudentError, StudentFault, StudentModule, StudentSession
+from grader.proxy import StudentError, StudentFault, StudentModule, StudentSession
 from grader.results import NOT_RUN, Outcome, TestResult
-from grader.sandbox.client import ZygoteError
 from grader.seeding import seed_all
 from grader.spec import ProblemSpec
 
@@ -75,10 +75,6 @@ def register_profile(max_examples: int) -> None:
         engine.MAX_SHRINKING_SECONDS = _SHRINK_SECONDS  # type: ignore[attr-defined]
     except (ImportError, AttributeError):
         pass
-
-
-class GraderError(Exception):
-    """A fault of the problem bank (bad spec, broken test or reference): shown to the instructor."""
 
 
 @dataclass
@@ -186,7 +182,7 @@ class GradingPlugin:
         """Whether the test passes with the reference as the student (its failure is then the student's)."""
         try:
             reference = self.reference_module()
-        except GraderError:
+        except BankError:
             return False
         args = {name: item.funcargs[name] for name in item._fixtureinfo.argnames if name in item.funcargs}
         args["student"] = reference
@@ -440,7 +436,7 @@ def _leaf_exceptions(exc: BaseException) -> list[BaseException]:
 # Failures that are never the student's, whatever the reference does: the machine refused to run
 # student code, the bank is broken, or the run was interrupted.
 _NEVER_THE_STUDENTS: tuple[type[BaseException], ...] = (
-    SandboxRefused, ZygoteError, GraderError, KeyboardInterrupt, SystemExit, pytest.skip.Exception,
+    SandboxSetupError, BankError, KeyboardInterrupt, SystemExit, pytest.skip.Exception,
     pytest.fail.Exception,
 )
 
@@ -455,15 +451,15 @@ def load_reference(problem: ProblemSpec) -> ModuleType:
     name = f"_grader_reference_{problem.assignment}_{problem.id}"
     spec = importlib.util.spec_from_file_location(name, problem.reference)
     if spec is None or spec.loader is None:
-        raise GraderError(f"{problem.reference}: cannot be imported")
+        raise BankError(f"{problem.reference}: cannot be imported")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        raise GraderError(f"{problem.reference}: the reference failed to import: {type(exc).__name__}: {exc}") from exc
+        raise BankError(f"{problem.reference}: the reference failed to import: {type(exc).__name__}: {exc}") from exc
     module.__class__ = _ReferenceModule  # so that failure reports never show the reference's path
     missing = [n for n in problem.names if not hasattr(module, n)]
     if missing:
-        raise GraderError(f"{problem.reference}: the reference does not define {', '.join(missing)}")
+        raise BankError(f"{problem.reference}: the reference does not define {', '.join(missing)}")
     sys.modules.pop(name, None)
     return module

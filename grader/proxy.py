@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from grader import protections, wire
+from grader.errors import SandboxRefused, StudentError, StudentFault
 from grader.failing_input import Call
 from grader.purity import argument_images, changed_arguments
 from grader.rebuild import QUALIFIED_NAMES, RebuildError, rebuild
@@ -33,33 +34,10 @@ RECEIVED_MESSAGE_CHARS = 4000  # an exception's message as the sandbox reports i
 RECEIVED_TRACEBACK_CHARS = 8000
 
 
-class StudentError(Exception):
-    """The student's code raised an exception; carries the student's own traceback."""
-
-    def __init__(self, message: str, traceback: str = "") -> None:
-        super().__init__(message)
-        self.student_traceback = traceback
-
-
-class StudentFault(BaseException):
-    """The student's code cannot answer (timeout, exit, crash, memory, import, missing name).
-
-    A BaseException so that Hypothesis stops at once instead of replaying the fault while shrinking.
-    """
-
-    def __init__(self, message: str, traceback: str = "") -> None:
-        super().__init__(message)
-        self.student_traceback = traceback
-
-
 def disabled_protections() -> tuple[str, ...]:
     """Protections the instructor switched off: GRADER_SANDBOX_DISABLE=landlock,seccomp (for debugging)."""
     text = os.environ.get("GRADER_SANDBOX_DISABLE", "")
     return tuple(name.strip() for name in text.split(",") if name.strip())
-
-
-class SandboxRefused(RuntimeError):
-    """The sandbox would not run student code because a required protection is unavailable."""
 
 
 class StudentSession:

@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from grader.errors import RebuildError
+
 _GEOMETRY = ("kernel_size", "stride", "padding", "dilation")
 
 # kind -> (class, the constructor's keyword arguments, read back from the module's attributes).
@@ -71,10 +73,6 @@ _KIND_OF_TYPE: dict[type, str] = {cls: kind for kind, (cls, _) in KINDS.items()}
 # The qualified names of the kinds, as a handle from the sandbox would name them.
 QUALIFIED_NAMES: frozenset[str] = frozenset(f"{cls.__module__}.{cls.__qualname__}" for cls, _ in KINDS.values())
 _MAX_INT = 1 << 31
-
-
-class RebuildError(ValueError):
-    """A description that does not make a module of a known kind (the student's failure)."""
 
 
 # -- in the sandbox -----------------------------------------------------------------------------------

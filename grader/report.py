@@ -281,7 +281,7 @@ def run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 @dataclass(frozen=True)
-class GraderError:
+class GraderErrorRow:
     student: str
     problem: str
     test: str  # "" for the whole job
@@ -292,14 +292,14 @@ class GraderError:
         return page_name(self.student)
 
 
-def grader_errors(results: list[JobResult]) -> list[GraderError]:
+def grader_errors(results: list[JobResult]) -> list[GraderErrorRow]:
     """Jobs that ended in a grader error, and tests of other jobs that did: the instructor's to fix."""
-    errors: list[GraderError] = []
+    errors: list[GraderErrorRow] = []
     for r in results:
         if r.status == "error":
-            errors.append(GraderError(r.student, r.problem, "", r.message))
+            errors.append(GraderErrorRow(r.student, r.problem, "", r.message))
             continue
-        errors.extend(GraderError(r.student, r.problem, t.name, t.message) for t in r.tests if t.outcome == "error")
+        errors.extend(GraderErrorRow(r.student, r.problem, t.name, t.message) for t in r.tests if t.outcome == "error")
     return errors
 
 

@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.errors import SpecError
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _MUTANT_FAILS = re.compile(r"^#\s*fails:\s*(.*)$", re.MULTILINE)
-
-
-class SpecError(Exception):
-    """A problem or assignment spec that breaks a rule; the message names file, key, value and rule."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from grader.errors import StoreError
 from grader.results import JobResult
 from grader.safetext import bounded_result
 
@@ -70,10 +71,6 @@ CREATE TABLE IF NOT EXISTS snapshots (
     state TEXT NOT NULL
 );
 """
-
-
-class StoreError(Exception):
-    """A results store that cannot be opened or read (not an SQLite database, a locked or read-only file)."""
 
 
 class Store:

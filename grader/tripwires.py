@@ -33,12 +33,10 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from grader.errors import ForbiddenCall
+
 _IMMUTABLE_TYPE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE
 _tripped: list[str] = []
-
-
-class ForbiddenCall(BaseException):
-    """A forbidden function was called (a BaseException, so that `except Exception` does not hide it)."""
 
 
 def take() -> list[str]:

@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from grader.errors import ZygoteError
+
 _GRADER_ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
 
 
@@ -31,10 +33,6 @@ class SandboxGone(Exception):
         super().__init__(f"sandbox ended: {status}")
         self.status = status
         self.timed_out = timed_out
-
-
-class ZygoteError(RuntimeError):
-    """The zygote could not be started or stopped answering."""
 
 
 ZYGOTE_START_TIMEOUT = 300.0  # importing torch: seconds on an idle machine, much more on a loaded one

@@ -40,6 +40,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from grader.errors import ConfinementError
 from grader.sandbox import cgroup
 
 PROTECTIONS = ("capabilities", "uid", "landlock", "seccomp", "disk_quota", "ipc_namespace", "memory_cgroup")
@@ -89,10 +90,6 @@ class _RulesetAttr(ctypes.Structure):
 class _PathBeneathAttr(ctypes.Structure):
     _pack_ = 1
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
-
-class ConfinementError(RuntimeError):
-    """A required protection could not be applied."""
 
 
 def landlock_abi() -> int:

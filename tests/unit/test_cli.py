@@ -267,3 +267,15 @@ def test_gradescope_require_is_written_into_the_bundle(tmp_path, capsys):
         main(["--root", str(repo), "gradescope", "hw7", "--out", str(tmp_path / "x"), "--require", "nope"])
     assert exit_.value.code == 2
     assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_a_broken_bank_says_what_to_do(capsys, failing_list):
+    from grader.errors import BankError
+
+    failing_list(BankError("reference/hw7/x.py: the reference does not define f"))
+    status, _, err = run(capsys, "list")
+    assert status == 1
+    assert err == (
+        "grader: reference/hw7/x.py: the reference does not define f; "
+        "run 'grader validate' on the problem to see it fail for the reference\n"
+    )

@@ -1,0 +1,51 @@
+"""The architecture as contracts (pyproject.toml's [tool.importlinter], checked with import-linter):
+the sandbox side imports nothing from the trusted side, and lower layers never import higher ones.
+Every module of the package is placed on one side of the trust boundary, so a new module cannot
+slip past the first contract by being in neither list."""
+
+from __future__ import annotations
+
+import pkgutil
+import tomllib
+from pathlib import Path
+
+import grader
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "pyproject.toml"
+
+
+def _contract(contract_id: str) -> dict:
+    contracts = tomllib.loads(CONFIG.read_text())["tool"]["importlinter"]["contracts"]
+    return next(c for c in contracts if c["id"] == contract_id)
+
+
+def test_the_import_contracts_hold():
+    from importlinter.cli import lint_imports
+
+    assert lint_imports(config_filename=str(CONFIG), no_cache=True, no_logo=True) == 0
+
+
+def test_every_module_is_on_one_side_of_the_boundary():
+    modules = {info.name for info in pkgutil.walk_packages(grader.__path__, "grader.") if not info.ispkg}
+    contract = _contract("sandbox-side")
+    sandbox, trusted = set(contract["source_modules"]), set(contract["forbidden_modules"])
+    assert not sandbox & trusted, sorted(sandbox & trusted)
+    unplaced = sorted(modules - sandbox - trusted)
+    assert unplaced == [], f"add these to the sandbox-side contract in pyproject.toml, on their side: {unplaced}"
+    assert not (sandbox | trusted) - modules, sorted((sandbox | trusted) - modules)  # no stale names
+
+
+def test_the_sandbox_process_loads_no_trusted_module():
+    """What the contract says of the source, checked in a real interpreter: importing the sandbox's
+    entry points (as the zygote does) loads none of the trusted side's modules."""
+    import subprocess
+    import sys
+
+    trusted = _contract("sandbox-side")["forbidden_modules"]
+    code = (
+        "import sys, grader.sandbox.zygote, grader.sandbox.server\n"
+        f"print(sorted(m for m in {trusted!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -3,7 +3,7 @@
 This is the public facade that problem tests import from. The names load lazily, so that the
 sandbox (which imports `grader.sandbox`) never pulls in pytest, Hypothesis or the comparison code.
 
-    from grader import points, hidden, assert_close, call_pure, remote_type, strategies
+    from grader import points, hidden, assert_close, call_pure, call_training, record_curve, remote_type, strategies
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ __all__ = [
     "StudentFault",
     "assert_close",
     "call_pure",
+    "call_training",
     "hidden",
     "points",
+    "record_curve",
     "remote_type",
     "strategies",
 ]
@@ -44,6 +46,10 @@ def __getattr__(name: str) -> Any:
         from grader import proxy
 
         return getattr(proxy, name)
+    if name in ("call_training", "record_curve"):
+        from grader import training
+
+        return getattr(training, name)
     if name == "strategies":
         import importlib
 

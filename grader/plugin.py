@@ -37,6 +37,7 @@ from grader.proxy import StudentError, StudentFault, StudentModule, StudentSessi
 from grader.results import NOT_RUN, Outcome, TestResult
 from grader.seeding import seed_all
 from grader.spec import ProblemSpec
+from grader.training import put_back_curves, take_curves
 
 PROFILE = "grader"
 OUTPUT_PER_TEST = 4096
@@ -98,6 +99,7 @@ class GradingPlugin:
     _student_caused: set[str] = field(default_factory=set)  # node ids of tests whose failure the reference does not share
     _output_start: int = 0
     _cannot_run_at_start: str | None = None
+    _curves: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)  # by test name (grader.training)
 
     def __post_init__(self) -> None:
         self.session.call_scope = current_example
@@ -187,10 +189,13 @@ class GradingPlugin:
         args = {name: item.funcargs[name] for name in item._fixtureinfo.argnames if name in item.funcargs}
         args["student"] = reference
         seed_all(0)
+        curves = take_curves()  # the student's; the reference's run must not replace them
         try:
             item.obj(**args)
         except BaseException:  # noqa: BLE001 - whatever it is, the reference shares the failure
             return False
+        finally:
+            put_back_curves(curves)
         return True
 
     def reference_module(self) -> ModuleType:
@@ -202,6 +207,7 @@ class GradingPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        take_curves()  # none left over from another test
         self._output_start = self.session.output_size()
         self._cannot_run_at_start = self.cannot_run()
         self.session.begin_test()
@@ -221,6 +227,16 @@ class GradingPlugin:
         meta = self.collected.get(item.name)
         if meta is None:
             return
+        if report.when == "call":
+            self._curves[item.name] = take_curves()
+        try:
+            self._record(item, call, report, meta)
+        finally:
+            result = self.results.get(item.name)
+            if result is not None and self._curves.get(item.name):
+                self.results[item.name] = replace(result, curves=self._curves[item.name])
+
+    def _record(self, item: pytest.Item, call: pytest.CallInfo[Any], report: pytest.TestReport, meta: _Collected) -> None:
         previous = self.results.get(item.name)
         duration = report.duration + (previous.duration if previous else 0.0)
         if report.when == "call" and report.passed and previous is None:

@@ -16,6 +16,7 @@ import pickle
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from grader import protections, wire
@@ -32,6 +33,21 @@ _CALLS_KEPT = 8  # the last calls into student code, kept to describe the input 
 FAILING_CALLS = 4  # at most this many of them describe a failure
 RECEIVED_MESSAGE_CHARS = 4000  # an exception's message as the sandbox reports it (the sandbox's own cap)
 RECEIVED_TRACEBACK_CHARS = 8000
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class CallBudget:
+    """Limits of one call that are not the problem's per-call ones (grader.training's calls).
+
+    `note` ends the message when the call runs out of time or CPU (say what the budget is and where
+    it comes from); `reply_bytes` bounds what the sandbox may send back.
+    """
+
+    wall_seconds: float
+    cpu_seconds: float
+    reply_bytes: int
+    note: str = ""
 
 
 def disabled_protections() -> tuple[str, ...]:
@@ -224,7 +240,9 @@ class StudentSession:
         *,
         method: str | None = None,
         check_args: bool = False,
+        budget: CallBudget | None = None,
     ) -> Any:
+        """Run a call in the sandbox; with a `budget`, under its time, CPU and reply-size limits instead of the call's."""
         self._check_usable(generation)
         if method is None:  # a call the test wrote (not len(), [] or iteration over a student object)
             self._calls.append((self.call_scope() if self.call_scope else None, what, args, kwargs))
@@ -233,7 +251,31 @@ class StudentSession:
         header: dict[str, Any] = {"op": "call", "id": handle, "check_args": check_args}
         if method:
             header["method"] = method
-        return self._request(header, [payload.getvalue()], what, want_reply=check_args)
+        if budget is None:
+            return self._request(header, [payload.getvalue()], what, want_reply=check_args)
+        cpu_before = self.cpu_seconds_used()
+        reply, out_blobs, limit = self._exchange(header, [payload.getvalue()], what, timeout=budget.wall_seconds,
+                                                 reply_limit=budget.reply_bytes, timeout_note=budget.note)
+        cpu_after = self.cpu_seconds_used()
+        if cpu_before is not None and cpu_after is not None and cpu_after - cpu_before > budget.cpu_seconds:
+            raise self._fault(StudentFault(
+                f"{what} ran out of its budget: it used more than {budget.cpu_seconds:g} s of CPU time{budget.note}"
+            ))
+        return self._interpret(reply, out_blobs, what, limit, want_reply=check_args, timeout_note=budget.note)
+
+    def cpu_seconds_used(self) -> float | None:
+        """The sandbox process's CPU time so far (all its threads), as the kernel counts it; None if unreadable.
+
+        Read from /proc on this side, so that a budget never rests on the sandbox's own account.
+        """
+        if self._process is None:
+            return None
+        try:
+            with open(f"/proc/{self._process.pid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+            return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime and stime (fields 14 and 15)
+        except (OSError, ValueError, IndexError):
+            return None
 
     def release(self, handle: int, generation: int) -> None:
         if generation == self.generation:
@@ -258,8 +300,12 @@ class StudentSession:
 
     def _exchange(
         self, header: dict[str, Any], blobs: list[bytes], what: str, *, timeout: float | None = None,
+        reply_limit: int | None = None, timeout_note: str = "",
     ) -> tuple[dict[str, Any], list[bytearray], float]:
-        """Send one request and wait, within the call's and the job's time, for the reply."""
+        """Send one request and wait, within the call's and the job's time, for the reply.
+
+        `reply_limit` bounds the reply's size in bytes; `timeout_note` ends the message of a timeout.
+        """
         assert self._process is not None
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
@@ -269,11 +315,11 @@ class StudentSession:
         if self._released:
             header["release"], self._released = self._released, []
         try:
-            reply, out_blobs = self._process.request(header, blobs, timeout=limit + 2.0)
+            reply, out_blobs = self._process.request(header, blobs, timeout=limit + 2.0, reply_limit=reply_limit)
         except SandboxGone as gone:
             self.close()
             if gone.timed_out:
-                raise self._fault(StudentFault(f"{what} timed out after {limit:g} s")) from None
+                raise self._fault(StudentFault(f"{what} timed out after {limit:g} s{timeout_note}")) from None
             status = gone.status or {}
             if status.get("oom"):  # the zygote read it from the sandbox's memory cgroup
                 message = f"{what} {self._memory_exceeded()}"
@@ -289,6 +335,12 @@ class StudentSession:
             else:
                 message = f"{what} crashed: the process {describe_exit(gone.status)}"
             raise self._fault(StudentFault(message)) from None
+        except wire.ReplyTooLarge:
+            self.close()
+            raise self._fault(StudentFault(
+                f"{what} sent back more than the {_mib(reply_limit or wire.MAX_FRAME_BYTES)} the grader accepts for this "
+                "call (were the arguments' tensors replaced by larger ones?)"
+            )) from None
         except wire.ProtocolError as exc:
             self.close()
             raise self._fault(StudentFault(f"{what} broke the grader's protocol ({exc})")) from None
@@ -296,6 +348,7 @@ class StudentSession:
 
     def _interpret(
         self, reply: dict[str, Any], out_blobs: list[bytearray], what: str, limit: float, *, want_reply: bool,
+        timeout_note: str = "",
     ) -> Any:
         """A reply as a value or as the student's failure; whatever cannot be read is the student's failure."""
         tripped = reply.get("tripped")
@@ -333,7 +386,7 @@ class StudentSession:
             raise StudentError(f"{what} returned a value that cannot be sent back: {said}")
         self.close()
         if kind == "timeout":
-            raise self._fault(StudentFault(f"{what} timed out after {limit:g} s", tb))
+            raise self._fault(StudentFault(f"{what} timed out after {limit:g} s{timeout_note}", tb))
         if kind == "memory":
             raise self._fault(StudentFault(f"{what} {self._memory_exceeded()}", tb))
         if kind == "exited":
@@ -504,6 +557,10 @@ def remote_type(obj: Any) -> str:
 def claimed_type(obj: Remote) -> str:
     """The type name the sandbox gave for an object that stayed there (for messages only)."""
     return str(object.__getattribute__(obj, "_ref").type_name)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.0f} MiB" if n >= 1 << 20 else f"{n} bytes"
 
 
 def _short(exc: BaseException, most: int = 300) -> str:

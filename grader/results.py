@@ -33,12 +33,18 @@ class TestResult:
     # The calls into the student's code that gave the failure, described (grader.failing_input);
     # "" for a passed test and in results stored before the field existed.
     failing_input: str = ""
+    # Figures per epoch the test recorded (grader.training.record_curve): dicts with a title, axis
+    # labels and the student's and the reference's series; () for tests that record none.
+    curves: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TestResult:
         """A stored test result; fields it lacks take their defaults, fields this version does not know are ignored."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        if "curves" in values:
+            values["curves"] = tuple(c for c in values["curves"] or () if isinstance(c, dict))
+        return cls(**values)
 
 
 @dataclass(frozen=True)

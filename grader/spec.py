@@ -16,6 +16,9 @@ from typing import Any
 
 from grader.errors import SpecError
 
+# How a problem uses a GPU: "never" (the default), or "when-present" (the sandbox admits the GPU's
+# device files where the grading machine has one; elsewhere the same tests run on the CPU).
+GPU_USES = ("never", "when-present")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _MUTANT_FAILS = re.compile(r"^#\s*fails:\s*(.*)$", re.MULTILINE)
@@ -29,6 +32,10 @@ class Limits:
     import_timeout: float = 10.0
     job_timeout: float = 300.0
     memory_mb: int = 1024
+    # A call made with grader.call_training (a model trained in place) has its own budget.
+    train_timeout: float = 60.0  # wall-clock seconds per training call
+    train_cpu_seconds: float = 30.0  # CPU seconds per training call, as the kernel counts them for the sandbox
+    train_reference_seconds: float | None = None  # the reference's CPU time for one, shown in budget messages
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class ProblemSpec:
     reference: Path
     # automatic mutants (grader.mutate) recorded as equivalent to the reference: "ID  reason"
     equivalent_mutants: tuple[str, ...] = ()
+    gpu: str = "never"  # one of GPU_USES
 
     @property
     def test_file(self) -> Path:
@@ -170,6 +178,7 @@ _PROBLEM_KEYS: dict[str, _Key] = {
     "limits": _Key((dict,)),
     "hypothesis": _Key((dict,)),
     "mutation": _Key((dict,)),
+    "gpu": _Key((str,), rule=lambda v: None if v in GPU_USES else f"must be one of {', '.join(map(repr, GPU_USES))}"),
 }
 
 
@@ -184,6 +193,9 @@ _LIMIT_KEYS: dict[str, _Key] = {
     "import_timeout": _Key(_NUMBER, rule=_positive),
     "job_timeout": _Key(_NUMBER, rule=_positive),
     "memory_mb": _Key((int,), rule=_between(64, 1 << 20)),
+    "train_timeout": _Key(_NUMBER, rule=_positive),
+    "train_cpu_seconds": _Key(_NUMBER, rule=_positive),
+    "train_reference_seconds": _Key(_NUMBER, rule=_positive),
 }
 _HYPOTHESIS_KEYS: dict[str, _Key] = {"max_examples": _Key((int,), rule=_between(1, 10_000))}
 _ASSIGNMENT_KEYS: dict[str, _Key] = {
@@ -307,6 +319,7 @@ def load_problem(root: Path, assignment: str, problem_id: str) -> ProblemSpec:
     _check(path, data.get("mutation", {}), _MUTATION_KEYS, "mutation.")
     if data["id"] != problem_id:
         raise SpecError(f"{path}: id = {data['id']!r} must equal the folder's name {problem_id!r}")
+    _check_budgets(path, data.get("limits", {}))
     spec = ProblemSpec(
         assignment=assignment,
         id=problem_id,
@@ -319,6 +332,7 @@ def load_problem(root: Path, assignment: str, problem_id: str) -> ProblemSpec:
         limits=Limits(**data.get("limits", {})),
         max_examples=int(data.get("hypothesis", {}).get("max_examples", 50)),
         equivalent_mutants=tuple(data.get("mutation", {}).get("equivalent", [])),
+        gpu=data.get("gpu", "never"),
         folder=folder,
         reference=root / "reference" / assignment / f"{problem_id}.py",
     )
@@ -329,6 +343,27 @@ def load_problem(root: Path, assignment: str, problem_id: str) -> ProblemSpec:
         raise SpecError(f"{path}: problem {problem_id!r} needs a mutants/ folder")
     spec.mutants()  # validates the mutants' declarations
     return spec
+
+
+def _check_budgets(path: Path, limits: dict[str, Any]) -> None:
+    """A training call's budget fits in the job's time, and its CPU budget in its wall-clock time."""
+    full = Limits(**limits)
+    if full.train_timeout > full.job_timeout and "train_timeout" in limits:
+        raise SpecError(
+            f"{path}: limits.train_timeout = {full.train_timeout:g} must not exceed limits.job_timeout = "
+            f"{full.job_timeout:g} (a training call runs within the job's time)"
+        )
+    if full.train_cpu_seconds > full.train_timeout and "train_cpu_seconds" in limits:
+        raise SpecError(
+            f"{path}: limits.train_cpu_seconds = {full.train_cpu_seconds:g} must not exceed limits.train_timeout = "
+            f"{full.train_timeout:g} (training runs on one thread: its CPU time cannot outgrow its wall-clock time)"
+        )
+    reference = full.train_reference_seconds
+    if reference is not None and reference * 2 > full.train_cpu_seconds:
+        raise SpecError(
+            f"{path}: limits.train_reference_seconds = {reference:g} must be at most half of limits.train_cpu_seconds = "
+            f"{full.train_cpu_seconds:g} (a correct solution written another way needs room)"
+        )
 
 
 def load_assignment(root: Path, assignment: str) -> AssignmentSpec:

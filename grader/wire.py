@@ -54,6 +54,10 @@ class ProtocolError(WireError):
     """Bytes on the channel that are not a message: a malformed or oversized frame, or a bad reply."""
 
 
+class ReplyTooLarge(ProtocolError):
+    """A message larger than the limit its receiver set."""
+
+
 class ChannelClosed(Exception):
     """The other end of the channel went away."""
 
@@ -134,7 +138,7 @@ class Channel:
             (size,) = _SIZE.unpack(self._take(_SIZE.size))
             total += size
             if total > limit:
-                raise ProtocolError(f"message larger than the limit of {limit >> 20} MiB")
+                raise ReplyTooLarge(f"message larger than the limit of {limit >> 20} MiB")
             blobs.append(self._take(size))
         return header, blobs
 

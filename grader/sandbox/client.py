@@ -305,9 +305,11 @@ class SandboxProcess:
         self._messages = wire.Channel(self.channel)
 
     def request(
-        self, header: dict[str, Any], blobs: list[bytes], *, timeout: float
+        self, header: dict[str, Any], blobs: list[bytes], *, timeout: float, reply_limit: int | None = None,
     ) -> tuple[dict[str, Any], list[bytearray]]:
         """Send one request and wait for the whole reply, at most `timeout` seconds for both.
+
+        `reply_limit` bounds the reply's size in bytes (the channel's own limit otherwise).
 
         SandboxGone when the sandbox ends or misses the deadline (it is killed); wire.ProtocolError
         (the sandbox is killed) when what it sends is not a message.
@@ -317,7 +319,9 @@ class SandboxProcess:
         deadline = time.monotonic() + max(timeout, 0.01)
         try:
             self._messages.send(header, blobs, deadline=deadline)
-            return self._messages.recv(deadline=deadline)
+            if reply_limit is None:
+                return self._messages.recv(deadline=deadline)
+            return self._messages.recv(deadline=deadline, limit=min(reply_limit, wire.MAX_FRAME_BYTES))
         except TimeoutError:
             self.kill()
             raise SandboxGone(self.exit_status(), timed_out=True) from None

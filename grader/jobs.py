@@ -209,6 +209,8 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
         tests=tuple(tests),
         warnings=protection_warnings(session.protections),
         cpu_seconds=session.sandbox_cpu_seconds,
+        memory_peak=session.sandbox_memory[0],
+        memory_counted_by=session.sandbox_memory[1],
     )
 
 

@@ -85,6 +85,7 @@ class StudentSession:
         self.tripped: list[str] = []  # forbidden functions the student's code called
         self._forbidden_fault: StudentFault | None = None
         self.sandbox_cpu_seconds = 0.0
+        self.sandbox_memory: tuple[int, str] = (0, "")  # the largest peak of its sandboxes, and who counted it
         self.output_path = os.path.join(workdir, _OUTPUT_NAME)
         self.deadline = time.monotonic() + limits.job_timeout
         self.generation = 0
@@ -135,6 +136,7 @@ class StudentSession:
         if self._process is not None:
             self._process.close()
             self.sandbox_cpu_seconds += self._process.cpu_seconds
+            self.sandbox_memory = max(self.sandbox_memory, self._process.memory)
             self._process = None
 
     def output_size(self) -> int:

@@ -63,6 +63,11 @@ class JobResult:
     key: str = ""
     warnings: tuple[str, ...] = ()
     cpu_seconds: float = 0.0  # the trusted worker's and the sandboxes' CPU time
+    # The most memory one of its sandboxes held at once, in bytes (0: not measured), and who counted it:
+    # "cgroup" (the sandbox's memory cgroup: what the memory limit counts) or "rss" (its peak resident
+    # set, pages shared with the zygote included: where there is no memory cgroup).
+    memory_peak: int = 0
+    memory_counted_by: str = ""
     # The text of the submission's Python files as graded (name, text), capped (grader.codeview); ()
     # in results stored before the field existed. Shown on the student's page, never in exports.
     sources: tuple[tuple[str, str], ...] = ()

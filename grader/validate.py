@@ -2,7 +2,9 @@
 
 A problem's `alternatives/` holds correct solutions written far from the reference (float64 inside,
 loops, numpy, another formula): the mirror of its mutants. Each must score full marks, and its time
-is printed beside the problem's limits, so that limits that would reject a correct algorithm show.
+and peak memory are printed beside the problem's limits: a reference or alternative that uses more
+than half of its job's time or of its memory limit fails the check, so every limit leaves at least
+a 2x margin over the most expensive correct solution.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from grader.mutate import equivalent_ids, mutants
 from grader.results import JobResult
 from grader.runner import run_jobs
 from grader.sandbox.client import Zygote
-from grader.spec import ProblemSpec, load_assignment
+from grader.spec import Limits, ProblemSpec, load_assignment
+
+MARGIN = 2.0  # a limit must be at least this many times what a correct solution uses
 
 
 @dataclass(frozen=True)
@@ -48,11 +52,13 @@ def _verdict(problem: ProblemSpec, expected_fails: frozenset[str] | None, result
                 f"{t.name}: {t.message.splitlines()[0] if t.message else ''}" for t in result.tests if t.outcome != "passed"
             ) or result.message
             return False, f"{who} scores {result.score:g}/{problem.points:g}: {details}"
-        limits = problem.limits
-        return True, (
-            f"{result.score:g}/{problem.points:g} in {result.duration:.1f} s ({result.cpu_seconds:.1f} s CPU; "
-            f"limits: {limits.call_timeout:g} s a call, {limits.job_timeout:g} s a job, {limits.memory_mb} MiB)"
-        )
+        usage, tight = usage_against_limits(problem.limits, result)
+        if tight:
+            return False, (
+                f"{who} scores {result.score:g}/{problem.points:g} but leaves less than a {MARGIN:g}x margin "
+                f"under a limit: {'; '.join(tight)} ({usage})"
+            )
+        return True, f"{result.score:g}/{problem.points:g} {usage}"
     known = {t.name for t in result.tests}
     unknown = expected_fails - known
     if unknown:
@@ -66,6 +72,35 @@ def _verdict(problem: ProblemSpec, expected_fails: frozenset[str] | None, result
         return False, "; ".join(parts)
     lost = sum(t.max_points for t in result.tests if t.name in expected_fails)
     return True, f"loses {lost:g} points as declared ({result.score:g}/{problem.points:g})"
+
+
+def usage_against_limits(limits: Limits, result: JobResult) -> tuple[str, list[str]]:
+    """What a job used, beside its problem's limits, and each limit it uses more than 1/MARGIN of.
+
+    Time is the job's wall time against `job_timeout`. A call's own time is not measured, but no call
+    takes longer than the test that makes it, so the slowest test is shown beside `call_timeout` (a
+    bound, not judged: one test makes many calls). Memory is the largest peak of its sandboxes against
+    `memory_mb`, judged only where a memory cgroup counted it (a resident set also holds the pages
+    shared with the zygote, which the limit does not count).
+    """
+    mib = result.memory_peak / (1 << 20)
+    if result.memory_counted_by == "cgroup":
+        memory = f"peak {mib:.0f} of {limits.memory_mb} MiB"
+    elif result.memory_counted_by == "rss":
+        memory = f"peak resident {mib:.0f} MiB, shared pages included (limit {limits.memory_mb} MiB)"
+    else:
+        memory = f"peak memory not measured (limit {limits.memory_mb} MiB)"
+    slowest = max((t.duration for t in result.tests), default=0.0)
+    usage = (
+        f"in {result.duration:.1f} of {limits.job_timeout:g} s ({result.cpu_seconds:.1f} s CPU; slowest test "
+        f"{slowest:.1f} s, {limits.call_timeout:g} s a call), {memory}"
+    )
+    tight = []
+    if result.duration * MARGIN > limits.job_timeout:
+        tight.append(f"it took {result.duration:.1f} s of the job's {limits.job_timeout:g} s")
+    if result.memory_counted_by == "cgroup" and result.memory_peak * MARGIN > limits.memory_mb << 20:
+        tight.append(f"it held {mib:.0f} MiB of the {limits.memory_mb} MiB memory limit")
+    return usage, tight
 
 
 def alternatives(problem: ProblemSpec) -> list[Path]:

@@ -148,6 +148,17 @@ def enter(base: CgroupBase, limit_bytes: int) -> str:
     return f"cgroup v{base.version}, {limit_bytes >> 20} MiB"
 
 
+def peak_bytes(base: CgroupBase, pid: int) -> int | None:
+    """The most memory the sandbox's cgroup held at once, as its limit counts it; None where the kernel
+    does not say (cgroup v2 before Linux 5.19 has no `memory.peak`). Read before `release`."""
+    name = "memory.peak" if base.version == 2 else "memory.max_usage_in_bytes"
+    try:
+        with open(os.path.join(base.sandbox_path(pid), name)) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def release(base: CgroupBase, pid: int) -> bool:
     """After a sandbox has ended: whether the OOM killer fired in its cgroup; the cgroup is removed."""
     path = base.sandbox_path(pid)

@@ -296,6 +296,7 @@ class SandboxProcess:
     _pending: bytes = b""
     _status: dict[str, Any] | None = None
     cpu_seconds: float = 0.0  # known once it has ended
+    memory: tuple[int, str] = (0, "")  # its peak in bytes and who counted it (zygote.memory_report), once ended
 
     def __post_init__(self) -> None:
         # wire (which imports torch) is imported here, not at the top: a command can then start the
@@ -347,6 +348,9 @@ class SandboxProcess:
                 if "exit" in message:
                     self._status = message["exit"]
                     self.cpu_seconds = float(message.get("cpu", 0.0))
+                    memory = message.get("memory")
+                    if isinstance(memory, dict):
+                        self.memory = (int(memory.get("peak", 0)), str(memory.get("counted_by", "")))
             remaining = deadline - time.monotonic()
             if self._status is not None or remaining <= 0:
                 break

@@ -170,13 +170,15 @@ def serve_forever(listener: socket.socket) -> None:
                     os.killpg(pid, signal.SIGKILL)  # whatever the sandbox left behind
                 except OSError:
                     pass
+                peak = cgroup.peak_bytes(base, pid) if base is not None else None
                 oom = cgroup.release(base, pid) if base is not None else False
                 conn = clients.pop(pid, None)
                 if conn is not None:
                     exit_status = describe_status(status)
                     if oom:
                         exit_status["oom"] = True
-                    _send(conn, {"exit": exit_status, "cpu": usage.ru_utime + usage.ru_stime})
+                    _send(conn, {"exit": exit_status, "cpu": usage.ru_utime + usage.ru_stime,
+                                 "memory": memory_report(peak, usage.ru_maxrss)})
                     conn.close()
         for pid, conn in list(clients.items()):
             if conn.fileno() in ready:
@@ -200,6 +202,15 @@ def serve_forever(listener: socket.socket) -> None:
             child = _serve_connection(conn, listener, clients)
             if child is not None:
                 clients[child] = conn
+
+
+def memory_report(cgroup_peak: int | None, max_rss_kib: int) -> dict[str, Any]:
+    """How much memory an ended sandbox held at its peak: its memory cgroup's count (what the memory
+    limit counts) where there is one, else its peak resident set (in KiB from wait4), which also holds
+    the pages it shares with the zygote (torch and the grader, imported before the fork)."""
+    if cgroup_peak is not None:
+        return {"peak": cgroup_peak, "counted_by": "cgroup"}
+    return {"peak": max_rss_kib * 1024, "counted_by": "rss"}
 
 
 def _serve_connection(conn: socket.socket, listener: socket.socket, clients: dict[int, socket.socket]) -> int | None:

@@ -9,6 +9,13 @@ and names, containers of these, and calls of an imported module's functions on s
 in a problem's `names`, such as a constant computed by a call). Magics and shell lines
 (`%matplotlib`, `!pip install`) are skipped, each with a note. The module that comes out is what
 goes to the sandbox, like any student file.
+
+A kept statement is kept whole: a decorated function or class with its decorators (`@dataclass`,
+`@torch.no_grad()`), its comments, a statement that shares its line with others cut from that line.
+This runs in the grader's own process, so its cost is bounded by the notebook's size: each cell is
+parsed once, statements are cut by their positions (never by searching the cell again), expressions
+are looked into only so deep, and a notebook over the budget (MAX_CODE_CHARS, MAX_STATEMENTS) is not
+read ("could not read the submission: ..."). The worst notebooks within the budget take seconds.
 """
 
 from __future__ import annotations
@@ -18,6 +25,10 @@ from dataclasses import dataclass
 
 _MAGIC_PREFIXES = ("%", "!")
 _MAX_NOTEBOOK_BYTES = 16 << 20
+MAX_CODE_CHARS = 2 << 20  # the code cells' text that one notebook may hold (a long course notebook holds ~100 KB)
+MAX_STATEMENTS = 20_000  # top-level statements in one notebook
+MAX_NOTES_SHOWN = 200  # notes written at the top of the module (all are returned)
+_MAX_DEPTH = 100  # an expression nested deeper than this is not a simple value (left out, never a RecursionError)
 
 
 @dataclass(frozen=True)
@@ -42,37 +53,94 @@ def notebook_cells(data: bytes) -> list[str]:
 
 
 def extract_module(data: bytes, *, name: str, keep: frozenset[str] = frozenset()) -> ExtractedModule:
-    """The module made of notebook `name`'s definitions; `keep` names assignments kept whatever their value."""
+    """The module made of notebook `name`'s definitions; `keep` names assignments kept whatever their value.
+
+    The cost is linear in the notebook's size: each cell is parsed once and each kept statement is
+    cut from the cell's lines by its position (decorators included). A notebook over the budget
+    (MAX_CODE_CHARS of code, MAX_STATEMENTS top-level statements) is not read: the module that comes
+    out fails to import with the reason, like a notebook that is not one.
+    """
     try:
         cells = notebook_cells(data)
+        code_chars = sum(len(c) for c in cells)
+        if code_chars > MAX_CODE_CHARS:
+            raise ValueError(f"could not read the submission: {code_chars} characters of code, more than the "
+                             f"grader reads ({MAX_CODE_CHARS})")
+        return _extract(cells, name, keep)
     except ValueError as exc:
         # A module that fails to import with the reason, so the student sees it as an import failure.
         return ExtractedModule(source=f"raise ImportError({f'{name}: {exc}'!r})\n", notes=(f"{name}: {exc}",))
+
+
+def _extract(cells: list[str], name: str, keep: frozenset[str]) -> ExtractedModule:
     notes: list[str] = []
     parts: list[str] = [f"# Definitions taken from {name} by the grader; top-level work was left out.\n"]
     imported: set[str] = set()
+    statements = 0
     for number, text in enumerate(cells, start=1):
         code = _strip_magics(text, f"{name} cell {number}", notes)
         if not code.strip():
             continue
         try:
             tree = ast.parse(code)
-        except SyntaxError:
-            # Kept as written: importing the module then reports the syntax error at the student's line.
+        except (SyntaxError, RecursionError, MemoryError, ValueError):
+            # Kept as written: importing the module then reports the error at the student's line
+            # (a syntax error, an expression nested too deep to parse, a NUL byte), in the sandbox.
             parts.append(f"# cell {number}\n{code}\n")
             continue
+        statements += len(tree.body)
+        if statements > MAX_STATEMENTS:
+            raise ValueError(f"could not read the submission: more than {MAX_STATEMENTS} top-level statements")
+        lines = code.splitlines(keepends=True)
+        encoded: dict[int, bytes] = {}
         kept: list[str] = []
-        for node in tree.body:
+        for index, node in enumerate(tree.body):
             if _keeps(node, imported, keep):
                 _note_imports(node, imported)
-                kept.append(ast.get_source_segment(code, node, padded=True) or ast.unparse(node))
+                kept.append(_segment(lines, tree.body, index, encoded))
             else:
                 notes.append(f"{name} cell {number} line {node.lineno}: left out top-level "
                              f"{_describe(node)} (not run when grading)")
         if kept:
             parts.append(f"# cell {number}\n" + "\n".join(kept) + "\n")
-    header = "".join(f"# note: {n}\n" for n in notes)
+    shown = notes if len(notes) <= MAX_NOTES_SHOWN else [*notes[:MAX_NOTES_SHOWN], f"... and {len(notes) - MAX_NOTES_SHOWN} more"]
+    header = "".join(f"# note: {n}\n" for n in shown)
     return ExtractedModule(source=parts[0] + header + "\n".join(parts[1:]), notes=tuple(notes))
+
+
+def _first_line(node: ast.stmt) -> int:
+    """The first line of a statement, its decorators included (`node.lineno` is the `def`'s or `class`'s)."""
+    decorators = getattr(node, "decorator_list", None) or []
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def _segment(lines: list[str], body: list[ast.stmt], index: int, encoded: dict[int, bytes]) -> str:
+    """The source of top-level statement `body[index]`, decorators included, cut from the cell's lines.
+
+    Whole lines where the statement has its lines to itself; where it shares one with another
+    statement (`import os; x = 1`), from its first to its last character (the parser's offsets count
+    UTF-8 bytes: each such line is encoded once, so that a line of many statements costs its length).
+    """
+    node = body[index]
+    first, last = _first_line(node), node.end_lineno or node.lineno
+    shares = (index > 0 and (body[index - 1].end_lineno or 0) >= first) or (
+        index + 1 < len(body) and _first_line(body[index + 1]) <= last
+    )
+    if not shares:
+        return "".join(lines[first - 1 : last]).rstrip("\n")
+    start = 0 if getattr(node, "decorator_list", None) else node.col_offset
+    end = node.end_col_offset if node.end_col_offset is not None else len(_encoded(lines, last, encoded))
+    if first == last:
+        return _encoded(lines, first, encoded)[start:end].decode("utf-8", "replace")
+    middle = "".join(lines[first : last - 1])
+    return (_encoded(lines, first, encoded)[start:].decode("utf-8", "replace") + middle
+            + _encoded(lines, last, encoded)[:end].decode("utf-8", "replace"))
+
+
+def _encoded(lines: list[str], number: int, encoded: dict[int, bytes]) -> bytes:
+    if number not in encoded:
+        encoded[number] = lines[number - 1].encode("utf-8", "surrogatepass")
+    return encoded[number]
 
 
 def _strip_magics(text: str, where: str, notes: list[str]) -> str:
@@ -131,32 +199,37 @@ def _target_names(target: ast.expr) -> list[str]:
     return []
 
 
-def _is_simple(node: ast.expr, imported: set[str]) -> bool:
-    """A literal, a name, or arithmetic, containers, attributes and module-function calls of these."""
+def _is_simple(node: ast.expr, imported: set[str], depth: int = 0) -> bool:
+    """A literal, a name, or arithmetic, containers, attributes and module-function calls of these.
+
+    An expression nested deeper than _MAX_DEPTH is not simple: it is left out, never a RecursionError.
+    """
+    if depth > _MAX_DEPTH:
+        return False
     if isinstance(node, (ast.Constant, ast.Name, ast.Lambda)):
         return True
     if isinstance(node, ast.Attribute):
-        return _is_simple(node.value, imported)
+        return _is_simple(node.value, imported, depth + 1)
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-        return all(_is_simple(e, imported) for e in node.elts)
+        return all(_is_simple(e, imported, depth + 1) for e in node.elts)
     if isinstance(node, ast.Dict):
-        return all(k is None or _is_simple(k, imported) for k in node.keys) and all(
-            _is_simple(v, imported) for v in node.values
+        return all(k is None or _is_simple(k, imported, depth + 1) for k in node.keys) and all(
+            _is_simple(v, imported, depth + 1) for v in node.values
         )
     if isinstance(node, ast.UnaryOp):
-        return _is_simple(node.operand, imported)
+        return _is_simple(node.operand, imported, depth + 1)
     if isinstance(node, ast.BinOp):
-        return _is_simple(node.left, imported) and _is_simple(node.right, imported)
+        return _is_simple(node.left, imported, depth + 1) and _is_simple(node.right, imported, depth + 1)
     if isinstance(node, ast.BoolOp):
-        return all(_is_simple(v, imported) for v in node.values)
+        return all(_is_simple(v, imported, depth + 1) for v in node.values)
     if isinstance(node, ast.Compare):
-        return _is_simple(node.left, imported) and all(_is_simple(c, imported) for c in node.comparators)
+        return _is_simple(node.left, imported, depth + 1) and all(_is_simple(c, imported, depth + 1) for c in node.comparators)
     if isinstance(node, ast.Subscript):
-        return _is_simple(node.value, imported) and _is_simple(node.slice, imported)
+        return _is_simple(node.value, imported, depth + 1) and _is_simple(node.slice, imported, depth + 1)
     if isinstance(node, ast.Slice):
-        return all(p is None or _is_simple(p, imported) for p in (node.lower, node.upper, node.step))
+        return all(p is None or _is_simple(p, imported, depth + 1) for p in (node.lower, node.upper, node.step))
     if isinstance(node, ast.Starred):
-        return _is_simple(node.value, imported)
+        return _is_simple(node.value, imported, depth + 1)
     if isinstance(node, ast.Call):
         # `torch.device("cpu")`, `math.sqrt(2)`: a function of an imported module on simple values.
         # A call of the notebook's own functions or objects (`train(model)`, `model.fit()`) is work.
@@ -167,8 +240,8 @@ def _is_simple(node: ast.expr, imported: set[str]) -> bool:
             isinstance(node.func, ast.Attribute)
             and isinstance(root, ast.Name)
             and root.id in imported
-            and all(_is_simple(a, imported) for a in node.args)
-            and all(_is_simple(k.value, imported) for k in node.keywords)
+            and all(_is_simple(a, imported, depth + 1) for a in node.args)
+            and all(_is_simple(k.value, imported, depth + 1) for k in node.keywords)
         )
     return False
 

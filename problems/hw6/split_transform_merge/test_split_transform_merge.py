@@ -2,7 +2,7 @@
 module after exchanging state dicts in both directions, and the two parameter counts."""
 
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from grader import assert_close, points, remote_type
@@ -20,10 +20,12 @@ def expected_count(channels: int, width: int, paths: int) -> int:
 
 
 sizes = st.fixed_dictionaries({"channels": st.integers(1, 6), "width": st.integers(1, 3), "paths": st.integers(1, 3)})
+SMALLEST = {"channels": 1, "width": 1, "paths": 1}  # every size 1: a single branch, a single channel
 
 
 def build(student, size: dict):
-    return student.STMConv(size["channels"], size["width"], size["paths"])
+    """By the keyword names of the contract, `STMConv(channels=..., width=..., paths=...)`."""
+    return student.STMConv(channels=size["channels"], width=size["width"], paths=size["paths"])
 
 
 def describe(size: dict) -> str:
@@ -65,7 +67,14 @@ def test_params_stm(student):
 
 @points(2)
 @given(size=sizes)
+@example(size=SMALLEST)
 def test_registered_parameter_count(student, size):
+    if size == SMALLEST:  # the explicit example, so once in every run: the defaults of the contract
+        default = sum(p.numel() for p in student.STMConv().parameters())
+        assert default == 78592, (
+            f"STMConv() has {default} registered parameters, expected 78592: the defaults are channels=256, "
+            "width=4, paths=32, and every branch's parameters must be registered"
+        )
     model = build(student, size)
     count = sum(p.numel() for p in model.parameters())
     want = expected_count(**size)
@@ -105,6 +114,7 @@ def test_output_has_the_input_shape(student, size, batch, height, width, seed):
 
 @points(2)
 @given(size=sizes, height=st.integers(3, 6), width=st.integers(3, 6), seed=seeds())
+@example(size=SMALLEST, height=3, width=3, seed=0)
 def test_reference_with_your_weights_gives_your_output(student, reference, size, height, width, seed):
     model = build(student, size)
     ref = reference.STMConv(size["channels"], size["width"], size["paths"]).double()

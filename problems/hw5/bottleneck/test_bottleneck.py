@@ -11,7 +11,7 @@ from hypothesis import example, given, note
 from hypothesis import strategies as st
 from torch import nn
 
-from grader import assert_close, points, remote_type
+from grader import assert_close, call_pure, points, remote_type
 from grader.strategies import seeds, tensor
 
 kernels = st.sampled_from([1, 3, 5, 7])
@@ -92,7 +92,7 @@ layer_lists = st.lists(st.tuples(kernels, channels, channels), min_size=1, max_s
 @example(layers=[(1, 1, 1)], h=1, w=1)
 @example(layers=[(1, 3, 2), (3, 2, 4), (1, 3, 2)], h=2, w=5)  # a repeated layer counts twice
 def test_block_counts(student, reference, layers, h, w):
-    assert_close(student.block_counts(layers, h, w), reference.block_counts(layers, h, w),
+    assert_close(call_pure(student.block_counts, layers, h, w), reference.block_counts(layers, h, w),
                  name=f"block_counts({layers}, {h}, {w})")
 
 
@@ -111,7 +111,7 @@ def test_the_seed_figures(student):
 def forward(model, x: torch.Tensor, call: str) -> torch.Tensor:
     """The model's output on x, after checking that it is a tensor of the block's shape."""
     __tracebackhide__ = True
-    out = model(x)
+    out = call_pure(model, x)
     if type(out) is not torch.Tensor:
         raise AssertionError(f"{call} must return a tensor, got {remote_type(out)}")
     return out
@@ -237,6 +237,7 @@ def check_block(student, kind: str, c_in: int, h: int, w: int, seed: int) -> Non
     branches = BLOCKS[kind](c_in)
     call = f"{kind}_block({c_in})"
     model = getattr(student, f"{kind}_block")(c_in)
+    second = getattr(student, f"{kind}_block")(c_in)  # must be another module: it keeps its own weights
     named = own_parameters(model, call, branches)
     g = torch.Generator().manual_seed(seed)
     values: dict[str, torch.Tensor] = {}
@@ -251,6 +252,11 @@ def check_block(student, kind: str, c_in: int, h: int, w: int, seed: int) -> Non
     call = f"{call}(x) with your parameters set to known weights, x of shape {tuple(x.shape)}"
     out = forward(model, x, call)
     check_shape(out, (2, OUT_CHANNELS[kind], h, w), call)
+    if bool(torch.equal(forward(second, x, call), out)):
+        raise AssertionError(
+            f"{kind}_block({c_in}) called twice gave modules that share their weights: setting the first "
+            "one's weights changed the second one's output (each call must build a new module)"
+        )
 
     by_shape: dict[tuple[int, ...], list[str]] = {}
     for name, p in named:

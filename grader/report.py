@@ -33,6 +33,7 @@ from grader.classbook import (
     slug,
 )
 from grader.codeview import CodeFile, CodeLink, failure_refs, links, render_files, student_files, style_css
+from grader.curves import curve_chart, final_values
 from grader.exports import write_exports
 from grader.history import Diff, diff, record
 from grader.late import SUBMITTED_CSV
@@ -107,6 +108,7 @@ def _environment() -> jinja2.Environment:
     env.filters["reproduce_line"] = _reproduce_line
     env.filters["student_slug"] = slug
     env.filters["first_line"] = lambda text: text.strip().splitlines()[0] if text.strip() else ""
+    env.filters["curve_chart"] = curve_chart
     return env
 
 
@@ -363,6 +365,7 @@ def render_pages(
             errors=errors,
             warnings=warnings,
             chart=histogram_chart(histogram([row.total for row in rows], sum(p.points for p in assignment.problems))),
+            finals=final_values(assignment, rows),
             problems=problem_stats(assignment, rows),
             tests=per_test_stats(assignment, rows),
             mistakes=common_mistakes(assignment, rows),

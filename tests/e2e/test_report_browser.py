@@ -148,3 +148,50 @@ def test_the_class_page_shows_what_changed_and_the_students_first(graded_course,
     shot = artifacts / "class-report-adjusted.png"
     chromium(artifacts, f"--screenshot={shot}", "--window-size=1280,2400", index.as_uri())
     assert shot.is_file()
+
+
+@pytest.fixture(scope="module")
+def graded_training_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """hw5's training problem alone, graded for a student who trains right and one who never zeroes gradients."""
+    from tests.e2e.conftest import REPO, run_cli
+
+    root = tmp_path_factory.mktemp("training-course")
+    shutil.copytree(REPO / "problems/hw5/label_memorization", root / "problems/hw5/label_memorization",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "reference/hw5").mkdir(parents=True)
+    shutil.copy(REPO / "reference/hw5/label_memorization.py", root / "reference/hw5")
+    (root / "problems/hw5/assignment.toml").write_text('title = "Homework 5"\nproblems = ["label_memorization"]\n')
+    for student in ("alice_correct", "heidi_forgot_loss_derivative"):
+        (root / "submissions/hw5" / student).mkdir(parents=True)
+        shutil.copy(REPO / "submissions/hw5" / student / "label_memorization.py", root / "submissions/hw5" / student)
+    result = run_cli("--root", str(root), "grade", "hw5", "--jobs", "1")
+    assert result.returncode == 0, result.stderr
+    return root / "reports/hw5"
+
+
+def test_the_student_page_draws_the_learning_curve_beside_the_references(graded_training_course, artifacts):
+    page = graded_training_course / "students/heidi_forgot_loss_derivative.html"
+    shot = artifacts / "learning-curve.png"
+    chromium(artifacts, f"--screenshot={shot}", "--window-size=1280,1600", page.as_uri())
+    assert shot.is_file() and png_size(shot) == (1280, 1600)
+    dom = chromium(artifacts, "--dump-dom", page.as_uri()).stdout
+    figure = re.search(r'<figure class="learning-curve" id="label_memorization--test_memorizes_random_labels--curve-1">'
+                       r".*?</figure>", dom, re.DOTALL)
+    assert figure is not None
+    curve = figure.group()
+    student = re.search(r'<polyline class="student" points="([^"]*)"', curve)
+    reference = re.search(r'<polyline class="reference" points="([^"]*)"', curve)
+    assert student is not None and reference is not None
+    assert len(student.group(1).split()) == 15 and len(reference.group(1).split()) == 15  # one point per epoch
+    assert len(re.findall(r'<circle class="student"', curve)) == 15
+    assert "the reference's: 1.00 after epoch 15" in curve
+
+
+def test_the_class_page_shows_the_distribution_of_final_accuracies(graded_training_course, artifacts):
+    index = graded_training_course / "index.html"
+    dom = chromium(artifacts, "--dump-dom", index.as_uri()).stdout
+    finals = re.search(r'<figure class="final-values".*?</figure>', dom, re.DOTALL)
+    assert finals is not None
+    assert len(re.findall(r'<rect class="bar"', finals.group())) == 10
+    assert '<line class="reference"' in finals.group()
+    assert "training accuracy on random labels at the end of training, 2 students; the reference reaches 1.00" in finals.group()

@@ -27,6 +27,8 @@ def expected_grad(x: torch.Tensor, beta: float) -> torch.Tensor:
 
 @points(2)
 @given(batch=batch_shapes, n=lengths, beta=moderate_betas, seed=seeds(), dtype=dtypes())
+@example(batch=(), n=5, beta=2.0, seed=3, dtype=torch.float32)  # a 1-d x: nu is a 0-d tensor
+@example(batch=(), n=1, beta=0.5, seed=4, dtype=torch.float64)  # a single entry: nu(x) = x
 def test_nu_matches_definition(student, batch, n, beta, seed, dtype):
     x = tensor((*batch, n), seed, dtype=dtype, scale=3.0)
     assert_close(student.nu(x, beta), expected_nu(x, beta), dtype=dtype, name="nu(x, beta)")
@@ -53,6 +55,8 @@ def test_nu_is_finite_for_huge_beta_times_x(student, n, beta, seed, dtype):
 
 @points(2)
 @given(batch=batch_shapes, n=lengths, beta=moderate_betas, seed=seeds(), dtype=dtypes())
+@example(batch=(), n=5, beta=2.0, seed=3, dtype=torch.float64)  # a 1-d x: the gradient is 1-d
+@example(batch=(), n=1, beta=0.5, seed=4, dtype=torch.float32)  # a single entry: the gradient is [1]
 def test_grad_nu_matches_autograd(student, batch, n, beta, seed, dtype):
     x = tensor((*batch, n), seed, dtype=dtype, scale=3.0)
     assert_close(student.grad_nu(x, beta), expected_grad(x, beta), dtype=dtype, name="grad_nu(x, beta)")

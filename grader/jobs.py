@@ -30,6 +30,7 @@ from grader.sandbox.client import Zygote
 from grader.spec import ProblemSpec, load_problem
 
 _MAX_SUBMISSION_BYTES = 32 << 20
+REFUSED_FILE = "SUBMISSION_REFUSED.txt"  # written by grader.layouts in place of files it could not read
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,7 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
         cpu_seconds=session.sandbox_cpu_seconds,
         memory_peak=session.sandbox_memory[0],
         memory_counted_by=session.sandbox_memory[1],
+        modes=plugin.modes.as_tuple(),
     )
 
 
@@ -230,6 +232,9 @@ def screen_submission(problem: ProblemSpec, submission: Path) -> tuple[Status, s
     """
     module_file = submission / problem.module_file
     if not module_file.is_file():
+        refused = submission / REFUSED_FILE  # grader.layouts could not read the student's files: say why
+        if refused.is_file() and not refused.is_symlink():
+            return "missing", refused.read_text(errors="replace")[:1000].strip()
         return "missing", f"the submission has no file {problem.module_file}"
     try:
         violations = find_forbidden(module_file.read_text(errors="replace"), problem.forbidden)

@@ -462,7 +462,7 @@ def _stage_student(found: Discovered, student: str, items: list[tuple[str, Path]
         found.notes.append(f"{student}: {exc}")
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir()
-        (target / "SUBMISSION_REFUSED.txt").write_text(f"{exc}\n")
+        (target / "SUBMISSION_REFUSED.txt").write_text(f"could not read the submission: {exc}\n")
     chosen = target
     if student not in searched:  # a zip or LMS-named files: the files may sit in a sub-folder of what was staged
         files = find_student_files(target, modules)

@@ -218,3 +218,186 @@ def test_a_protection_switched_off_is_reported_and_a_required_one_refuses(tmp_pa
     problem = doc["students"][0]["problems"][0]
     assert problem["status"] == "error"
     assert "the required protection 'seccomp' is switched off" in json.dumps(problem)
+
+
+def test_every_report_holds_every_students_text_bounded(hostile_class):
+    # What a student sends is bounded and made encodable where the trusted side receives it, so a forged
+    # reply of tens of MB, a lone surrogate or a control character never makes a report huge or unwritable.
+    root, _, doc, _ = hostile_class
+    reports = root / "reports/hw7"
+    assert (reports / "results.json").stat().st_size < 20_000_000
+    for s in doc["students"]:
+        for p in s["problems"]:
+            assert len(p["message"]) <= 20_000 and all(len(v) <= 20_000 for t in p["tests"] for v in t.values()
+                                                       if isinstance(v, str)), s["id"]
+    assert {p.name for p in (reports / "students").iterdir()} >= {f"{s['id']}.html" for s in doc["students"]}
+    for page in reports.rglob("*"):
+        if page.is_file() and page.suffix in (".html", ".json", ".csv", ".xml"):
+            page.read_bytes().decode("utf-8")  # strict: every file is valid UTF-8
+    import xml.etree.ElementTree as ET
+
+    ET.parse(reports / "junit.xml")  # no character XML 1.0 forbids
+    forged = by_student(doc)["forges_a_huge_reply_of_unencodable_text"]["true_softmax"]
+    assert "\ufffd" in everything_said(forged) and "\ud800" not in json.dumps(doc, ensure_ascii=False)
+
+
+# --- downloads no one planned for: identity, names, zips, folders, notebooks (classes 7-10) -------------
+
+def _zip_claiming(path: Path, members: dict[str, str], *, flag_bits: int = 0, method: int | None = None) -> None:
+    """A zip whose headers claim encryption (`flag_bits`) or a compression method zipfile cannot read."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in members.items():
+            zf.writestr(name, text)
+    data = bytearray(path.read_bytes())
+    for signature, flags_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        at = data.find(signature)
+        while at >= 0:
+            if flag_bits:
+                data[at + flags_at:at + flags_at + 2] = struct.pack("<H", flag_bits)
+            if method is not None:
+                data[at + method_at:at + method_at + 2] = struct.pack("<H", method)
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+
+
+def _notebook(*cells: str) -> str:
+    return json.dumps({"cells": [{"cell_type": "code", "id": f"c{i}", "metadata": {}, "source": c, "outputs": [],
+                                  "execution_count": None} for i, c in enumerate(cells)],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def build_odd_downloads(subs: Path, correct: Path) -> dict[str, float]:
+    """Submissions of every odd kind beside aaa_correct and zzz_correct; returns each one's honest total (of 20)."""
+    import zipfile
+
+    softmax, fold = (correct / "true_softmax.py").read_text(), (correct / "bn_fold.py").read_text()
+    both = {"true_softmax.py": softmax, "bn_fold.py": fold}
+
+    def folder(name: str | bytes, files: dict[str, str]) -> None:
+        path = os.path.join(os.fsencode(subs), os.fsencode(name))
+        os.makedirs(path)
+        for file, text in files.items():
+            with open(os.path.join(path, os.fsencode(file)), "w") as f:
+                f.write(text)
+
+    # Class 8, identity: none of these may be merged with another.
+    folder("alice", both)  # alice/ beside alice.zip: two students
+    with zipfile.ZipFile(subs / "alice.zip", "w") as zf:
+        zf.writestr("hw7/bn_fold.py", fold)
+    (subs / "smithjohn_111_901_true_softmax.py").write_text(softmax)  # two Canvas students of one name
+    (subs / "smithjohn_222_902_bn_fold.py").write_text(fold)
+    (subs / "Ann Lee_777_assignsubmission_file_").mkdir()  # and two Moodle students of one name
+    (subs / "Ann Lee_777_assignsubmission_file_/bn_fold.py").write_text(fold)
+    (subs / "Ann Lee_888_assignsubmission_file_true_softmax.py").write_text(softmax)
+    folder("Bob", both)  # ids that differ only by case
+    folder("bob", {"true_softmax.py": "def nu(x, beta):\n    return x\n"})
+    # Class 9, names that become paths: an id equal to another's file name, a long one, one that is not
+    # UTF-8, one that a spreadsheet would run, one with a terminal escape.
+    from grader.classbook import slug
+
+    folder("a b", both)
+    folder(slug("a b"), {"bn_fold.py": fold})
+    folder("L" * 200, both)
+    folder(b"mallory\xff\xfe", both)
+    folder("=cmd|' -c calc'!A0", both)
+    folder("eve\x1b[31m", {"true_softmax.py": softmax})
+    # Class 7, files the grader cannot read: the student is refused, with the reason; others are graded.
+    _zip_claiming(subs / "locked.zip", both, flag_bits=0x1)
+    _zip_claiming(subs / "squeezed.zip", both, method=99)
+    with zipfile.ZipFile(subs / "oddly_named_members.zip", "w") as zf:
+        for name, text in both.items():
+            zf.writestr(name, text)
+        zf.writestr("notes/\x1b[2J" + "n" * 200 + ".txt", "x")
+        zf.writestr("cafZ.py", "x = 1\n")
+    archive = subs / "oddly_named_members.zip"  # a member name that is not UTF-8 (and no UTF-8 flag)
+    archive.write_bytes(archive.read_bytes().replace(b"cafZ.py", b"caf\xe9.py"))
+    folder("deep", both)
+    fd = os.open(subs / "deep", os.O_RDONLY)
+    for _ in range(300):  # a path far longer than the system allows
+        os.mkdir("d" * 30, dir_fd=fd)
+        inner = os.open("d" * 30, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+    # Class 10, notebooks: a long expression (left out: it is top-level work), and a cell crafted to make a
+    # parser that searches the cell again for every statement quadratic (minutes before; now well under one).
+    long_expression = "print(" + "+".join(["1"] * 100_000) + ")"
+    folder("long_expression", {"homework.ipynb": _notebook(softmax, fold, long_expression)})
+    redefinitions = "".join(f"@torch.no_grad()\ndef helper(x):\n    return x + {i}\n" for i in range(15_000))
+    folder("redefines_a_helper", {"homework.ipynb": _notebook("import torch\n" + redefinitions, softmax, fold)})
+    return {
+        "alice [alice/]": 20, "alice [alice.zip]": 10, "smithjohn [111]": 10, "smithjohn [222]": 10,
+        "Ann Lee [777]": 10, "Ann Lee [888]": 10, "Bob": 20, "bob": 0, "a b": 20, slug("a b"): 10,
+        "mallory\\xff\\xfe": 20, "=cmd|' -c calc'!A0": 20, "eve?[31m": 10, "locked": 0, "squeezed": 0,
+        "oddly_named_members": 20, "deep": 20, "long_expression": 20, "redefines_a_helper": 20,
+    }
+
+
+@pytest.fixture(scope="module")
+def odd_downloads(tmp_path_factory: pytest.TempPathFactory):
+    root = make_course(tmp_path_factory.mktemp("odd"), students=["alice_correct"])
+    subs = root / "submissions/hw7"
+    (subs / "alice_correct").rename(subs / "aaa_correct")
+    shutil.copytree(subs / "aaa_correct", subs / "zzz_correct")
+    honest = build_odd_downloads(subs, subs / "aaa_correct")
+    result = run_cli("--root", str(root), "grade", "hw7", "--jobs", "2", timeout=1200)
+    doc = json.loads((root / "reports/hw7/results.json").read_text())
+    return root, result, doc, honest
+
+
+def _long_id(ids: list[str]) -> str:
+    return next(i for i in ids if i.startswith("LLLL"))
+
+
+def test_odd_downloads_are_graded_each_as_its_own_student(odd_downloads):
+    root, result, doc, honest = odd_downloads
+    assert result.returncode == 0, result.stdout + result.stderr
+    totals = {s["id"]: s["score"] for s in doc["students"]}
+    long_id = _long_id(list(totals))  # 200 characters, cut to 120 with a hash
+    assert len(long_id) <= 120 and totals.pop(long_id) == 20
+    assert totals == {"aaa_correct": 20, "zzz_correct": 20, **honest}
+    assert all(p["status"] != "error" for s in doc["students"] for p in s["problems"])
+
+
+def test_a_shared_name_is_a_warning_that_names_both_sources(odd_downloads):
+    root, result, doc, _ = odd_downloads
+    for text in (result.stderr, (root / "reports/hw7/index.html").read_text()):
+        import html
+
+        text = html.unescape(text)
+        assert "2 submissions are named 'alice'; all are graded, none merged: alice/ as 'alice [alice/]'; " \
+               "alice.zip as 'alice [alice.zip]'" in text
+        assert "smithjohn_111_901_true_softmax.py as 'smithjohn [111]'" in text
+        assert "smithjohn_222_902_bn_fold.py as 'smithjohn [222]'" in text
+        assert "the ids 'Bob', 'bob' differ only by case or accents" in text
+
+
+def test_an_unreadable_download_is_refused_with_its_reason(odd_downloads):
+    _, result, doc, _ = odd_downloads
+    problems = by_student(doc)
+    assert "password required" in problems["locked"]["bn_fold"]["message"]
+    assert "could not read the submission" in problems["squeezed"]["bn_fold"]["message"]
+    assert "locked: could not read the submission" in result.stderr
+
+
+def test_every_odd_student_has_a_page_and_files_of_its_own(odd_downloads):
+    root, _, doc, _ = odd_downloads
+    reports = root / "reports/hw7"
+    pages = [p.name for p in (reports / "students").iterdir()]
+    gradescope = [p.name for p in (reports / "gradescope").iterdir()]
+    assert len(pages) == len(gradescope) == len(doc["students"])
+    assert len({p.casefold() for p in pages}) == len(pages)
+    assert max(len(p.encode()) for p in pages + gradescope) <= 100
+    import csv
+    import io
+
+    ids = [row[0] for row in csv.reader(io.StringIO((reports / "grades.csv").read_text()))][1:]
+    assert "'=cmd|' -c calc'!A0" in ids  # a spreadsheet shows it, never runs it
+
+
+def test_odd_notebooks_are_read_in_bounded_time(odd_downloads):
+    _, result, _, _ = odd_downloads
+    assert "redefines_a_helper: read homework.ipynb as a module of its definitions" in result.stderr

@@ -130,7 +130,9 @@ def test_a_notebook_over_the_budget_is_not_read():
 def test_long_and_deep_expressions_never_raise():
     long = "import torch\nX = " + "+".join(["1"] * 200_000)
     deep = "Y = " + "[" * 150 + "1" + "]" * 150  # parsed, but deeper than the extractor looks: left out
-    deeper = "Z = " + "-" * 5000 + "1"  # too deep for the parser: kept as written, the import reports it
+    deeper = "Z = " + "-" * 5000 + "1"  # too deep for the parser (and for Python): left out
     module = extract_module(notebook(long, deep, deeper, "def ok():\n    return 1"), name="nb.ipynb")
-    assert "def ok():" in module.source
+    assert "def ok():" in module.source and "Z = " not in module.source
     assert "nb.ipynb cell 2 line 1: left out top-level assignment (not run when grading)" in module.notes
+    assert "nb.ipynb cell 3: left out the whole cell (nested too deeply for Python to read)" in module.notes
+    compile(module.source, "nb.py", "exec")

@@ -1,14 +1,15 @@
 """Tests for hw7/bn_fold: folded layers equal the unfolded ones on random BatchNorm statistics."""
 
 import copy
+import math
 
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from torch import nn
 
 from grader import assert_close, call_pure, hidden, points, remote_type
-from grader.strategies import batchnorm_stats, conv2d_configs, dtypes, float64_copy, seeds, tensor
+from grader.strategies import BatchNormStats, batchnorm_stats, conv2d_configs, dtypes, float64_copy, seeds, tensor
 
 
 def unfolded(*layers: nn.Module) -> nn.Module:
@@ -125,6 +126,8 @@ def small_cnns(draw):
         if draw(st.booleans()):
             layers.append(draw(batchnorm_stats(out, affine=True)).make2d())
         layers.append(draw(st.sampled_from([nn.ReLU(), nn.Tanh(), nn.Identity()])))
+        if draw(st.booleans()):  # after the activation: nothing to fold it into, so it is kept
+            layers.append(draw(batchnorm_stats(out, affine=True)).make2d())
         c = out
     layers.append(nn.Flatten())
     features = c * size * size
@@ -138,12 +141,40 @@ def small_cnns(draw):
     return model, (channels, size)
 
 
-def count_batchnorms(model: nn.Module) -> int:
-    return sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model)
+def with_batchnorms_to_fold_and_to_keep() -> tuple[nn.Sequential, tuple[int, int]]:
+    """Every kind of BatchNorm in one model: after a Conv2d and after a Linear (folded), and after an
+    activation (kept, since nothing directly before it can absorb it)."""
+    torch.manual_seed(11)
+
+    def stats(n: int, seed: int) -> BatchNormStats:
+        return BatchNormStats(n, 1e-3, True, math.log(1e-2), math.log(10.0), seed)
+
+    model = nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1), stats(3, 1).make2d(), nn.ReLU(), stats(3, 2).make2d(),
+        nn.Flatten(), nn.Linear(3 * 4 * 4, 2), stats(2, 3).make1d(),
+    )
+    return model.train(), (2, 4)
+
+
+EVERY_KIND = with_batchnorms_to_fold_and_to_keep()
+
+
+def count_batchnorms(model: nn.Module) -> tuple[int, int]:
+    """(BatchNorms that directly follow a Conv2d or a Linear, the other BatchNorms)."""
+    layers = list(model)
+    folded = kept = 0
+    for before, layer in zip([None, *layers], layers):
+        if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+            if isinstance(before, (nn.Conv2d, nn.Linear)):
+                folded += 1
+            else:
+                kept += 1
+    return folded, kept
 
 
 @points(2)
 @given(net=small_cnns(), seed=seeds(), batch=st.integers(2, 3))
+@example(net=EVERY_KIND, seed=0, batch=2)
 def test_fold_model_equals_the_model_in_eval_mode(student, net, seed, batch):
     model, (channels, size) = net
     x = tensor((batch, channels, size, size), seed)
@@ -155,11 +186,17 @@ def test_fold_model_equals_the_model_in_eval_mode(student, net, seed, batch):
 
 @points(1)
 @given(net=small_cnns())
+@example(net=EVERY_KIND)
 def test_fold_model_removes_every_batchnorm(student, net):
     model, _ = net
     folded = student.fold_model(model)
     types = [remote_type(layer).rsplit(".", 1)[-1] for layer in folded]
-    assert not any(t.startswith("BatchNorm") for t in types), f"BatchNorm layers remain: {types}"
-    expected = len(model) - count_batchnorms(model)
+    to_fold, to_keep = count_batchnorms(model)
+    left = sum(t.startswith("BatchNorm") for t in types)
+    assert left == to_keep, (
+        f"{to_keep} BatchNorm layers follow no Conv2d or Linear and must be kept, and the {to_fold} others "
+        f"folded away; {left} remain: {types}"
+    )
+    expected = len(model) - to_fold
     assert len(types) == expected, f"expected {expected} layers after folding, got {len(types)}: {types}"
     assert folded.training is False, "the folded model must be returned in eval mode"

@@ -98,7 +98,7 @@ def test_best_lambda_minimizes_the_validation_error(student, problem):
     note(f"lambdas = {lambdas.tolist()}")
     note(f"validation mean squared errors = {errors.tolist()}")
     best = float(lambdas[order[0]])
-    assert_close(student.best_lambda(X_train, Y_train, X_val, Y_val, lambdas), best, rtol=1e-9,
+    assert_close(call_pure(student.best_lambda, X_train, Y_train, X_val, Y_val, lambdas), best, rtol=1e-9,
                  name="best_lambda(X_train, Y_train, X_val, Y_val, lambdas)")
 
 

@@ -2,11 +2,12 @@
 
 import torch
 import torch.nn.functional as F
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from grader import assert_close, call_pure, points
 from grader.strategies import (
+    Conv2dConfig,
     conv2d_configs,
     conv2d_configs_with_edge_cases,
     dtypes,
@@ -24,6 +25,25 @@ strided = conv2d_configs(max_stride=3, max_dilation=1, max_size=9, **SMALL).filt
 edge_kernels = st.one_of(pointwise_conv2d_configs(**SMALL), full_kernel_conv2d_configs(**SMALL))
 unpadded = conv2d_configs(max_stride=1, max_padding=0, max_dilation=1, **SMALL)
 padded = conv2d_configs(max_stride=1, max_padding=2, max_dilation=1, **SMALL).filter(lambda c: c.padding != (0, 0))
+# dx with padding, also where a stride or a 1x1 or full-size kernel changes which padded positions
+# receive gradient: these are the places a col2im with padding goes wrong.
+padded_with_strides_and_edge_kernels = st.one_of(
+    padded,
+    conv2d_configs(max_stride=3, max_padding=2, max_dilation=1, max_size=9, **SMALL).filter(
+        lambda c: c.padding != (0, 0) and c.stride != (1, 1)
+    ),
+    edge_kernels.filter(lambda c: c.padding != (0, 0)),
+)
+
+
+def config(kernel, stride, padding, height, width) -> Conv2dConfig:
+    return Conv2dConfig(in_channels=2, out_channels=3, kernel_size=kernel, stride=stride, padding=padding,
+                        dilation=(1, 1), groups=1, bias=True, batch=2, height=height, width=width)
+
+
+STRIDED_AND_PADDED = config((3, 2), (2, 3), (1, 2), 7, 8)
+POINTWISE_PADDED_STRIDED = config((1, 1), (2, 2), (1, 1), 5, 4)
+FULL_SIZE_PADDED = config((5, 7), (1, 1), (1, 2), 3, 3)  # the kernel covers the whole padded input
 strided_unpadded = conv2d_configs(max_stride=3, max_padding=0, max_dilation=1, **SMALL).filter(
     lambda c: c.stride != (1, 1)
 )
@@ -105,7 +125,10 @@ def test_backward_dx_without_padding_or_stride(student, config, seed, dtype):
 
 
 @points(1)
-@given(config=padded, seed=seeds(), dtype=dtypes())
+@given(config=padded_with_strides_and_edge_kernels, seed=seeds(), dtype=dtypes())
+@example(config=STRIDED_AND_PADDED, seed=1, dtype=torch.float32)
+@example(config=POINTWISE_PADDED_STRIDED, seed=2, dtype=torch.float64)
+@example(config=FULL_SIZE_PADDED, seed=3, dtype=torch.float32)
 def test_backward_dx_with_padding(student, config, seed, dtype):
     x, weight, dy = backward_case(config, seed, dtype)
     dx, _, _ = expected_backward(x, weight, dy, config)

@@ -4,7 +4,7 @@ import torch
 from hypothesis import given, note
 from torch import nn
 
-from grader import assert_close, points
+from grader import assert_close, call_pure, points
 from grader.strategies import CnnStack, cnn_stacks
 
 CONV_ONLY = ("Conv2d",)
@@ -111,4 +111,5 @@ def test_agrees_with_the_support_of_a_gradient(student, reference, stack):
         jumps = [jumps[0] * stride[0], jumps[1] * stride[1]]
     size = tuple(2 * f + 4 * s + 8 for f, s in zip(field, jumps))
     support = gradient_support(model, stack, size)
-    assert_close(student.receptive_field(model), support, name="receptive_field(model)")
+    # Through call_pure: an empirical answer must probe a copy, not the model it was given.
+    assert_close(call_pure(student.receptive_field, model), support, name="receptive_field(model)")

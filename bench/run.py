@@ -7,7 +7,9 @@ solution, a mutant, a module that crashes at import, or a slow correct one) and 
 
 - floor: the same tests in this one process with no isolation at all (student modules imported here);
 - naive: `python -m pytest` in a fresh process per job (what a course would do by hand), measured on a
-  sample of jobs spread over the class and scaled to it;
+  sample of jobs spread over the class and scaled to it; and a fresh `python -m pytest` per student
+  over all of an assignment's problems with one torch thread (the fairer baseline);
+- the grader with lockstep off (GRADER_LOCKSTEP=0: every Hypothesis test under Hypothesis), 1 worker;
 - the grader with 1 worker and with 2 workers, and a second run with nothing changed;
 - the grading process's resident memory after a quarter of the jobs and after all of them (2 workers).
 
@@ -211,6 +213,71 @@ def run_naive(course: Path, problems: dict[str, list[ProblemSpec]], students: in
     return (time.perf_counter() - start) / len(jobs)
 
 
+NAIVE_PER_STUDENT_CONFTEST = '''
+import importlib.util, json, os, pytest, torch
+from hypothesis import settings
+from grader.plugin import register_profile
+
+torch.set_num_threads(1)
+MODULES = json.loads(os.environ["BENCH_MODULES"])  # test file -> [student file, reference file, max_examples]
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "points(n): points")
+    config.addinivalue_line("markers", "hidden: hidden")
+    register_profile(50)
+    for n in {m[2] for m in MODULES.values()}:
+        settings.register_profile(f"bench{n}", settings.get_profile("grader"), max_examples=n)
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+def _entry(request):
+    return MODULES[str(request.node.path)]
+
+@pytest.fixture(scope="module")
+def student(request):
+    return _load(_entry(request)[0], "student_" + request.node.path.stem)
+
+@pytest.fixture(scope="module")
+def reference(request):
+    return _load(_entry(request)[1], "reference_" + request.node.path.stem)
+
+@pytest.fixture(scope="module", autouse=True)
+def _problem_profile(request):
+    settings.load_profile(f"bench{_entry(request)[2]}")
+'''
+
+
+def run_naive_per_student(course: Path, problems: dict[str, list[ProblemSpec]], students: int, sample: int) -> float:
+    """Mean wall time per job of a fresh `python -m pytest` per student over all of an assignment's
+    problems, with one torch thread: the baseline a course would more likely script by hand."""
+    plugin_dir = Path(tempfile.mkdtemp(prefix="bench-naive-student-"))
+    (plugin_dir / "bench_naive_student_plugin.py").write_text(NAIVE_PER_STUDENT_CONFTEST)
+    env = {**os.environ, "PYTHONPATH": f"{plugin_dir}{os.pathsep}{ROOT}", "PYTHONDONTWRITEBYTECODE": "1",
+           "OMP_NUM_THREADS": "1"}
+    every = [(a, i) for a, specs in problems.items() for i in range(students)]
+    step = max(1, len(every) // sample)
+    chosen = every[::step][:sample]
+    jobs = 0
+    start = time.perf_counter()
+    for a, i in chosen:
+        specs = problems[a]
+        folder = course / "submissions" / a / f"student{i:04d}"
+        modules = {str(p.test_file): [str(folder / p.module_file), str(p.reference), p.max_examples] for p in specs}
+        env["BENCH_MODULES"] = json.dumps(modules)
+        subprocess.run(
+            [sys.executable, "-m", "pytest", *[str(p.test_file) for p in specs], "-q", "-p", "bench_naive_student_plugin",
+             "-p", "no:cacheprovider", "--noconftest", "-W", "ignore"],
+            env=env, capture_output=True, cwd=plugin_dir,
+        )
+        jobs += len(specs)
+    shutil.rmtree(plugin_dir, ignore_errors=True)
+    return (time.perf_counter() - start) / jobs
+
+
 # -- the grader -----------------------------------------------------------------------------------------
 
 
@@ -223,7 +290,8 @@ def current_rss_mib() -> float:
 
 
 def run_grader(
-    course: Path, assignments: list[str], workers: int, out: Path, rss: list[float] | None = None
+    course: Path, assignments: list[str], workers: int, out: Path, rss: list[float] | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[float, float, int]:
     """Grade the class in a fresh process, as `grader grade` would; wall, CPU and jobs run.
 
@@ -238,7 +306,7 @@ def run_grader(
     wall = time.perf_counter()
     subprocess.run(
         [sys.executable, __file__, "--driver", str(course), str(out), str(workers), *assignments],
-        check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
     )
     while True:  # the forkserver and the zygote outlive the grading process by a moment
         try:
@@ -252,6 +320,29 @@ def run_grader(
     if rss is not None:
         rss.extend(report["rss"])
     return wall, cpu, report["ran"]
+
+
+def cost_per_problem(out: Path, problems: dict[str, list[ProblemSpec]], students: int) -> dict[str, dict[str, float]]:
+    """Per problem, the CPU seconds of a job (the trusted worker's and the sandboxes') as the store recorded them.
+
+    `correct_mean` averages the jobs of correct solutions (the generated class's "correct" kind), `max`
+    is the most any job of the problem took (a slow or mutant solution included).
+    """
+    import sqlite3
+
+    cost: dict[str, dict[str, float]] = {}
+    for a, specs in problems.items():
+        with sqlite3.connect(out / a / "grades.sqlite") as db:
+            stored = {(s, p): json.loads(r) for s, p, r in db.execute("SELECT student, problem, result FROM jobs")}
+        for p in specs:
+            cpu = [stored[(f"student{i:04d}", p.id)]["cpu_seconds"] for i in range(students) if (f"student{i:04d}", p.id) in stored]
+            correct = [stored[(f"student{i:04d}", p.id)]["cpu_seconds"] for i in range(students)
+                       if kind_of(i, p.id) == "correct" and (f"student{i:04d}", p.id) in stored]
+            if cpu:
+                cost[f"{a}/{p.id}"] = {
+                    "correct_mean": sum(correct) / len(correct) if correct else float("nan"), "max": max(cpu),
+                }
+    return cost
 
 
 def _become_subreaper() -> None:
@@ -378,8 +469,20 @@ def main() -> None:
         naive_total = naive_per_job * n_jobs
         print(f"naive (fresh pytest per job):      {naive_per_job:8.2f} s per job (sample of {args.naive_sample}), "
               f"{naive_total:8.1f} s for the class serially, {naive_total / 2:8.1f} s two at a time")
+        per_student = run_naive_per_student(course, problems, args.students, max(1, args.naive_sample // 4))
+        print(f"naive (fresh pytest per student):  {per_student:8.2f} s per job (all of an assignment's problems in one "
+              "process, one torch thread)")
         one_wall, one_cpu, _ = run_grader(course, assignments, 1, course / "out1")
         print(f"grader, 1 worker:                  {one_wall:8.1f} s wall, {one_cpu:8.1f} s CPU")
+        off_wall, off_cpu, _ = run_grader(course, assignments, 1, course / "out1-off", env={"GRADER_LOCKSTEP": "0"})
+        print(f"grader, 1 worker, lockstep off:    {off_wall:8.1f} s wall, {off_cpu:8.1f} s CPU")
+        per_problem_off = cost_per_problem(course / "out1-off", problems, args.students)
+        per_problem = cost_per_problem(course / "out1", problems, args.students)
+        print("CPU per job, by problem (1 worker; a correct solution's mean with lockstep on and off, and the most "
+              "any job took):")
+        for name, c in per_problem.items():
+            off = per_problem_off.get(name, {}).get("correct_mean", float("nan"))
+            print(f"  {name:32s} {c['correct_mean']:6.2f} s   off {off:6.2f} s   max {c['max']:6.2f} s")
         rss: list[float] = []
         two_wall, two_cpu, _ = run_grader(course, assignments, 2, course / "out2", rss)
         print(f"grader, 2 workers:                 {two_wall:8.1f} s wall, {two_cpu:8.1f} s CPU")
@@ -393,11 +496,17 @@ def main() -> None:
             "speedup_vs_naive_two_at_a_time": (naive_total / 2) / two_wall,
             "floor_speedup_vs_naive_serial": naive_total / floor_wall,
             "cpu_vs_floor": one_cpu / floor_cpu,
+            "cpu_vs_floor_lockstep_off": off_cpu / floor_cpu,
+            "lockstep_cpu_vs_off": one_cpu / off_cpu,
+            "naive_per_student_seconds_per_job": per_student,
+            "speedup_vs_naive_per_student_two_at_a_time": (per_student * n_jobs / 2) / two_wall,
+            "cpu_seconds_per_job_by_problem_lockstep_off": per_problem_off,
             "overhead_ms_per_job_above_floor": 1000 * (one_cpu - floor_cpu) / n_jobs,
             "scaling_1_to_2_workers": one_wall / two_wall,
             "second_run_fraction_of_first": again_wall / two_wall,
             "rss_mib_after_a_quarter_of_the_jobs": rss_quarter,
             "rss_mib_full_class": rss_full,
+            "cpu_seconds_per_job_by_problem": per_problem,
         }
         print()
         print(f"speed-up vs naive (serial):            {figures['speedup_vs_naive_serial']:6.1f}x")
@@ -406,6 +515,9 @@ def main() -> None:
               "(what a grader with no overhead at all would reach at equal parallelism)")
         print(f"CPU time vs the floor:                 {figures['cpu_vs_floor']:6.2f}x   (target <= 1.5x)")
         print(f"overhead per job above the floor:      {figures['overhead_ms_per_job_above_floor']:6.0f} ms CPU")
+        print(f"CPU time vs the floor, lockstep off:   {figures['cpu_vs_floor_lockstep_off']:6.2f}x")
+        print(f"lockstep CPU / lockstep off CPU:       {figures['lockstep_cpu_vs_off']:6.2f}x")
+        print(f"speed-up vs naive per student (2 at a time): {figures['speedup_vs_naive_per_student_two_at_a_time']:5.1f}x")
         print(f"scaling from 1 to 2 workers:           {figures['scaling_1_to_2_workers']:6.2f}x")
         print(f"second unchanged run / first run:      {100 * figures['second_run_fraction_of_first']:6.1f}%   (target < 5%)")
         print(f"grading process RSS, after {quarter} vs {len(rss)} jobs: {rss_quarter:6.0f} MiB vs {rss_full:.0f} MiB")

@@ -89,6 +89,18 @@ _ZYGOTE_RETRIES = 2  # a job the sandbox zygote failed is graded again at most t
 EXPECTED_LAYOUT = "expected a folder with one sub-folder (or zip, or LMS-named files) per student"
 
 
+def lockstep_fact(replayed: int, recorded: int, hypothesis: int) -> str:
+    """The run's fact about lockstep grading (grader.lockstep): which tests ran in which mode."""
+    from grader.lockstep import enabled
+
+    if not enabled():
+        return "off (GRADER_LOCKSTEP=0): every Hypothesis test ran under Hypothesis"
+    return (
+        f"{replayed} Hypothesis tests replayed recorded examples, {recorded} recorded them, "
+        f"{hypothesis} ran under Hypothesis (a failure, a replay that diverged, or not recordable)"
+    )
+
+
 def find_submissions(
     folder: Path, assignment: AssignmentSpec, notes: list[str] | None = None, *, require_modules: bool = False,
     discovered: list[Discovered] | None = None,
@@ -205,6 +217,7 @@ def grade_assignment(
     by_key = {(job.student, job.problem): job for job in jobs}
     regrade_later: list[JobSpec] = []
     tries: dict[tuple[str, str], int] = {}
+    modes = [0, 0, 0]  # tests replayed, recorded, run under Hypothesis only (grader.lockstep)
 
     def finished(result: JobResult) -> None:
         result = bounded_result(result)  # what a job says is the student's text, bounded where it arrives
@@ -217,6 +230,7 @@ def grade_assignment(
             return
         record.put(store, result)
         done[0] += 1
+        modes[:] = [a + b for a, b in zip(modes, result.modes)]
         if result.status == "error":
             failures.append(result)
         warnings.update(result.warnings)
@@ -257,6 +271,7 @@ def grade_assignment(
             "seconds": round(seconds, 2),
             "jobs_run": len(jobs),
             "jobs_reused": total - len(jobs),
+            "lockstep": lockstep_fact(*modes),
         },
     )
     missing = store.missing_from_last_run()

@@ -23,6 +23,7 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -31,6 +32,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.control import current_build_context
 from hypothesis.errors import InvalidArgument
 
+from grader import lockstep
 from grader.errors import BankError, SandboxSetupError
 from grader.failing_input import describe_calls
 from grader.proxy import StudentError, StudentFault, StudentModule, StudentSession
@@ -41,7 +43,11 @@ from grader.training import put_back_curves, take_curves
 
 PROFILE = "grader"
 OUTPUT_PER_TEST = 4096
-_SHRINK_SECONDS = 4
+# Shrinking is bounded by a count of successful shrinks, which is the same on every machine and under
+# any load, so the smallest failing example (and the message) is deterministic; the time budget is
+# only a safety net far above what the count allows on a loaded 2-core machine.
+_SHRINKS = 120
+_SHRINK_SECONDS = 60
 # Where Hypothesis's pytest plugin records a failing test's examples (without their label) on the item.
 _HYPOTHESIS_EXAMPLES = "_hypothesis_failing_examples"
 
@@ -70,9 +76,10 @@ def register_profile(max_examples: int) -> None:
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
     )
     settings.load_profile(PROFILE)
-    try:  # a time budget for shrinking; Hypothesis has no public setting for it
+    try:  # budgets for shrinking; Hypothesis has no public setting for them
         from hypothesis.internal.conjecture import engine
 
+        engine.MAX_SHRINKS = _SHRINKS  # type: ignore[attr-defined]
         engine.MAX_SHRINKING_SECONDS = _SHRINK_SECONDS  # type: ignore[attr-defined]
     except (ImportError, AttributeError):
         pass
@@ -100,6 +107,8 @@ class GradingPlugin:
     _output_start: int = 0
     _cannot_run_at_start: str | None = None
     _curves: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)  # by test name (grader.training)
+    modes: lockstep.Modes = field(default_factory=lockstep.Modes)  # how the tests ran (grader.lockstep)
+    _recorders: dict[str, lockstep.Recorder] = field(default_factory=dict)  # by node id, while a test records
 
     def __post_init__(self) -> None:
         self.session.call_scope = current_example
@@ -111,6 +120,8 @@ class GradingPlugin:
         config.addinivalue_line("markers", "points(n): the points a test is worth (all or nothing)")
         config.addinivalue_line("markers", "hidden: students see only whether the test passed")
         register_profile(self.problem.max_examples)
+        if lockstep.enabled():
+            config.pluginmanager.register(_Replayer(self), "grader-lockstep")
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -164,11 +175,68 @@ class GradingPlugin:
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Iterator[None]:
         """Decide whose failure a test's unexpected exception is, by running it with the reference."""
         try:
-            return (yield)
+            result = yield
         except BaseException as exc:
+            if self._stop_recording(pyfuncitem) is not None:
+                self.modes.add(lockstep.HYPOTHESIS)  # a failing run is not recorded
             if self._needs_blame(exc, pyfuncitem) and self._reference_passes(pyfuncitem):
                 self._student_caused.add(pyfuncitem.nodeid)
             raise
+        recorder = self._stop_recording(pyfuncitem)
+        if recorder is not None:
+            self.modes.add(lockstep.RECORDED if recorder.keep() else lockstep.HYPOTHESIS)
+        return result
+
+    def _stop_recording(self, item: pytest.Function) -> lockstep.Recorder | None:
+        """Put the test's own inner function back (the test module, and so the function, outlives the job)."""
+        recorder = self._recorders.pop(item.nodeid, None)
+        if recorder is not None:
+            item.obj.hypothesis.inner_test = recorder.inner
+        return recorder
+
+    # -- lockstep (grader.lockstep) ---------------------------------------------------------------
+
+    def lockstep_call(self, item: pytest.Function) -> bool | None:
+        """Run a Hypothesis test by replaying its recorded examples (True), or leave it to Hypothesis (None).
+
+        A test with no recording yet is recorded as Hypothesis runs it. A replay that fails in any way
+        but the student's code being unable to answer leaves the test to Hypothesis, from the start
+        and with the per-test state reset, so that its result is exactly what it would have been.
+        """
+        test = item.obj
+        hyp: Any = getattr(test, "hypothesis", None)
+        inner = getattr(hyp, "inner_test", None)
+        if inner is None or "student" not in item._fixtureinfo.argnames or self.cannot_run() is not None:
+            return None
+        key = lockstep.test_key(Path(str(item.path)), item.name, self.problem.max_examples)
+        fixtures = {name: item.funcargs[name] for name in item._fixtureinfo.argnames if name in item.funcargs}
+        recorded = lockstep.recording(key)
+        if recorded is None:
+            if lockstep.recordable(key):
+                recorder = lockstep.Recorder(key, frozenset(fixtures))
+                hyp.inner_test = recorder.wrap(inner)
+                self._recorders[item.nodeid] = recorder
+            else:
+                self.modes.add(lockstep.HYPOTHESIS)
+            return None
+        try:
+            lockstep.replay(recorded, test, inner, fixtures)
+        except Exception:  # noqa: BLE001 - a failure or a divergence: Hypothesis decides, from the start
+            self.modes.add(lockstep.HYPOTHESIS)
+            self._restart_test()
+            return None
+        except BaseException:  # the student's code cannot answer: Hypothesis would stop here too, unshrunk
+            self.modes.add(lockstep.REPLAYED)
+            raise
+        self.modes.add(lockstep.REPLAYED)
+        return True
+
+    def _restart_test(self) -> None:
+        """The state a test starts from, again: seeds, the calls kept, the output it owns, its curves."""
+        seed_all(0)
+        self.session.begin_test()
+        self._output_start = self.session.output_size()
+        take_curves()
 
     def _needs_blame(self, exc: BaseException, item: pytest.Function) -> bool:
         if "student" not in item._fixtureinfo.argnames:
@@ -299,6 +367,17 @@ class GradingPlugin:
                 )
             out.append(result)
         return out
+
+
+class _Replayer:
+    """The lockstep hook: registered beside GradingPlugin, it runs before pytest's own test call."""
+
+    def __init__(self, grading: GradingPlugin) -> None:
+        self.grading = grading
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        return self.grading.lockstep_call(pyfuncitem)
 
 
 def current_example() -> object | None:

@@ -59,6 +59,7 @@ _RUN_LABELS = {
     "profile": "Hypothesis profile and seed",
     "jobs_run": "Jobs graded in this run",
     "jobs_reused": "Jobs unchanged since the last run",
+    "lockstep": "Lockstep grading",
     "submissions": "Submissions folder",
     "students": "Students in that folder",
 }

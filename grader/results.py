@@ -71,6 +71,9 @@ class JobResult:
     # The text of the submission's Python files as graded (name, text), capped (grader.codeview); ()
     # in results stored before the field existed. Shown on the student's page, never in exports.
     sources: tuple[tuple[str, str], ...] = ()
+    # How many of the job's Hypothesis tests ran each way (grader.lockstep): replayed recorded examples,
+    # recorded them, ran under Hypothesis only. Facts about the run, never part of a score or message.
+    modes: tuple[int, int, int] = (0, 0, 0)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,4 +82,6 @@ class JobResult:
     def from_dict(cls, data: dict[str, Any]) -> JobResult:
         tests = tuple(TestResult.from_dict(t) for t in data.get("tests", ()))
         sources = tuple((str(name), str(text)) for name, text in data.get("sources", ()))
-        return cls(**{**data, "tests": tests, "warnings": tuple(data.get("warnings", ())), "sources": sources})
+        modes = tuple(int(n) for n in data.get("modes", (0, 0, 0)))
+        return cls(**{**data, "tests": tests, "warnings": tuple(data.get("warnings", ())), "sources": sources,
+                      "modes": modes})

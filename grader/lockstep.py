@@ -1,0 +1,267 @@
+"""Lockstep grading: Hypothesis generates a test's examples once; later students replay them.
+
+With the grading profile (derandomized, no database), Hypothesis draws the same examples, in the
+same order, for every student until the student's first failure: generation depends on the test and
+its strategies, never on what a passing student returned. So the engine's work (its bookkeeping and
+the strategies' drawing) is the same for every passing student, and is a third or more of a job's
+trusted-side CPU.
+
+Lockstep keeps, per worker process, each test's examples as the first passing run drew them (the
+arguments Hypothesis passed, and every `st.data()` draw, pickled at the moment they were made).
+Every later job of the same test calls the test's own body with those arguments, in order, under
+the same per-example set-up Hypothesis gives (its deterministic PRNG and a build context), without
+the engine. The test's body, the oracle and the comparison run as always, on the trusted side.
+
+- All examples pass: the test passed, exactly as Hypothesis would have found.
+- The first exception is a BaseException that is not an Exception (the student's code cannot answer:
+  a timeout, a crash, a forbidden call): Hypothesis lets these through at once, at this same example,
+  without shrinking, so it is raised as is.
+- Any other exception, or anything that does not replay exactly (a draw whose strategy differs from
+  the recorded one, a value that cannot be pickled): the test runs again under Hypothesis, from the
+  start, as if lockstep were off, so the shrunk example, the message and the reproduce line are
+  exactly what they would have been.
+
+Tests that cannot be recorded (an argument that cannot be pickled) always run under Hypothesis.
+`GRADER_LOCKSTEP=0` turns lockstep off. What ran in which mode is counted per job (`Modes`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPLAYED = "replayed"  # passed by replaying recorded examples
+RECORDED = "recorded"  # ran under Hypothesis and recorded its examples for later jobs
+HYPOTHESIS = "hypothesis"  # ran under Hypothesis: a failure, a replay that diverged, or not recordable
+_MAX_RECORDING_BYTES = 64 << 20  # one test's recorded examples; beyond this the test is not recorded
+
+
+def enabled() -> bool:
+    """Whether lockstep is on (the default); `GRADER_LOCKSTEP=0` turns it off."""
+    return os.environ.get("GRADER_LOCKSTEP", "1").strip().lower() not in ("0", "off", "no", "false")
+
+
+class Diverged(Exception):
+    """The replay cannot follow the recording (a draw differs); the test runs under Hypothesis instead."""
+
+
+@dataclass
+class _Example:
+    kwargs: bytes  # the drawn arguments, pickled when the example started
+    draws: list[tuple[str, str | None, bytes]] = field(default_factory=list)  # st.data() draws: (strategy, label, value)
+    data_names: tuple[str, ...] = ()  # arguments that were Hypothesis `data` objects (st.data())
+    rejected: bool = False  # the example called assume(False) (Hypothesis discards it)
+
+
+@dataclass
+class _Recording:
+    examples: list[_Example]
+
+
+# One worker process's recordings, by test (a worker grades many jobs of the same problems in turn).
+_recordings: dict[str, _Recording] = {}
+_unrecordable: set[str] = set()
+
+
+def test_key(path: Path, name: str, max_examples: int) -> str:
+    """A recording's key: the test file's content, the test's name and the examples asked for."""
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        digest = "unreadable"
+    import hypothesis
+
+    return f"{path}::{name}::{digest}::{max_examples}::{hypothesis.__version__}"
+
+
+def forget_all() -> None:
+    """Drop every recording of this process (tests use it to start from a known state)."""
+    _recordings.clear()
+    _unrecordable.clear()
+
+
+# -- recording --------------------------------------------------------------------------------------
+
+
+class _RecordingData:
+    """Stands in for Hypothesis's `data` object while a passing run is recorded: draws pass through."""
+
+    def __init__(self, real: Any, example: _Example, recorder: Recorder) -> None:
+        self._real, self._example, self._recorder = real, example, recorder
+
+    def draw(self, strategy: Any, label: Any = None) -> Any:
+        value = self._real.draw(strategy, label)
+        self._recorder.keep_draw(self._example, strategy, label, value)
+        return value
+
+    def __repr__(self) -> str:
+        return repr(self._real)
+
+
+class Recorder:
+    """Wraps a Hypothesis test's inner function for one run and keeps the examples it was called with."""
+
+    def __init__(self, key: str, fixtures: frozenset[str]) -> None:
+        self.key = key
+        self.fixtures = fixtures
+        self.examples: list[_Example] = []
+        self.failed = False  # something could not be recorded: the recording is not kept
+        self.inner: Callable[..., Any] | None = None  # the test's own inner function, once wrapped
+        self._size = 0
+
+    def wrap(self, inner: Callable[..., Any]) -> Callable[..., Any]:
+        """`inner`, recording each call; the caller puts `self.inner` back when the run ends."""
+        from hypothesis.errors import UnsatisfiedAssumption
+
+        self.inner = inner
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            drawn, data_names = {}, []
+            for name, value in kwargs.items():
+                if name in self.fixtures:
+                    continue
+                if _is_data_object(value):
+                    data_names.append(name)
+                else:
+                    drawn[name] = value
+            example = _Example(kwargs=self._pickle(drawn), data_names=tuple(data_names))
+            for name in data_names:
+                kwargs[name] = _RecordingData(kwargs[name], example, self)
+            self.examples.append(example)
+            try:
+                return inner(*args, **kwargs)
+            except UnsatisfiedAssumption:
+                example.rejected = True
+                raise
+
+        return recorded
+
+    def keep_draw(self, example: _Example, strategy: Any, label: Any, value: Any) -> None:
+        example.draws.append((repr(strategy), None if label is None else str(label), self._pickle(value)))
+
+    def _pickle(self, value: Any) -> bytes:
+        if self.failed:
+            return b""
+        try:
+            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - a lambda, a generator, an open file: this test is not recorded
+            self.failed = True
+            return b""
+        self._size += len(data)
+        if self._size > _MAX_RECORDING_BYTES:
+            self.failed = True
+            return b""
+        return data
+
+    def keep(self) -> bool:
+        """Keep the recording of a run that passed; False (and never again) if it cannot be replayed."""
+        if self.failed or not self.examples:
+            _unrecordable.add(self.key)
+            return False
+        _recordings[self.key] = _Recording(self.examples)
+        return True
+
+
+def _is_data_object(value: Any) -> bool:
+    return type(value).__name__ == "DataObject" and type(value).__module__.startswith("hypothesis.")
+
+
+def recordable(key: str) -> bool:
+    """Whether a run of this test should be recorded (not recorded yet, and not known to be unrecordable)."""
+    return key not in _recordings and key not in _unrecordable
+
+
+def recording(key: str) -> _Recording | None:
+    return _recordings.get(key)
+
+
+# -- replaying --------------------------------------------------------------------------------------
+
+
+class _ReplayData:
+    """Stands in for Hypothesis's `data` object in a replay: each draw returns the recorded value."""
+
+    def __init__(self, draws: list[tuple[str, str | None, bytes]]) -> None:
+        self._draws = iter(draws)
+        self._left = len(draws)
+
+    def finished(self) -> bool:
+        """Whether every recorded draw was made (fewer draws could change what Hypothesis generates next)."""
+        return self._left == 0
+
+    def draw(self, strategy: Any, label: Any = None) -> Any:
+        recorded = next(self._draws, None)
+        if recorded is None:
+            raise Diverged("the test drew more values than it did when recorded")
+        self._left -= 1
+        text, recorded_label, value = recorded
+        if text != repr(strategy) or recorded_label != (None if label is None else str(label)):
+            raise Diverged("the test drew from another strategy than it did when recorded")
+        return pickle.loads(value)
+
+
+@contextlib.contextmanager
+def _example_context(test: Callable[..., Any]) -> Iterator[None]:
+    """What Hypothesis sets up around each example: its deterministic PRNG and a build context.
+
+    The build context is new for each example, so `grader.plugin.current_example` tells the
+    examples apart (the calls that describe a failure are the failing example's own).
+    """
+    from hypothesis.control import BuildContext
+    from hypothesis.internal.conjecture.data import ConjectureData
+    from hypothesis.internal.entropy import deterministic_PRNG
+
+    data = ConjectureData.for_choices([])
+    with deterministic_PRNG(), BuildContext(data, is_final=False, wrapped_test=test):
+        yield
+
+
+def replay(recorded: _Recording, test: Callable[..., Any], inner: Callable[..., Any], fixtures: dict[str, Any]) -> None:
+    """Call the test's body with each recorded example, in order, as Hypothesis called it.
+
+    Returns when every example passed. Raises Diverged when the replay cannot follow the recording,
+    a BaseException that is not an Exception as the student's code raised it, and any other
+    exception as it came (the caller then runs the test under Hypothesis).
+    """
+    from hypothesis.errors import UnsatisfiedAssumption
+
+    for example in recorded.examples:
+        try:
+            kwargs = pickle.loads(example.kwargs)
+        except Exception as exc:  # noqa: BLE001 - a class of the test module that is gone: not replayable
+            raise Diverged(f"a recorded example cannot be read back: {type(exc).__name__}") from None
+        data = _ReplayData(example.draws)
+        for name in example.data_names:
+            kwargs[name] = data
+        try:
+            with _example_context(test):
+                inner(**fixtures, **kwargs)
+        except UnsatisfiedAssumption:
+            if not example.rejected:
+                raise Diverged("an example was rejected that was not when recorded") from None
+            continue
+        if example.rejected:
+            raise Diverged("an example passed that was rejected when recorded")
+        if not data.finished():
+            raise Diverged("the test drew fewer values than it did when recorded")
+
+
+@dataclass
+class Modes:
+    """How many of a job's tests ran in each mode."""
+
+    replayed: int = 0
+    recorded: int = 0
+    hypothesis: int = 0
+
+    def add(self, mode: str) -> None:
+        setattr(self, mode, getattr(self, mode) + 1)
+
+    def as_tuple(self) -> tuple[int, int, int]:
+        return (self.replayed, self.recorded, self.hypothesis)

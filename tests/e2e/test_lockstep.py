@@ -1,0 +1,48 @@
+"""Lockstep grading changes nothing but the cost: the demo class and a class generated from the
+bank's mutants and alternatives (bn_fold's tests draw with st.data()) grade to the same results.json
+with lockstep on and off: scores, messages, smallest failing inputs, reproduce lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO, make_course
+
+pytestmark = pytest.mark.slow
+
+
+def _grade(root, out, lockstep: str) -> dict:
+    env = {**os.environ, "GRADER_LOCKSTEP": lockstep}
+    result = subprocess.run(
+        [sys.executable, "-P", "-m", "grader", "--root", str(root), "grade", "hw7", str(root / "submissions/hw7"),
+         "--out", str(out), "--jobs", "2"],
+        capture_output=True, text=True, timeout=1500, env=env,
+    )
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    return json.loads((out / "hw7/results.json").read_text())
+
+
+def test_lockstep_on_and_off_grade_alike(tmp_path):
+    root = make_course(tmp_path / "course")
+    folder = root / "problems/hw7/bn_fold"
+    for kind in ("mutants", "alternatives"):
+        for source in sorted((folder / kind).glob("*.py")):
+            student = root / "submissions/hw7" / f"gen_{kind}_{source.stem}"
+            student.mkdir()
+            shutil.copy(source, student / "bn_fold.py")
+            shutil.copy(REPO / "submissions/hw7/alice_correct/true_softmax.py", student)
+
+    on = _grade(root, tmp_path / "on", "1")
+    off = _grade(root, tmp_path / "off", "0")
+    assert on["students"] == off["students"]
+    assert len(on["students"]) >= 18
+    facts = on["run"]["lockstep"]
+    replayed = int(facts.split(" Hypothesis tests replayed")[0])
+    assert replayed > 0, facts  # the class did replay, or the comparison proves nothing
+    assert off["run"]["lockstep"].startswith("off")

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st

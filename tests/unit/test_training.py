@@ -262,3 +262,31 @@ def test_training_budgets_that_break_a_rule_are_refused_naming_it(problem, limit
     with pytest.raises(SpecError) as info:
         load_problem(problem, "hw7", "true_softmax")
     assert str(info.value).startswith(f"{path}: {rule}")
+
+
+# -- the GPU plan (grader.sandbox.gpu): decided on any machine, used on none yet -----------------------
+
+
+def test_the_gpu_plan_falls_back_to_the_cpu_and_says_why(tmp_path):
+    from grader.sandbox import gpu
+
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    assert gpu.device_files(str(dev)) == ()
+    assert gpu.plan("never", ()).reason == "the problem does not use a GPU"
+    none = gpu.plan("when-present", gpu.device_files(str(dev)))
+    assert none.device == "cpu" and none.reason.startswith("no GPU on this machine (nvidiactl, nvidia-uvm, nvidia0 missing)")
+    for name in ("nvidia1", "nvidiactl", "nvidia-uvm", "nvidia0", "nvidia-modeset", "null"):
+        (dev / name).write_text("")
+    present = gpu.device_files(str(dev))
+    assert [p.rsplit("/", 1)[1] for p in present] == ["nvidiactl", "nvidia-uvm", "nvidia0", "nvidia1"]
+    # This version's sandbox never admits them: the same problem trains on the CPU, with its CPU budget.
+    assert not gpu.SANDBOX_ADMITS_GPU
+    fallback = gpu.plan("when-present", present)
+    assert (fallback.device, fallback.device_files) == ("cpu", ())
+    assert "does not admit GPU device files yet" in fallback.reason
+    # What a sandbox that admits them would be given: the control files and its own card, nothing else.
+    admitted = gpu.plan("when-present", present, sandbox_admits=True, card=1)
+    assert admitted.device == "cuda:1"
+    assert [p.rsplit("/", 1)[1] for p in admitted.device_files] == ["nvidiactl", "nvidia-uvm", "nvidia1"]
+    assert gpu.plan("never", present, sandbox_admits=True).device == "cpu"

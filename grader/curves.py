@@ -127,9 +127,9 @@ def final_values(assignment: AssignmentSpec, rows: Sequence[StudentRow], *, widt
                     continue
                 for curve in t.curves:
                     student = [v for v in _values(curve.get("student")) if v is not None]
-                    reference = [v for v in _values(curve.get("reference")) if v is not None]
+                    reference_series = [v for v in _values(curve.get("reference")) if v is not None]
                     key = (problem.id, t.name, str(curve.get("title", "")))
-                    values, ref = found.setdefault(key, ([], reference[-1] if reference else None))
+                    values, _ = found.setdefault(key, ([], reference_series[-1] if reference_series else None))
                     if student and 0.0 <= student[-1] <= 1.0:
                         values.append(student[-1])
     out = []

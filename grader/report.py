@@ -258,6 +258,7 @@ def _problem_entry(problem_id: str, max_score: float, result: JobResult | None) 
                 "student_traceback": t.student_traceback,
                 "output": t.output,
                 "duration": round(t.duration, 4),
+                "curves": [dict(c) for c in t.curves],
             }
             for t in result.tests
         ],

@@ -304,6 +304,8 @@ def discover(folder: Path, staging: Path, *, modules: tuple[str, ...] = (),
             target.mkdir(parents=True)
             (target / "SUBMISSION_REFUSED.txt").write_text(f"could not read the submission: {reason}\n")
             found.students[student] = target
+    # Notes name entries of the student's folders, whose names may not be UTF-8: made printable here.
+    found.notes = [one_line(note, 2000) for note in found.notes]
     return found
 
 

@@ -38,6 +38,7 @@ from grader.exports import write_exports
 from grader.history import Diff, diff, record
 from grader.late import SUBMITTED_CSV
 from grader.results import JobResult
+from grader.safetext import one_line
 from grader.similarity import REPORT_PAIRS, compare_class
 from grader.similarity import WORDING as SIMILARITY_WORDING
 from grader.spec import AssignmentSpec
@@ -376,7 +377,7 @@ def render_pages(
             submissions=run.get("submissions", ""),
             adjusted=any(row.adjusted for row in rows),
             term_notes=term_notes,
-            submission_notes=[str(n) for n in run.get(SUBMISSION_NOTES, [])],
+            submission_notes=[one_line(n, 2000) for n in run.get(SUBMISSION_NOTES, [])],
             changes=changes,
             similar=[(p, p.pairs[:REPORT_PAIRS]) for p in similar],
             similarity_wording=SIMILARITY_WORDING,

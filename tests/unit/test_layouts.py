@@ -469,3 +469,19 @@ def test_a_folder_nested_very_deep_is_read_to_a_bounded_depth(tmp_path):
     found = discover(tmp_path / "class", tmp_path / "staging", modules=MODULES)
     assert found.students == {"deep": folder}
     assert MAX_DEPTH <= 32
+
+
+def test_notes_about_names_that_are_not_utf8_are_printable(tmp_path):
+    import os
+
+    folder = tmp_path / "class"
+    (folder / "alice").mkdir(parents=True)
+    raw = os.fsencode(folder / "alice")
+    for sub in (b"v1\xff", b"v2\xfe"):  # two sub-folders with the files: a note names both
+        os.mkdir(raw + b"/" + sub)
+        with open(raw + b"/" + sub + b"/bn_fold.py", "w") as f:
+            f.write(_module("x"))
+    found = discover(folder, tmp_path / "staging", modules=MODULES)
+    assert found.notes and all("\udcff" not in n and "\udcfe" not in n for n in found.notes)
+    for note in found.notes:
+        note.encode("utf-8")

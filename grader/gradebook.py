@@ -155,7 +155,7 @@ def write_gradebook(root: Path, reports: Path) -> tuple[Path, Path, Gradebook]:
     book = build_gradebook(root, reports)
     reports.mkdir(parents=True, exist_ok=True)
     csv_path = reports / "gradebook.csv"
-    csv_path.write_text(gradebook_csv(book))
+    csv_path.write_text(gradebook_csv(book), encoding="utf-8")
     html_path = reports / "gradebook.html"
-    html_path.write_text(render_gradebook(book))
+    html_path.write_text(render_gradebook(book), encoding="utf-8")
     return csv_path, html_path, book

@@ -152,3 +152,42 @@ def test_a_submission_with_names_that_are_not_utf8_gets_a_key_and_a_bounded_temp
     with open(os.fsencode(folder) + b"/odd\xff.py", "w") as f:
         f.write("B = 2\n")
     assert [name for name, _ in read_submission(folder)] == ["bn_fold.py"]
+
+
+FORGER = '''
+import json, os, struct
+
+def f(x):
+    head = json.dumps({"ok": False, "kind": "raised", "type": "E" * 100_000,
+                       "message": "\\ud800 =1+1 " + "m" * 5_000_000, "traceback": "\\udfff" + "t" * 5_000_000}).encode()
+    frame = struct.pack("!II", len(head), 0) + head
+    while frame:
+        frame = frame[os.write(3, frame):]
+    os._exit(0)
+'''
+
+
+def test_a_forged_reply_is_bounded_where_the_trusted_side_receives_it(tmp_path, zygote):
+    import pytest
+
+    from grader.errors import StudentError
+    from grader.proxy import RECEIVED_MESSAGE_CHARS, RECEIVED_TRACEBACK_CHARS, StudentSession
+    from grader.spec import Limits
+
+    student, work = tmp_path / "student", tmp_path / "work"
+    student.mkdir()
+    work.mkdir()
+    (student / "sub.py").write_text(FORGER)
+    session = StudentSession(zygote=zygote, student_dir=str(student), module="sub", workdir=str(work),
+                             limits=Limits(call_timeout=20, import_timeout=20, job_timeout=60, memory_mb=1024))
+    try:
+        with pytest.raises(StudentError) as raised:
+            session.module().f(1)
+    finally:
+        session.close()
+    message, traceback = str(raised.value), raised.value.student_traceback
+    assert message.startswith("f raised EEEE") and "E" * 300 not in message  # the type name: one line, 200 characters
+    assert len(message) < RECEIVED_MESSAGE_CHARS + 300 and len(traceback) <= RECEIVED_TRACEBACK_CHARS
+    assert "\ufffd =1+1" in message and traceback.startswith("\ufffd")
+    message.encode("utf-8")
+    traceback.encode("utf-8")

@@ -22,7 +22,8 @@ from grader.validate import _job
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = REPO / "tests/fixtures/hostile_training"
 TRAINING_TESTS = {
-    "test_one_epoch_is_minibatch_sgd_on_the_mean_loss", "test_order_is_reshuffled_each_epoch_from_the_seed",
+    "test_one_epoch_is_minibatch_sgd_on_the_mean_loss", "test_plain_sgd_without_momentum_or_weight_decay",
+    "test_order_is_reshuffled_each_epoch_from_the_seed",
     "test_trains_in_training_mode_then_restores_the_mode", "test_memorizes_random_labels",
     "test_history_matches_the_trained_weights", "test_fresh_images_stay_at_chance",
 }

@@ -211,7 +211,7 @@ ONE_EPOCH_CASES = [  # (images, side, batch_size, lr)
 ]
 
 
-@points(2)
+@points(1)
 def test_one_epoch_is_minibatch_sgd_on_the_mean_loss(student):
     # With image j lit at pixel j alone and zero weights, one epoch moves weight column j exactly once,
     # by lr / |batch| * (onehot(label) - 1/K), whatever the order: a check of the batches' sizes (the
@@ -252,6 +252,28 @@ def test_one_epoch_is_minibatch_sgd_on_the_mean_loss(student):
             f"after one epoch (n={n}, batch_size={batch_size}) the images were trained in minibatches whose sizes are not "
             f"{sizes}: every image belongs to exactly one minibatch, and the last partial one is kept",
         )
+
+
+@points(1)
+def test_plain_sgd_without_momentum_or_weight_decay(student):
+    # The probe again, in one minibatch of all the images: every epoch is one step, whose effect on
+    # each weight column is known exactly, so three epochs of plain SGD can be computed here. Momentum
+    # or weight decay first shows in the second step.
+    n, side, lr, epochs = 64, 8, 2.0, 3
+    images, labels = one_hot_images(n, side), labels_for(n, seed=5)
+    trained = call_training(student.train, linear_probe(side * side), images, labels, epochs, lr, n, 0)
+    no_other_changes(trained)
+    expected = torch.zeros(K, n, dtype=torch.float64)
+    target = torch.nn.functional.one_hot(labels, K).double().T
+    for _ in range(epochs):
+        expected -= lr / n * (torch.softmax(expected, dim=0) - target)
+    weight = trained.model[1].weight.detach()[:, :n]
+    worst = float((weight - expected).abs().max())
+    require(
+        worst <= 1e-9 + 1e-6 * float(expected.abs().max()),
+        f"after {epochs} epochs of one minibatch of all {n} images (lr={lr}) the weights differ from plain SGD's by "
+        f"up to {worst:.3g}: each step must be theta <- theta - lr * grad, with no momentum and no weight decay",
+    )
 
 
 def column_histories(trained_model: nn.Module, n: int) -> int:

@@ -1,5 +1,5 @@
 # Never zeroes the gradients: each step adds up every earlier minibatch's gradient.
-# fails: test_one_epoch_is_minibatch_sgd_on_the_mean_loss, test_memorizes_random_labels
+# fails: test_one_epoch_is_minibatch_sgd_on_the_mean_loss, test_plain_sgd_without_momentum_or_weight_decay, test_memorizes_random_labels
 
 import torch
 import torch.nn.functional as F

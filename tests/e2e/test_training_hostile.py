@@ -53,9 +53,14 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, tupl
         run_jobs(jobs, workers=1, on_result=lambda r: results.__setitem__(r.student, r))
     finally:
         zygote.close()
+    for name, r in results.items():
+        curves[name] = {t.name: t.curves for t in r.tests if t.curves}
     return {
         name: {"": (r.status, r.message), **{t.name: (t.outcome, t.message) for t in r.tests}} for name, r in results.items()
     }
+
+
+curves: dict[str, dict[str, tuple[dict, ...]]] = {}  # by fixture and test, filled by `graded`
 
 
 def test_no_hostile_training_code_causes_a_grader_error(graded):
@@ -98,6 +103,10 @@ def test_a_claimed_history_is_checked_against_the_weights(graded):
         "reaches 1.00; needed ≥ 0.90"
     )
     assert "test_fresh_images_stay_at_chance" not in fails  # an untrained network is at chance too
+    # The failed test still carries its learning curve: the claim beside the reference's figures.
+    (curve,) = curves["claims_a_perfect_history"]["test_memorizes_random_labels"]
+    assert curve["title"] == "training accuracy on random labels"
+    assert curve["student"] == [1.0] * 15 and len(curve["reference"]) == 15 and curve["reference"][-1] == 1.0
 
 
 def test_garbage_in_place_of_a_history_fails_only_the_tests_that_read_it(graded):

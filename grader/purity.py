@@ -14,8 +14,12 @@ from typing import Any
 import torch
 
 
+_SCALARS = (bool, int, float, str)
+
+
 def image(value: Any, *, copy: bool = True) -> tuple[Any, ...]:
-    """What `value` holds: tensors, module state and modes, nested lists, tuples and dicts.
+    """What `value` holds: tensors, module state and modes, nested lists, tuples and dicts, and the
+    plain numbers and strings inside them (an entry of a list can be replaced: `widths[0] = 3`).
 
     With `copy=False` tensors are not cloned: for an image that is sent at once, or of objects that
     cannot change before it is compared.
@@ -32,6 +36,8 @@ def image(value: Any, *, copy: bool = True) -> tuple[Any, ...]:
         return ("seq", type(value).__name__, tuple(image(v, copy=copy) for v in value))
     if isinstance(value, dict):
         return ("dict", tuple((_key(k), image(v, copy=copy)) for k, v in value.items()))
+    if type(value) in _SCALARS:  # exactly these types: a subclass (a numpy float) is not plain data
+        return ("scalar", type(value).__name__, repr(value))
     return ("other",)
 
 
@@ -67,6 +73,10 @@ def changed_part(before: tuple[Any, ...], after: Any) -> str | None:
         raise ValueError("the image of an argument after the call is malformed")
     if kind == "tensor":
         return None if _same_tensor(before[1], _expect_tensor(after[1])) else ""
+    if kind == "scalar":
+        if len(after) != 3 or not all(isinstance(part, str) for part in after[1:]):
+            raise ValueError("the image of an argument after the call is malformed")
+        return None if tuple(after) == tuple(before) else ""
     if kind == "module":
         state_before, state_after = dict(before[1]), _pairs(after[1])
         if state_before.keys() != state_after.keys():

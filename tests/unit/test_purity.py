@@ -74,6 +74,29 @@ def test_what_the_trusted_side_cannot_check_is_not_held_against_the_call():
     assert changed_arguments(before, [("tensor", torch.ones(1))]) == []
 
 
+def reverse_(widths):
+    widths.reverse()
+    return len(widths)
+
+
+def replace_first(config):
+    config["sizes"][0] = 3.5
+    return 0
+
+
+def test_numbers_and_strings_inside_containers_are_imaged():
+    with pytest.raises(AssertionError, match=r"reverse_ modified its argument 1\[0\] in place"):
+        call_pure(reverse_, [4, 2, 1])
+    with pytest.raises(AssertionError, match=r"replace_first modified its argument 1\['sizes'\]\[0\]"):
+        call_pure(replace_first, {"sizes": [1.0, 2.0], "name": "x"})
+    assert call_pure(reverse_, [1]) == 1  # a list of one reversed is the same list
+    nan = [float("nan"), True, "s"]
+    assert changed_arguments(argument_images((nan,), {}), argument_images((nan,), {})) == []
+    assert changed_part(image([1]), ("seq", "list", (("scalar", "int", "2"),))) == "[0]"
+    with pytest.raises(ValueError):
+        changed_part(image([1]), ("seq", "list", (("scalar", "int"),)))
+
+
 def test_call_pure_refuses_what_is_not_callable():
     with pytest.raises(TypeError, match="takes a function"):
         call_pure(3, 1)

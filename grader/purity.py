@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 
-
 _SCALARS = (bool, int, float, str)
 
 

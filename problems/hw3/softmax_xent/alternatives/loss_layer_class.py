@@ -1,7 +1,6 @@
 """Correct, another way: a textbook loss layer with its own forward and backward; the library loss
 gives the value (allowed), the layer's backward the gradient from the cached probabilities."""
 
-import torch
 import torch.nn.functional as F
 
 

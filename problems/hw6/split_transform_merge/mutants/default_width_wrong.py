@@ -1,7 +1,6 @@
 # Right for every size it is given, but its default width is 8, not 4: STMConv() is not the block whose
 # parameters PARAMS_STM counts.
 # fails: test_registered_parameter_count
-import torch
 from torch import nn
 
 PARAMS_PLAIN = 213504

@@ -15,7 +15,6 @@ def _out(size, k, s, p, d=1):
 
 def count_ops(model, input_shape):
     c, h, w = input_shape
-    features = None  # set once the map is flattened
     counts = {}
     for name, m in model.named_modules():
         if isinstance(m, nn.Conv2d):
@@ -30,11 +29,8 @@ def count_ops(model, input_shape):
             h, w = _out(h, k[0], s[0], p[0], d[0]), _out(w, k[1], s[1], p[1], d[1])
         elif isinstance(m, nn.AdaptiveAvgPool2d):
             h, w = _two(m.output_size)
-        elif isinstance(m, nn.Flatten):
-            features = c * h * w
-        elif isinstance(m, nn.Linear):
+        elif isinstance(m, nn.Linear):  # its count needs no input size
             counts[name] = m.in_features * m.out_features
-            features = m.out_features
     return counts
 
 

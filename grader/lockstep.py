@@ -13,13 +13,11 @@ the same per-example set-up Hypothesis gives (its deterministic PRNG and a build
 the engine. The test's body, the oracle and the comparison run as always, on the trusted side.
 
 - All examples pass: the test passed, exactly as Hypothesis would have found.
-- The first exception is a BaseException that is not an Exception (the student's code cannot answer:
-  a timeout, a crash, a forbidden call): Hypothesis lets these through at once, at this same example,
-  without shrinking, so it is raised as is.
-- Any other exception, or anything that does not replay exactly (a draw whose strategy differs from
-  the recorded one, a value that cannot be pickled): the test runs again under Hypothesis, from the
-  start, as if lockstep were off, so the shrunk example, the message and the reproduce line are
-  exactly what they would have been.
+- Any exception (a failure, the student's code unable to answer, a draw whose strategy differs from
+  the recorded one, a value that cannot be read back): the test runs again under Hypothesis, from
+  the start, as if lockstep were off, so the shrunk example, the message, the reproduce line and the
+  output are exactly what they would have been. (A fault is not reported from the replay itself:
+  Hypothesis's own report of it names the failing example, which only Hypothesis can word.)
 
 Tests that cannot be recorded (an argument that cannot be pickled) always run under Hypothesis.
 `GRADER_LOCKSTEP=0` turns lockstep off. What ran in which mode is counted per job (`Modes`).
@@ -28,6 +26,7 @@ Tests that cannot be recorded (an argument that cannot be pickled) always run un
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import pickle
@@ -121,6 +120,7 @@ class Recorder:
 
         self.inner = inner
 
+        @functools.wraps(inner)  # Hypothesis names the test by this function in a failing example
         def recorded(*args: Any, **kwargs: Any) -> Any:
             drawn, data_names = {}, []
             for name, value in kwargs.items():
@@ -226,8 +226,7 @@ def replay(recorded: _Recording, test: Callable[..., Any], inner: Callable[..., 
     """Call the test's body with each recorded example, in order, as Hypothesis called it.
 
     Returns when every example passed. Raises Diverged when the replay cannot follow the recording,
-    a BaseException that is not an Exception as the student's code raised it, and any other
-    exception as it came (the caller then runs the test under Hypothesis).
+    and any other exception as it came (the caller then runs the test under Hypothesis).
     """
     from hypothesis.errors import UnsatisfiedAssumption
 

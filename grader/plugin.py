@@ -109,6 +109,7 @@ class GradingPlugin:
     _curves: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)  # by test name (grader.training)
     modes: lockstep.Modes = field(default_factory=lockstep.Modes)  # how the tests ran (grader.lockstep)
     _recorders: dict[str, lockstep.Recorder] = field(default_factory=dict)  # by node id, while a test records
+    _replay_output: tuple[int, int] | None = None  # what a replay printed, left out of the test's output
 
     def __post_init__(self) -> None:
         self.session.call_scope = current_example
@@ -200,8 +201,10 @@ class GradingPlugin:
         """Run a Hypothesis test by replaying its recorded examples (True), or leave it to Hypothesis (None).
 
         A test with no recording yet is recorded as Hypothesis runs it. A replay that fails in any way
-        but the student's code being unable to answer leaves the test to Hypothesis, from the start
-        and with the per-test state reset, so that its result is exactly what it would have been.
+        (a failure, a fault of the student's code, a divergence) leaves the test to Hypothesis, from
+        the start and with the per-test state reset, so that its result is exactly what it would have
+        been: the shrunk example, the message, the output. A failing student pays the passing
+        examples twice; a call that timed out, its time limit twice.
         """
         test = item.obj
         hyp: Any = getattr(test, "hypothesis", None)
@@ -219,23 +222,23 @@ class GradingPlugin:
             else:
                 self.modes.add(lockstep.HYPOTHESIS)
             return None
+        replay_start = self.session.output_size()
         try:
             lockstep.replay(recorded, test, inner, fixtures)
-        except Exception:  # noqa: BLE001 - a failure or a divergence: Hypothesis decides, from the start
-            self.modes.add(lockstep.HYPOTHESIS)
-            self._restart_test()
-            return None
-        except BaseException:  # the student's code cannot answer: Hypothesis would stop here too, unshrunk
-            self.modes.add(lockstep.REPLAYED)
+        except (KeyboardInterrupt, SystemExit):
             raise
+        except BaseException:  # noqa: BLE001 - a failure, a fault or a divergence: Hypothesis decides, from the start
+            self.modes.add(lockstep.HYPOTHESIS)
+            self._restart_test((replay_start, self.session.output_size()))
+            return None
         self.modes.add(lockstep.REPLAYED)
         return True
 
-    def _restart_test(self) -> None:
-        """The state a test starts from, again: seeds, the calls kept, the output it owns, its curves."""
+    def _restart_test(self, replay_output: tuple[int, int]) -> None:
+        """The state a test starts from, again: seeds, the calls kept, its curves; the replay's output is left out."""
         seed_all(0)
         self.session.begin_test()
-        self._output_start = self.session.output_size()
+        self._replay_output = replay_output
         take_curves()
 
     def _needs_blame(self, exc: BaseException, item: pytest.Function) -> bool:
@@ -275,6 +278,7 @@ class GradingPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._replay_output = None
         take_curves()  # none left over from another test
         self._output_start = self.session.output_size()
         self._cannot_run_at_start = self.cannot_run()
@@ -353,7 +357,7 @@ class GradingPlugin:
         return None
 
     def _output(self) -> str:
-        return self.session.read_output(self._output_start, OUTPUT_PER_TEST)
+        return self.session.read_output(self._output_start, OUTPUT_PER_TEST, self._replay_output)
 
     def test_results(self) -> list[TestResult]:
         """Every collected test's result in file order; a test that did not report counts as an error."""

@@ -4,6 +4,7 @@ Also the hostile cases of a training call (a train that hangs, burns CPU, change
 sends back huge tensors or garbage) and the spec keys of a training budget.
 """
 
+import dataclasses
 import shutil
 import textwrap
 from pathlib import Path
@@ -123,7 +124,8 @@ def test_a_train_that_hangs_runs_out_of_its_wall_clock_budget_with_the_reference
 
 
 def test_a_train_that_burns_cpu_past_its_budget_fails_even_within_the_wall_clock_budget(student):
-    m = student("""
+    # A wall-clock budget far above the CPU budget, so that a loaded machine cannot make it a timeout.
+    m = student(limits=dataclasses.replace(LIMITS, train_timeout=20, job_timeout=60), source="""
         import time
         def train(model, x, y):
             end = time.process_time() + 1.5

@@ -135,18 +135,16 @@ def leaky_relu_grad(x: torch.Tensor, slope: float, dy: torch.Tensor) -> torch.Te
 
 # Each mutant is a plausible wrong solution; its `# fails:` line lists the tests it must fail.
 _MUTANTS = {
-    "mask_includes_zero": '''\
+    # A mutant may be a unified diff against the reference (`diff -u`, `git diff`): it stays in step with it.
+    "mask_includes_zero.diff": '''\
 # Takes the derivative at exactly 0 to be 1 (a mask `x >= 0`), against the statement's convention.
 # fails: test_grad_at_zero
-import torch
-
-
-def leaky_relu(x, slope):
-    return torch.where(x > 0, x, slope * x)
-
-
-def leaky_relu_grad(x, slope, dy):
-    return torch.where(x >= 0, dy, slope * dy)
+--- reference/{assignment}/{problem}.py
++++ mutants/mask_includes_zero.diff
+@@ -10,2 +10,2 @@
+ def leaky_relu_grad(x: torch.Tensor, slope: float, dy: torch.Tensor) -> torch.Tensor:
+-    return torch.where(x > 0, dy, slope * dy)
++    return torch.where(x >= 0, dy, slope * dy)
 ''',
     "slope_forgotten_in_grad": '''\
 # Differentiates a plain ReLU: the gradient is 0, not slope, where x < 0.
@@ -246,7 +244,7 @@ def new_problem(root: Path, assignment: str, problem: str) -> list[Path]:
         folder / "README.md": _README,
         folder / f"test_{problem}.py": _TEST,
         reference: _REFERENCE,
-        **{folder / "mutants" / f"{name}.py": text for name, text in _MUTANTS.items()},
+        **{folder / "mutants" / (name if "." in name else f"{name}.py"): text for name, text in _MUTANTS.items()},
         **{folder / "alternatives" / f"{name}.py": text for name, text in _ALTERNATIVES.items()},
     }
     written = []

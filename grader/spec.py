@@ -40,11 +40,12 @@ class Limits:
 
 @dataclass(frozen=True)
 class Mutant:
-    """A deliberately wrong solution and the tests it must fail."""
+    """A deliberately wrong solution and the tests it must fail (a file, or a diff against the reference)."""
 
     name: str
     path: Path
     fails: frozenset[str]
+    source: str  # the mutant's code: the file itself, or the reference with the diff applied
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,35 @@ class ProblemSpec:
     def mutants(self) -> list[Mutant]:
         """The problem's mutants, each with the tests it declares it fails (`# fails: a, b`)."""
         found = []
-        for path in sorted((self.folder / "mutants").glob("*.py")):
-            match = _MUTANT_FAILS.search(path.read_text())
+        for path in _solutions(self.folder / "mutants"):
+            text = path.read_text()
+            match = _MUTANT_FAILS.search(text)
             if match is None:
                 raise SpecError(f"{path}: a mutant must declare the tests it fails in a '# fails: test_a, test_b' line")
             fails = frozenset(t.strip() for t in match.group(1).split(",") if t.strip())
-            found.append(Mutant(name=path.stem, path=path, fails=fails))
+            found.append(Mutant(name=path.stem, path=path, fails=fails, source=self.solution_source(path)))
         return found
+
+    def alternatives(self) -> list[tuple[str, str]]:
+        """The problem's correct alternative solutions (`alternatives/*.py` or `*.diff`): (name, code)."""
+        return [(path.stem, self.solution_source(path)) for path in _solutions(self.folder / "alternatives")]
+
+    def solution_source(self, path: Path) -> str:
+        """The code of a mutant or alternative: a `.py` file as it is, a `.diff` applied to the reference."""
+        if path.suffix != ".diff":
+            return path.read_text()
+        from grader.patches import apply_diff
+
+        return apply_diff(self.reference.read_text(), path.read_text(), where=str(path))
+
+
+def _solutions(folder: Path) -> list[Path]:
+    """The `.py` and `.diff` files of a mutants/ or alternatives/ folder, by name; two of one name are an error."""
+    paths = sorted([*folder.glob("*.py"), *folder.glob("*.diff")], key=lambda p: (p.stem, p.suffix))
+    for a, b in zip(paths, paths[1:]):
+        if a.stem == b.stem:
+            raise SpecError(f"{b}: {a.name} has the same name; keep one of the two")
+    return paths
 
 
 @dataclass(frozen=True)

@@ -103,9 +103,9 @@ def usage_against_limits(limits: Limits, result: JobResult) -> tuple[str, list[s
     return usage, tight
 
 
-def alternatives(problem: ProblemSpec) -> list[Path]:
-    """The problem's correct alternative solutions (`alternatives/*.py`)."""
-    return sorted((problem.folder / "alternatives").glob("*.py"))
+def alternatives(problem: ProblemSpec) -> list[tuple[str, str]]:
+    """The problem's correct alternative solutions (`alternatives/*.py`, or `*.diff` against the reference)."""
+    return problem.alternatives()
 
 
 AUTO = "auto "  # the subject of an automatic mutant (grader.mutate): "auto L12C8:compare:Gt->GtE"
@@ -147,9 +147,9 @@ def validate(
         for problem in problems:
             jobs.append(_job(root, problem, "reference", problem.reference.read_bytes(), zygote.address))
             expected[(problem.assignment, problem.id, "reference")] = None
-            for path in alternatives(problem):
-                subject = f"alternative {path.stem}"
-                jobs.append(_job(root, problem, subject, path.read_bytes(), zygote.address))
+            for name, source in alternatives(problem):
+                subject = f"alternative {name}"
+                jobs.append(_job(root, problem, subject, source.encode(), zygote.address))
                 expected[(problem.assignment, problem.id, subject)] = None
             if mutate:
                 generated = set()
@@ -164,7 +164,7 @@ def validate(
                     ))
             for mutant in problem.mutants():
                 subject = f"mutant {mutant.name}"
-                jobs.append(_job(root, problem, subject, mutant.path.read_bytes(), zygote.address))
+                jobs.append(_job(root, problem, subject, mutant.source.encode(), zygote.address))
                 expected[(problem.assignment, problem.id, subject)] = mutant.fails
         by_id = {(p.assignment, p.id): p for p in problems}
         checks: list[Check] = []

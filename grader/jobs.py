@@ -212,6 +212,7 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
         cpu_seconds=session.sandbox_cpu_seconds,
         memory_peak=session.sandbox_memory[0],
         memory_counted_by=session.sandbox_memory[1],
+        training_cpu_seconds=session.training_cpu_seconds,
         modes=plugin.modes.as_tuple(),
     )
 

@@ -85,6 +85,7 @@ class StudentSession:
         self.tripped: list[str] = []  # forbidden functions the student's code called
         self._forbidden_fault: StudentFault | None = None
         self.sandbox_cpu_seconds = 0.0
+        self.training_cpu_seconds = 0.0  # the most CPU time one budgeted call (grader.training) used
         self.sandbox_memory: tuple[int, str] = (0, "")  # the largest peak of its sandboxes, and who counted it
         self.output_path = os.path.join(workdir, _OUTPUT_NAME)
         self.deadline = time.monotonic() + limits.job_timeout
@@ -271,6 +272,8 @@ class StudentSession:
         reply, out_blobs, limit = self._exchange(header, [payload.getvalue()], what, timeout=budget.wall_seconds,
                                                  reply_limit=budget.reply_bytes, timeout_note=budget.note)
         cpu_after = self.cpu_seconds_used()
+        if cpu_before is not None and cpu_after is not None:
+            self.training_cpu_seconds = max(self.training_cpu_seconds, cpu_after - cpu_before)
         if cpu_before is not None and cpu_after is not None and cpu_after - cpu_before > budget.cpu_seconds:
             raise self._fault(StudentFault(
                 f"{what} ran out of its budget: it used more than {budget.cpu_seconds:g} s of CPU time{budget.note}"

@@ -68,6 +68,9 @@ class JobResult:
     # set, pages shared with the zygote included: where there is no memory cgroup).
     memory_peak: int = 0
     memory_counted_by: str = ""
+    # The most CPU time one training call (grader.call_training) used, in seconds, as the kernel counted
+    # it for the sandbox (0: no training call). A fact about the run, never part of a score or message.
+    training_cpu_seconds: float = 0.0
     # The text of the submission's Python files as graded (name, text), capped (grader.codeview); ()
     # in results stored before the field existed. Shown on the student's page, never in exports.
     sources: tuple[tuple[str, str], ...] = ()

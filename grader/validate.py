@@ -81,7 +81,8 @@ def usage_against_limits(limits: Limits, result: JobResult) -> tuple[str, list[s
     takes longer than the test that makes it, so the slowest test is shown beside `call_timeout` (a
     bound, not judged: one test makes many calls). Memory is the largest peak of its sandboxes against
     `memory_mb`, judged only where a memory cgroup counted it (a resident set also holds the pages
-    shared with the zygote, which the limit does not count).
+    shared with the zygote, which the limit does not count). A training call's CPU time is measured
+    (grader.call_training): the slowest one is judged against `train_cpu_seconds`.
     """
     mib = result.memory_peak / (1 << 20)
     if result.memory_counted_by == "cgroup":
@@ -96,6 +97,15 @@ def usage_against_limits(limits: Limits, result: JobResult) -> tuple[str, list[s
         f"{slowest:.1f} s, {limits.call_timeout:g} s a call), {memory}"
     )
     tight = []
+    if result.training_cpu_seconds > 0:
+        usage += (
+            f"; slowest training call {result.training_cpu_seconds:.2f} of {limits.train_cpu_seconds:g} s CPU"
+            + ("" if limits.train_reference_seconds is None else f" (recorded for the reference: {limits.train_reference_seconds:g} s)")
+        )
+        if result.training_cpu_seconds * MARGIN > limits.train_cpu_seconds:
+            tight.append(
+                f"a training call used {result.training_cpu_seconds:.2f} s of the {limits.train_cpu_seconds:g} s CPU budget"
+            )
     if result.duration * MARGIN > limits.job_timeout:
         tight.append(f"it took {result.duration:.1f} s of the job's {limits.job_timeout:g} s")
     if result.memory_counted_by == "cgroup" and result.memory_peak * MARGIN > limits.memory_mb << 20:

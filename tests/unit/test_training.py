@@ -292,3 +292,19 @@ def test_the_gpu_plan_falls_back_to_the_cpu_and_says_why(tmp_path):
     assert admitted.device == "cuda:1"
     assert [p.rsplit("/", 1)[1] for p in admitted.device_files] == ["nvidiactl", "nvidia-uvm", "nvidia1"]
     assert gpu.plan("never", present, sandbox_admits=True).device == "cpu"
+
+
+def test_validate_shows_the_slowest_training_call_and_judges_it_against_its_budget():
+    from grader.results import JobResult
+    from grader.validate import usage_against_limits
+
+    limits = Limits(train_cpu_seconds=4, train_timeout=8, train_reference_seconds=0.05)
+    result = JobResult(student="reference", assignment="hw5", problem="p", status="graded", score=10, max_score=10,
+                       duration=1.0, training_cpu_seconds=0.06)
+    usage, tight = usage_against_limits(limits, result)
+    assert usage.endswith("; slowest training call 0.06 of 4 s CPU (recorded for the reference: 0.05 s)")
+    assert tight == []
+    usage, tight = usage_against_limits(limits, JobResult(**{**result.to_dict(), "training_cpu_seconds": 2.5}))
+    assert tight == ["a training call used 2.50 s of the 4 s CPU budget"]
+    untrained, _ = usage_against_limits(limits, JobResult(**{**result.to_dict(), "training_cpu_seconds": 0.0}))
+    assert "training call" not in untrained

@@ -82,6 +82,8 @@ def make_class(course: Path, assignments: list[str], students: int) -> dict[str,
     problems: dict[str, list[ProblemSpec]] = {}
     for a in assignments:
         shutil.copytree(ROOT / "problems" / a, course / "problems" / a, ignore=shutil.ignore_patterns("__pycache__"))
+        if (ROOT / "course_helpers").is_dir() and not (course / "course_helpers").exists():
+            shutil.copytree(ROOT / "course_helpers", course / "course_helpers", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(ROOT / "reference" / a, course / "reference" / a, ignore=shutil.ignore_patterns("__pycache__"))
         spec = load_assignment(course, a)
         problems[a] = list(spec.problems)
@@ -151,6 +153,9 @@ def run_floor(course: Path, problems: dict[str, list[ProblemSpec]], students: in
 
     torch.set_num_threads(1)
     sys.dont_write_bytecode = True
+    from grader import extensions
+
+    extensions.install(course)
     wall, cpu = time.perf_counter(), time.process_time()
     jobs = 0
     for a, specs in problems.items():

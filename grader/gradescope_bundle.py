@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grader import extensions
 from grader.packaging import write_installable
 from grader.spec import AssignmentSpec, SpecError, load_assignment
 
@@ -119,6 +120,9 @@ def build_bundle(root: Path, assignment_id: str, out: Path, *, require: Sequence
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     write_installable(staging, requirements_header="# The grader's requirements")
     shutil.copytree(root / "problems" / assignment.id, staging / "problems" / assignment.id, ignore=ignore)
+    helpers = extensions.folder(root)
+    if helpers is not None:  # the course's helpers, which its tests import (grader.extensions)
+        shutil.copytree(helpers, staging / extensions.PACKAGE, ignore=ignore)
     (staging / "reference" / assignment.id).mkdir(parents=True)
     for problem in assignment.problems:
         shutil.copy(problem.reference, staging / "reference" / assignment.id / problem.reference.name)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import __version__
+from grader.errors import BankError
 from grader.forbidden import find_forbidden
 from grader.results import JobResult, Status
 from grader.sandbox.client import Zygote
@@ -176,6 +177,12 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
     ]
     log = io.StringIO()  # pytest's own report: only shown when the bank itself is broken
     try:
+        from grader import extensions
+
+        try:
+            extensions.install(extensions.course_root(problem.folder))  # the course's helpers, for its tests
+        except BankError as exc:
+            plugin.errors.append(str(exc))
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             exit_code = pytest.main(args, plugins=[plugin])
     finally:

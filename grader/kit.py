@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader import extensions
 from grader.answers import ANSWERS_FILE
 from grader.errors import KitError
 from grader.packaging import requirements, write_installable
@@ -245,8 +246,10 @@ class _RecordingPlugin:
     """Runs a problem's public tests with the reference in the student's place (trusted, at kit-build time)."""
 
     def __init__(self, problem: ProblemSpec) -> None:
+        from grader import extensions
         from grader.plugin import load_reference
 
+        extensions.install(extensions.course_root(problem.folder))  # the course's helpers, for its tests
         self.problem = problem
         self.reference = load_reference(problem)
         self.current = ""
@@ -468,6 +471,9 @@ def build_kit(root: Path, assignment_id: str, out: Path) -> Kit:
     a_dir = out / "problems" / assignment.id
     a_dir.mkdir(parents=True)
     shutil.copy(root / "problems" / assignment.id / "assignment.toml", a_dir / "assignment.toml")
+    helpers = extensions.folder(root)
+    if helpers is not None:  # public tests may import the course's helpers (grader.extensions)
+        shutil.copytree(helpers, out / extensions.PACKAGE, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
     (out / "reference" / assignment.id).mkdir(parents=True)
     for problem in assignment.problems:
         kit.problems.append(_kit_problem(root, problem, a_dir / problem.id, out, kit.warnings))

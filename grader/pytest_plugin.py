@@ -229,9 +229,13 @@ class BankRun:
     def pytest_collectstart(self, collector: pytest.Collector) -> None:
         from grader.plugin import register_profile
 
-        # @given takes the settings in force when the test module is imported: pin them before it is.
+        # @given takes the settings in force when the test module is imported: pin them before it is,
+        # and make the course's own helpers importable (grader.extensions).
         if isinstance(collector, pytest.Module) and (problem := self.problem_of(collector.path)) is not None:
             register_profile(problem.max_examples)
+            from grader import extensions
+
+            extensions.install(extensions.course_root(problem.folder))
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:

@@ -1,12 +1,18 @@
-"""Unit tests for the flat CNN stacks strategy (grader.strategies.cnn_stacks)."""
+"""Unit tests for the demo course's flat CNN stacks strategy (course_helpers.nets.cnn_stacks)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from hypothesis import given, settings
 from torch import nn
 
-from grader.strategies import CnnStack, StackLayer, cnn_stacks
+from grader import extensions
+
+extensions.install(Path(__file__).resolve().parents[2])  # the demo course: the repository itself
+
+from course_helpers.nets import CnnStack, StackLayer, cnn_stacks  # noqa: E402
 
 KINDS = {"Conv2d": nn.Conv2d, "MaxPool2d": nn.MaxPool2d, "AvgPool2d": nn.AvgPool2d, "ReLU": nn.ReLU,
          "BatchNorm2d": nn.BatchNorm2d}

@@ -308,3 +308,32 @@ def test_validate_shows_the_slowest_training_call_and_judges_it_against_its_budg
     assert tight == ["a training call used 2.50 s of the 4 s CPU budget"]
     untrained, _ = usage_against_limits(limits, JobResult(**{**result.to_dict(), "training_cpu_seconds": 0.0}))
     assert "training call" not in untrained
+
+
+@pytest.mark.parametrize(("forged", "message"), [
+    ("[]", "train: no readable account of the trained model came back from its sandbox"),
+    ("[('module', (), ()), ('other',), ('other',)]", "train changed the model's architecture: its state lacks "
+     "0.weight, 0.bias, 2.weight, 2.bias"),
+    ("[('module', ((['list'], 1),), ()), ('other',), ('other',)]",
+     "train: no readable account of the trained model came back from its sandbox"),
+    ("[('module', real[0][1], [(['x'], True, '')]), ('other',), ('other',)]",
+     "train: no readable account of the trained model came back from its sandbox"),
+])
+def test_a_forged_account_of_the_trained_model_is_the_students_failure(student, forged, message):
+    # Student code owns its sandbox, the grader's code there included: it may replace the function that
+    # takes the arguments' account after a call. What comes back is then only data, checked here.
+    m = student(f"""
+        import sys
+        server = sys.modules["grader.sandbox.server"]
+        taken = server.argument_images
+        def forged(args, kwargs, copy=False):
+            real = taken(args, kwargs, copy=copy)
+            return {forged}
+        server.argument_images = forged
+        def train(model, x, y):
+            return []
+    """)
+    model, x, y = model_and_data()
+    with pytest.raises(AssertionError) as info:
+        call_training(m.train, model, x, y)
+    assert str(info.value) == message

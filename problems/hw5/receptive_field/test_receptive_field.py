@@ -5,7 +5,7 @@ from hypothesis import given, note
 from torch import nn
 
 from grader import assert_close, call_pure, points
-from grader.strategies import CnnStack, cnn_stacks
+from course_helpers.nets import CnnStack, cnn_stacks
 
 CONV_ONLY = ("Conv2d",)
 CONV_AND_POINTWISE = ("Conv2d", "ReLU", "BatchNorm2d")

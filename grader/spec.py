@@ -191,11 +191,13 @@ def _between(lo: int, hi: int) -> Callable[[Any], str | None]:
 _NUMBER = (int, float)
 
 _PROBLEM_KEYS: dict[str, _Key] = {
-    "id": _Key((str,), required=True, rule=_identifier),
+    # id, module, names and points may be left out: they come from the folder's name, the id, the
+    # reference's __all__ and the tests' @points markers (see _implied).
+    "id": _Key((str,), rule=_identifier),
     "title": _Key((str,), required=True, rule=_nonempty),
-    "module": _Key((str,), required=True, rule=_identifier),
-    "names": _Key((list,), required=True, rule=_identifiers),
-    "points": _Key(_NUMBER, required=True, rule=_not_negative),
+    "module": _Key((str,), rule=_identifier),
+    "names": _Key((list,), rule=_identifiers),
+    "points": _Key(_NUMBER, rule=_not_negative),
     "forbidden": _Key((list,), rule=_dotted_names),
     "secret": _Key((bool,)),
     "limits": _Key((dict,)),
@@ -340,9 +342,11 @@ def load_problem(root: Path, assignment: str, problem_id: str) -> ProblemSpec:
     _check(path, data.get("limits", {}), _LIMIT_KEYS, "limits.")
     _check(path, data.get("hypothesis", {}), _HYPOTHESIS_KEYS, "hypothesis.")
     _check(path, data.get("mutation", {}), _MUTATION_KEYS, "mutation.")
-    if data["id"] != problem_id:
+    if data.get("id", problem_id) != problem_id:
         raise SpecError(f"{path}: id = {data['id']!r} must equal the folder's name {problem_id!r}")
     _check_budgets(path, data.get("limits", {}))
+    reference = root / "reference" / assignment / f"{problem_id}.py"
+    data = _implied(path, data, problem_id, folder / f"test_{problem_id}.py", reference)
     spec = ProblemSpec(
         assignment=assignment,
         id=problem_id,
@@ -357,7 +361,7 @@ def load_problem(root: Path, assignment: str, problem_id: str) -> ProblemSpec:
         equivalent_mutants=tuple(data.get("mutation", {}).get("equivalent", [])),
         gpu=data.get("gpu", "never"),
         folder=folder,
-        reference=root / "reference" / assignment / f"{problem_id}.py",
+        reference=reference,
     )
     for needed in (spec.test_file, spec.statement, spec.reference):
         if not needed.is_file():
@@ -366,6 +370,94 @@ def load_problem(root: Path, assignment: str, problem_id: str) -> ProblemSpec:
         raise SpecError(f"{path}: problem {problem_id!r} needs a mutants/ folder")
     spec.mutants()  # validates the mutants' declarations
     return spec
+
+
+def _implied(path: Path, data: dict[str, Any], problem_id: str, tests: Path, reference: Path) -> dict[str, Any]:
+    """problem.toml with what it left out filled in from what says it already.
+
+    `id` is the folder's name; `module` is the id; `names` is the reference's `__all__` (a literal
+    list or tuple of strings); `points` is the sum of the test file's `@points(n)` markers (literal
+    numbers). Each is read from the source without running it; a key that cannot be implied must be
+    written, and the error says so.
+    """
+    data = dict(data)
+    data.setdefault("id", problem_id)
+    data.setdefault("module", problem_id)
+    if "names" not in data:
+        names = _literal_all(reference)
+        if not names:
+            raise SpecError(
+                f"{path}: names is missing and {reference} defines no literal __all__: list the API in "
+                "names = [...], or define __all__ = [...] in the reference"
+            )
+        problem = _identifiers(names)
+        if problem:
+            raise SpecError(f"{path}: names (from {reference}'s __all__) {problem}")
+        data["names"] = names
+    if "points" not in data:
+        total = _points_in(tests)
+        if total is None:
+            raise SpecError(
+                f"{path}: points is missing and {tests} does not give every test a literal @points(n): "
+                "write points = N"
+            )
+        data["points"] = total
+    return data
+
+
+def _literal_all(reference: Path) -> list[str] | None:
+    """The reference's `__all__` if it is a literal list or tuple of strings."""
+    import ast
+
+    try:
+        tree = ast.parse(reference.read_text())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and node.value is not None:
+                try:
+                    value = ast.literal_eval(node.value)
+                except ValueError:
+                    return None
+                if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+                    return list(value)
+                return None
+    return None
+
+
+def _points_in(tests: Path) -> float | None:
+    """The sum of the test functions' `@points(n)` (or `@grader.points(n)`) markers; None if any is not literal."""
+    import ast
+
+    try:
+        tree = ast.parse(tests.read_text())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    total, found = 0.0, False
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.name.startswith("test"):
+            continue
+        marks = [
+            d for d in node.decorator_list
+            if isinstance(d, ast.Call) and (
+                (isinstance(d.func, ast.Name) and d.func.id == "points")
+                or (isinstance(d.func, ast.Attribute) and d.func.attr == "points")
+            )
+        ]
+        parametrized = any("parametrize" in ast.unparse(d) for d in node.decorator_list)
+        if len(marks) != 1 or len(marks[0].args) != 1 or parametrized:  # a parametrized test counts per case
+            return None
+        try:
+            value = ast.literal_eval(marks[0].args[0])
+        except ValueError:
+            return None
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return None
+        total += float(value)
+        found = True
+    return total if found else None
 
 
 def _check_budgets(path: Path, limits: dict[str, Any]) -> None:

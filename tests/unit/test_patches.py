@@ -73,3 +73,4 @@ def test_diff_mutants_and_alternatives_are_read_with_the_files(tmp_path):
     (problem / "mutants/plain.diff").write_text("# fails: test_f\n" + unified(REFERENCE, wrong))
     with pytest.raises(SpecError, match="plain.py: plain.diff has the same name"):
         spec.mutants()
+

@@ -20,6 +20,7 @@ SIGNALS = {
     "grader.sandbox.server._CallTimeout",  # a call ran past its deadline, inside the sandbox
     "grader.forbidden.SourceNotScanned",  # the scan gave up; the tripwires still apply
     "grader.answers.NotPlainData",  # a recorded answer that is not plain data
+    "grader.lockstep.Diverged",  # a replay that cannot follow its recording: the test runs under Hypothesis
 }
 
 

@@ -352,10 +352,12 @@ class StudentSession:
             else:
                 message = f"{what} crashed: the process {describe_exit(gone.status)}"
             raise self._fault(StudentFault(message)) from None
-        except wire.ReplyTooLarge:
+        except wire.ReplyTooLarge as exc:
             self.close()
+            if reply_limit is None:  # the channel's own limit: a frame no honest reply reaches
+                raise self._fault(StudentFault(f"{what} broke the grader's protocol ({exc})")) from None
             raise self._fault(StudentFault(
-                f"{what} sent back more than the {_mib(reply_limit or wire.MAX_FRAME_BYTES)} the grader accepts for this "
+                f"{what} sent back more than the {_mib(reply_limit)} the grader accepts for this "
                 "call (were the arguments' tensors replaced by larger ones?)"
             )) from None
         except wire.ProtocolError as exc:

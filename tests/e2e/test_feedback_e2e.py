@@ -114,7 +114,9 @@ def run_printed(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def with_reproduce_line(test_file: Path, name: str, line: str) -> None:
     source = test_file.read_text()
-    source = source.replace("from hypothesis import given\n", "from hypothesis import given, reproduce_failure\n", 1)
+    # The import goes before the file's first plain import, whatever its own imports look like.
+    first = source.index("\nimport ") + 1
+    source = source[:first] + "from hypothesis import reproduce_failure\n" + source[first:]
     test_file.write_text(source.replace(f"\ndef {name}(", f"\n{line}\ndef {name}(", 1))
 
 

@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.e2e.conftest import REPO, run_cli
+from .conftest import REPO, run_cli
 
 
 def training_course(root: Path) -> Path:

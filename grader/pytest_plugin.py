@@ -126,7 +126,8 @@ class _ProblemRun:
 
 
 def _copy_student(source: Path, problem: Any, target: Path) -> None:
-    """The student's files as grading sees them: a folder's plain files, or one file as the problem's module."""
+    """The student's files as grading sees them: a folder's plain files, or one file as the problem's module
+    (a `.diff` is applied to the reference first, as grader validate does with a diff mutant)."""
     from grader.jobs import read_submission
     from grader.layouts import convert_notebooks
 
@@ -138,6 +139,8 @@ def _copy_student(source: Path, problem: Any, target: Path) -> None:
             path.write_bytes(data)
     elif source.suffix == ".ipynb":
         shutil.copy(source, target / source.name)
+    elif source.suffix == ".diff":  # a mutant or alternative written as a diff against the reference
+        (target / problem.module_file).write_text(problem.solution_source(source))
     else:
         shutil.copy(source, target / problem.module_file)
     convert_notebooks(target, modules=(problem.module_file,), keep_names=frozenset(problem.names))

@@ -153,7 +153,7 @@ def test_the_class_page_shows_what_changed_and_the_students_first(graded_course,
 @pytest.fixture(scope="module")
 def graded_training_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """hw5's training problem alone, graded for a student who trains right and one who never zeroes gradients."""
-    from tests.e2e.conftest import REPO, run_cli
+    from .conftest import REPO, run_cli
 
     root = tmp_path_factory.mktemp("training-course")
     shutil.copytree(REPO / "problems/hw5/label_memorization", root / "problems/hw5/label_memorization",

@@ -20,7 +20,7 @@ def test_a_scaffolded_problem_validates_out_of_the_box(tmp_path):
     assert "ok   hw9/leaky mutant mask_includes_zero: loses 3 points as declared (7/10)" in result.stdout
     assert "6 passed, 0 failed" in result.stdout
 
-    mutant = tmp_path / "problems/hw9/leaky/mutants/mask_includes_zero.py"
+    mutant = tmp_path / "problems/hw9/leaky/mutants/mask_includes_zero.diff"  # a diff mutant, applied
     pytest_run = subprocess.run(
         [sys.executable, "-m", "pytest", "problems/hw9/leaky", "-q", "-p", "no:cacheprovider", "--student", str(mutant)],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,

@@ -70,13 +70,26 @@ _unrecordable: set[str] = set()
 
 def test_key(path: Path, name: str, max_examples: int) -> str:
     """A recording's key: the test file's content, the test's name and the examples asked for."""
-    try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        digest = "unreadable"
     import hypothesis
 
-    return f"{path}::{name}::{digest}::{max_examples}::{hypothesis.__version__}"
+    return f"{path}::{name}::{_digest(path)}::{max_examples}::{hypothesis.__version__}"
+
+
+def _digest(path: Path) -> str:
+    """The test file's hash, read once per version of the file (every test of every job asks for it)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return "unreadable"
+    return _digest_of(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest_of(path: str, mtime_ns: int, size: int) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
 
 
 def forget_all() -> None:

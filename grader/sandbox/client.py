@@ -8,20 +8,25 @@ of the job (`Zygote.failure`); the run's `SharedZygote` replaces it and the job 
 from __future__ import annotations
 
 import array
+import fcntl
+import hashlib
 import json
 import os
 import select
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from grader.errors import ZygoteError
+from grader.errors import UsageError, ZygoteError
 
 _GRADER_ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
 
@@ -55,6 +60,7 @@ class Zygote:
     _tmpdir: str | None = None
     _ready: bool = True  # a zygote known only by its address is taken as ready
     failure: ZygoteError | None = None  # set when a spawn failed: every later spawn fails at once
+    kept: bool = False  # a kept zygote (see SharedZygote): closing this handle leaves it running
 
     @classmethod
     def start(cls) -> Zygote:
@@ -64,10 +70,12 @@ class Zygote:
         return zygote
 
     @classmethod
-    def launch(cls, address: str | None = None) -> Zygote:
+    def launch(cls, address: str | None = None, *, idle: float | None = None, lock_fd: int | None = None) -> Zygote:
         """Start a zygote without waiting for it: it imports torch while this process does other work.
 
         With `address`, it listens there (replacing a zygote that did); else in a fresh private folder.
+        With `idle`, the zygote is kept: it outlives this process, in a session of its own, and leaves
+        after `idle` seconds without a client; it closes `lock_fd` (handed to it) once it listens.
         """
         tmpdir = None
         if address is None:
@@ -80,14 +88,19 @@ class Zygote:
             "from grader.sandbox.zygote import main; main()"
         )
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")}
+        kept = [] if idle is None else ["--idle", repr(float(idle))]
+        if lock_fd is not None:
+            kept += ["--lock-fd", str(lock_fd)]
         process = subprocess.Popen(
-            [sys.executable, "-E", "-s", "-c", bootstrap, address],
+            [sys.executable, "-E", "-s", "-c", bootstrap, address, *kept],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             cwd=os.path.dirname(address),
             env=env,
+            start_new_session=idle is not None,  # a Ctrl-C at the check's terminal is not for a kept zygote
+            pass_fds=() if lock_fd is None else (lock_fd,),
         )
-        return cls(address=address, process=process, _tmpdir=tmpdir, _ready=False)
+        return cls(address=address, process=process, _tmpdir=tmpdir, _ready=False, kept=idle is not None)
 
     def wait_ready(self, timeout: float = ZYGOTE_START_TIMEOUT) -> None:
         """Block until a launched zygote says it is ready; ZygoteError if it died or took too long."""
@@ -104,6 +117,11 @@ class Zygote:
         self._ready = True
 
     def close(self) -> None:
+        if self.kept and self.failure is None:
+            if self.process is not None and self.process.stdout is not None:
+                self.process.stdout.close()
+            self.process = None  # it runs on, in its own session; it leaves when idle
+            return
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -180,6 +198,83 @@ class Zygote:
                 raise
 
 
+KEEP_WARM_ENV = "GRADER_KEEP_WARM"
+KEEP_WARM_DEFAULT = 600.0
+
+
+def keep_warm_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    """How long a student's `grader check` keeps its sandbox zygote for the next check, in seconds.
+
+    `$GRADER_KEEP_WARM` (default 600; 0 or "off" keeps none). A value that is not a number is an error.
+    """
+    raw = environ.get(KEEP_WARM_ENV, "").strip().lower()
+    if raw in ("", "on"):
+        return KEEP_WARM_DEFAULT
+    if raw in ("0", "off", "no", "false"):
+        return 0.0
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise UsageError(f"{KEEP_WARM_ENV}={raw!r}: expected a number of seconds, or 0 to keep nothing") from None
+    if not 0 <= seconds <= 86400 or seconds != seconds:
+        raise UsageError(f"{KEEP_WARM_ENV}={raw!r}: expected between 0 and 86400 seconds")
+    return seconds
+
+
+def _private_folder() -> str | None:
+    """A folder for this user's kept zygotes that no other user can enter or replace; None if none can be had."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = runtime if runtime and os.path.isabs(runtime) else tempfile.gettempdir()
+    folder = os.path.join(base, f"grader-{os.getuid()}")
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    try:
+        info = os.lstat(folder)
+    except OSError:
+        return None
+    # Someone else's folder, a symlink, or one others may write in: not a place for a socket we trust.
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    return folder
+
+
+def _install_key() -> str:
+    """What a kept zygote must share with this grader: the Python, the grader's files, the packages.
+
+    Names, sizes and times of the grader's modules, and the times of the interpreter's library and
+    site-packages folders (an install or upgrade there changes them), so a zygote started before an
+    upgrade is never reused. Not the script's or working folder: the zygote's path has neither.
+    """
+    digest = hashlib.sha256(f"{sys.executable}\0{sys.version}\0{_GRADER_ROOT}".encode())
+    package = os.path.join(_GRADER_ROOT, "grader")
+    for folder, subfolders, files in os.walk(package):
+        subfolders.sort()
+        for name in sorted(files):
+            if name.endswith(".py"):
+                info = os.stat(os.path.join(folder, name))
+                digest.update(f"{folder}/{name}:{info.st_size}:{info.st_mtime_ns}\0".encode())
+    paths = sysconfig.get_paths()
+    for entry in sorted({paths[name] for name in ("stdlib", "platstdlib", "purelib", "platlib") if name in paths}):
+        try:
+            digest.update(f"{entry}:{os.stat(entry).st_mtime_ns}\0".encode())
+        except OSError:
+            pass
+    return digest.hexdigest()[:20]
+
+
+def kept_zygote_address() -> str | None:
+    """Where this user's kept zygote for this grader and Python listens; None where none may be kept."""
+    folder = _private_folder()
+    if folder is None:
+        return None
+    address = os.path.join(folder, f"zygote-{_install_key()}.sock")
+    return address if len(os.fsencode(address)) < 100 else None  # a Unix socket's path is short
+
+
 class SharedZygote:
     """One sandbox zygote for a whole run of several assignments, started when a job first needs it.
 
@@ -188,13 +283,47 @@ class SharedZygote:
     CPU (a fresh `import torch`); a run with nothing to grade starts none. Its address stays the same
     for the whole run: a zygote that has died, or that a job found wedged, is replaced by a fresh one
     listening there (`recover`), so workers that hold the address use the new one.
+
+    With `keep` seconds (a student's `grader check`), the zygote is *kept*: it is looked for at this
+    user's private address for this grader and Python (`kept_zygote_address`), started there if none
+    answers, and left running when the run ends; it leaves after `keep` seconds without a client. The
+    next check then skips the zygote's start. A lock beside the socket makes concurrent checks share
+    one start: the zygote holds it until it listens.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep: float = 0.0) -> None:
         self._zygote: Zygote | None = None
         self._retired: list[Zygote] = []
         self._tmpdir: str | None = None
         self.replaced = 0
+        self.keep = keep
+        self.reused = False  # whether a kept zygote from an earlier run answered
+
+    def _kept(self) -> Zygote | None:
+        """A kept zygote at this user's address: one that answers, else one started now; None if none may be kept."""
+        address = kept_zygote_address()
+        if address is None:
+            return None
+        try:
+            lock = os.open(address[: -len(".sock")] + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        except OSError:
+            return None
+        try:
+            deadline = time.monotonic() + ZYGOTE_START_TIMEOUT
+            while True:  # another check may be starting one: it listens when the lock is free
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        return None
+                    time.sleep(0.05)
+            if Zygote(address=address).ping(timeout=2.0):
+                self.reused = True
+                return Zygote(address=address, kept=True)
+            return Zygote.launch(address, idle=self.keep, lock_fd=lock)
+        finally:
+            os.close(lock)
 
     def _address(self) -> str:
         if self._tmpdir is None:
@@ -203,10 +332,12 @@ class SharedZygote:
         return os.path.join(self._tmpdir, "zygote.sock")
 
     def launch(self) -> None:
-        """Start the zygote now, without waiting for it, unless one is running."""
+        """Start the zygote now, without waiting for it, unless one is running (or, kept, answers)."""
         if self._zygote is not None and self._zygote.process is not None and self._zygote.process.poll() is not None:
             self._zygote.close()
             self._zygote = None
+        if self._zygote is None and self.keep > 0:
+            self._zygote = self._kept()
         if self._zygote is None:
             self._zygote = Zygote.launch(self._address())
 

@@ -7,6 +7,10 @@ kernel killed it for memory), or a request to kill it. A client may also send `{
 no descriptor and gets `{"pong": true}`: that is how a wedged zygote is told from a busy one.
 Forking from here makes a sandbox cost milliseconds instead of a fresh `import torch`.
 
+A zygote started for a student's `grader check` may be *kept* (`--idle SECONDS`): it does not die
+with the grader that started it, serves later checks by the same user, and leaves once it has had
+no client and no sandbox for that long (see `grader.sandbox.client.SharedZygote`).
+
 Nothing a sandbox does may stall it: a sandbox keeps no descriptor of the zygote's (its listening
 socket, its clients' connections, its signal pipe, its stdout), only peers with the zygote's own uid
 are served, and a connection that does not send its request at once is dropped.
@@ -24,6 +28,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 from typing import Any
 
 from grader.sandbox import cgroup, confine
@@ -40,7 +45,14 @@ def describe_status(status: int) -> dict[str, Any]:
     return {"code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1}
 
 
-def _preload() -> None:
+def import_libraries() -> None:
+    """Import what every sandbox shares, the same whether or not torchvision is installed.
+
+    `torch._dynamo` comes in with torchvision, or else at a student's first `optimizer.step()`;
+    imported then, in the sandbox, it makes a cache folder in the shared temporary folder, which the
+    sandbox may not write: a correct training loop then failed with PermissionError. Imported here,
+    before any fork, that folder is made once, by the grader's own user.
+    """
     import numpy  # noqa: F401
     import torch
 
@@ -50,6 +62,15 @@ def _preload() -> None:
         import torchvision  # noqa: F401
     except Exception:
         pass
+    try:
+        import torch._dynamo  # noqa: F401
+        import torch.optim  # noqa: F401
+    except Exception:
+        pass
+
+
+def _preload() -> None:
+    import_libraries()
     import grader.sandbox.server  # noqa: F401
 
     confine.prepare()
@@ -146,7 +167,9 @@ def _share_cpus(cpus: Any) -> None:
             pass
 
 
-def serve_forever(listener: socket.socket) -> None:
+def serve_forever(listener: socket.socket, idle: float | None = None, bound_inode: int = -1) -> None:
+    """Fork sandboxes for clients until SIGTERM, or, with `idle`, until that many seconds pass with no
+    client connecting and no sandbox alive."""
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -154,9 +177,16 @@ def serve_forever(listener: socket.socket) -> None:
     listener.setblocking(False)
     clients: dict[int, socket.socket] = {}  # pid -> control connection
     base = confine.memory_cgroup_base()
+    last_active = time.monotonic()
     while True:
         watched = [listener.fileno(), wake_r] + [c.fileno() for c in clients.values()]
-        ready, _, _ = select.select(watched, [], [])
+        wait = None if idle is None or clients else max(0.0, last_active + idle - time.monotonic())
+        ready, _, _ = select.select(watched, [], [], wait)
+        if clients or ready:
+            last_active = time.monotonic()
+        elif idle is not None and time.monotonic() >= last_active + idle:
+            path = listener.getsockname()
+            _exit((path, bound_inode) if isinstance(path, str) else None)
         if wake_r in ready:
             os.read(wake_r, 4096)
             while True:
@@ -236,21 +266,42 @@ def _serve_connection(conn: socket.socket, listener: socket.socket, clients: dic
     return pid
 
 
-def _exit() -> None:
-    """Leave at once (SIGTERM), removing this zygote's memory cgroups."""
+def _exit(bound: tuple[str, int] | None = None) -> None:
+    """Leave at once (SIGTERM, or idle when kept), removing this zygote's memory cgroups and, given
+    the socket it `bound` (path, inode), that socket's name unless a newer zygote has taken it."""
     base = confine.memory_cgroup_base()
     if base is not None:
         cgroup.remove(base.path)
+    if bound is not None:
+        try:
+            if os.stat(bound[0]).st_ino == bound[1]:
+                os.unlink(bound[0])
+        except OSError:
+            pass
     os._exit(0)
 
 
+def _arguments(argv: list[str]) -> tuple[str, float | None, int | None]:
+    """The socket's path, and for a kept zygote its idle time and the launch lock's descriptor."""
+    path, idle, lock_fd = argv[0], None, None
+    rest = argv[1:]
+    while len(rest) >= 2:
+        flag, value, rest = rest[0], rest[1], rest[2:]
+        if flag == "--idle":
+            idle = float(value)
+        elif flag == "--lock-fd":
+            lock_fd = int(value)
+    return path, idle, lock_fd
+
+
 def main() -> None:
-    path = sys.argv[1]
+    path, idle, lock_fd = _arguments(sys.argv[1:])
     _preload()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # never outlive the grader
+        if idle is None:
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # never outlive the grader
     except OSError:
         pass
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -266,9 +317,22 @@ def main() -> None:
     listener.listen(64)
     signal.signal(signal.SIGTERM, lambda *_: _exit())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle; it closes the zygote
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    serve_forever(listener)
+    try:
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+    except OSError:
+        if idle is None:
+            raise  # the grader that started this zygote is gone
+    if idle is not None:
+        # Kept: the check that started it ends soon, and later ones are not its audience. Then let
+        # checks waiting on the launch lock in (this zygote listens now).
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        if lock_fd is not None:
+            os.close(lock_fd)
+    serve_forever(listener, idle, os.stat(path).st_ino)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,78 @@
+"""A student's `grader check` keeps its sandbox zygote: the setting, the private folder, the key."""
+
+from __future__ import annotations
+
+import os
+import sysconfig
+
+import pytest
+
+from grader.errors import UsageError
+from grader.sandbox import client
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [(None, client.KEEP_WARM_DEFAULT), ("", client.KEEP_WARM_DEFAULT), ("on", client.KEEP_WARM_DEFAULT),
+     ("0", 0.0), ("off", 0.0), ("no", 0.0), ("30", 30.0), ("2.5", 2.5)],
+)
+def test_the_setting_reads_seconds_or_off(raw: str | None, seconds: float) -> None:
+    environ = {} if raw is None else {client.KEEP_WARM_ENV: raw}
+    assert client.keep_warm_seconds(environ) == seconds
+
+
+@pytest.mark.parametrize("raw", ["soon", "-1", "1e9", "nan"])
+def test_a_bad_setting_is_a_usage_error_that_names_it(raw: str) -> None:
+    with pytest.raises(UsageError, match=client.KEEP_WARM_ENV):
+        client.keep_warm_seconds({client.KEEP_WARM_ENV: raw})
+
+
+def test_the_address_is_in_a_folder_only_this_user_can_enter(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    address = client.kept_zygote_address()
+    assert address is not None and os.path.dirname(address) == str(tmp_path / f"grader-{os.getuid()}")
+    assert os.stat(os.path.dirname(address)).st_mode & 0o777 == 0o700
+
+
+def test_a_folder_others_may_write_in_keeps_nothing(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    folder = tmp_path / f"grader-{os.getuid()}"
+    folder.mkdir()
+    folder.chmod(0o777)
+    assert client.kept_zygote_address() is None
+
+
+def test_a_symlinked_folder_keeps_nothing(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (tmp_path / f"grader-{os.getuid()}").symlink_to(elsewhere)
+    assert client.kept_zygote_address() is None
+
+
+def test_an_overlong_folder_keeps_nothing(tmp_path, monkeypatch) -> None:
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
+    assert client.kept_zygote_address() is None
+
+
+def test_installing_a_package_changes_the_key(tmp_path, monkeypatch) -> None:
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    paths = {**sysconfig.get_paths(), "purelib": str(site), "platlib": str(site)}
+    monkeypatch.setattr(client.sysconfig, "get_paths", lambda: paths)
+    before = client._install_key()
+    assert client._install_key() == before  # stable while nothing changes
+    (site / "torch-9.9.dist-info").mkdir()
+    os.utime(site, ns=(os.stat(site).st_atime_ns, os.stat(site).st_mtime_ns + 10**9))
+    assert client._install_key() != before
+
+
+def test_a_relative_runtime_folder_is_not_used(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "relative/run")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(client.tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    address = client.kept_zygote_address()
+    assert address is not None and address.startswith(str(tmp_path))
+

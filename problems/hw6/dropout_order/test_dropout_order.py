@@ -1,7 +1,7 @@
 """Tests for hw6/dropout_order: the table for the seed's three activations, and the numerical decision
 on many activation modules (including ones that look linear near 0 but saturate further out)."""
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from torch import nn
 
@@ -23,9 +23,15 @@ smooth = st.sampled_from([
     nn.Sigmoid, nn.Tanh, nn.ELU, nn.Softplus, nn.GELU, nn.SiLU, nn.Softsign, nn.SELU, nn.CELU, nn.Mish,
     nn.LogSigmoid, nn.Tanhshrink,
 ]).map(lambda cls: (cls(), False))
+# Clips beyond 100 but below 99 c, where c = 1/(1-p) >= 1/0.95 for every rate: such a Hardtanh is the
+# identity on [-100, 100], yet sigma(c z) is clipped for every z in (bound / c, 100], an interval at
+# least 1.2 long. Only a probe that evaluates sigma at c z itself, with c > 1, past 100 sees it: one
+# that keeps c z inside [-100, 100], or scales by 1 - p (or anything below 1), answers True.
+far_bounds = st.floats(100.5, 104.0).map(lambda v: round(v, 2))
 saturating = st.one_of(
     st.just(nn.ReLU6()).map(lambda m: (m, False)),
     st.tuples(bounds, bounds).map(lambda ab: (nn.Hardtanh(-ab[0], ab[1]), False)),
+    st.tuples(far_bounds, far_bounds).map(lambda ab: (nn.Hardtanh(-ab[0], ab[1]), False)),
     thresholds.map(lambda t: (nn.Hardshrink(t), False)),
     thresholds.map(lambda t: (nn.Threshold(t, 0.0), False)),
     thresholds.map(lambda t: (nn.Softshrink(t), False)),
@@ -61,6 +67,7 @@ def test_decides_common_activations(student, case, p):
 
 @points(3)
 @given(case=st.one_of(saturating, piecewise_linear_commuting), p=rates)
+@example(case=(nn.Hardtanh(-150.0, 150.0), False), p=0.5)  # every run: c = 2, sigma(c z) clips for z in (75, 100]
 def test_decides_activations_that_look_linear_near_zero(student, case, p):
     decide(student, case, p)
 

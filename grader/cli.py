@@ -257,6 +257,12 @@ def _mutation_report(table: Sequence[tuple[str, int, int, int, int]], checks: Se
     ]
     survivors = [c for c in checks if c.subject.startswith("auto ") and not c.ok]
     lines += [f"- `{c.assignment}/{c.problem}` `{c.subject[5:]}`: {c.detail}" for c in survivors] or ["None."]
+    equivalent = [c for c in checks if c.subject.startswith("auto ") and c.ok and c.detail.startswith("equivalent:")]
+    lines += ["", "## Recorded as equivalent", "",
+              "Each computes what the reference computes on every input the statement allows; the reason is",
+              "the one recorded in the problem's `problem.toml`.", ""]
+    lines += [f"- `{c.assignment}/{c.problem}` `{c.subject[5:]}`: {c.detail[len('equivalent:'):].strip()}"
+              for c in equivalent] or ["None."]
     return "\n".join(lines) + "\n"
 
 

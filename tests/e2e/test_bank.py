@@ -62,5 +62,9 @@ def test_mutation_analysis_lists_a_survivor_until_it_is_recorded_as_equivalent(t
     assert survivor in (tmp_path / "mutation.md").read_text()
 
     (problem / "problem.toml").write_text(toml + f'\n[mutation]\nequivalent = ["{survivor}  only f(0) is asked"]\n')
-    recorded = run_cli("--root", str(tmp_path), "validate", "a", "--mutate", "--jobs", "1", timeout=600)
+    recorded = run_cli("--root", str(tmp_path), "validate", "a", "--mutate", "--jobs", "1",
+                       "--mutation-report", str(tmp_path / "mutation.md"), timeout=600)
     assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    report = (tmp_path / "mutation.md").read_text()
+    surviving, equivalent = report.split("## Recorded as equivalent")
+    assert survivor not in surviving and f"`a/p` `{survivor}`: only f(0) is asked" in equivalent

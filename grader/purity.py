@@ -17,8 +17,8 @@ _SCALARS = (bool, int, float, str)
 
 
 def image(value: Any, *, copy: bool = True) -> tuple[Any, ...]:
-    """What `value` holds: tensors, module state and modes, nested lists, tuples and dicts, and the
-    plain numbers and strings inside them (an entry of a list can be replaced: `widths[0] = 3`).
+    """What `value` holds: tensors, module state, modes and hook counts, nested lists, tuples and dicts,
+    and the plain numbers and strings inside them (an entry of a list can be replaced: `widths[0] = 3`).
 
     With `copy=False` tensors are not cloned: for an image that is sent at once, or of objects that
     cannot change before it is compared.
@@ -30,7 +30,7 @@ def image(value: Any, *, copy: bool = True) -> tuple[Any, ...]:
             (key, _tensor(v, copy)) for key, v in value.state_dict(keep_vars=True).items() if isinstance(v, torch.Tensor)
         )
         modes = tuple((name, bool(m.training), str(m.extra_repr())) for name, m in value.named_modules())
-        return ("module", state, modes)
+        return ("module", state, modes, _hook_counts(value))
     if isinstance(value, (list, tuple)):
         return ("seq", type(value).__name__, tuple(image(v, copy=copy) for v in value))
     if isinstance(value, dict):
@@ -90,7 +90,7 @@ def changed_part(before: tuple[Any, ...], after: Any) -> str | None:
                     what = "train/eval mode" if old[1] != new[1] else "settings"
                     return f" ({what} of {old[0] or 'the module'})"
             return " (its submodules)"
-        return None
+        return _hooks_left(before[3], after[3] if len(after) > 3 else None)
     if kind == "seq":
         if after[1] != before[1] or len(after[2]) != len(before[2]):
             return " (its length)"
@@ -109,6 +109,33 @@ def changed_part(before: tuple[Any, ...], after: Any) -> str | None:
                 return f"[{key}]{where}"
         return None
     raise ValueError(f"unknown image kind {kind!r}")
+
+
+_HOOK_KINDS = ("forward", "forward-pre", "backward")
+
+
+def _hook_counts(module: torch.nn.Module) -> tuple[int, int, int]:
+    """How many forward, forward-pre and backward hooks (old-style, full and pre) are registered on
+    `module` and its submodules: a hook left registered changes what the caller's model does."""
+    counts = [0, 0, 0]
+    for m in module.modules():
+        counts[0] += len(getattr(m, "_forward_hooks", ()))
+        counts[1] += len(getattr(m, "_forward_pre_hooks", ()))
+        counts[2] += len(getattr(m, "_backward_hooks", ())) + len(getattr(m, "_backward_pre_hooks", ()))
+    return (counts[0], counts[1], counts[2])
+
+
+def _hooks_left(before: Any, after: Any) -> str | None:
+    """" (left 3 forward hooks registered on it)" where the hook counts differ, None where they agree."""
+    if not isinstance(after, tuple) or len(after) != len(_HOOK_KINDS) or not all(type(n) is int for n in after):
+        raise ValueError("the image of an argument after the call is malformed")
+    if tuple(after) == tuple(before):
+        return None
+    added = [(n - b, kind) for b, n, kind in zip(before, after, _HOOK_KINDS) if n > b]
+    if not added:
+        return " (removed hooks that were registered on it)"
+    parts = [f"{d} {kind} hook{'s' if d > 1 else ''}" for d, kind in added]
+    return f" (left {' and '.join(parts)} registered on it)"
 
 
 def _tensor(value: torch.Tensor, copy: bool) -> torch.Tensor:

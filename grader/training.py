@@ -95,7 +95,9 @@ def call_training(fn: Any, model: nn.Module, *args: Any, **kwargs: Any) -> Train
     trained = _trained_copy(model, before[0], after[0], label)
     try:
         changed = changed_arguments(before[1:], list(after[1:]), kwargs)
-        mode_change = changed_part(("module", (), before[0][2]), ("module", (), after[0][2]))
+        # The modes alone: hooks left on the sandbox's copy of the model do not reach the trained copy.
+        hooks = before[0][3]
+        mode_change = changed_part(("module", (), before[0][2], hooks), ("module", (), after[0][2], hooks))
     except (ValueError, TypeError, IndexError):
         raise AssertionError(f"{label}: no readable account of its arguments came back from its sandbox") from None
     changed = [_shift_argument(name) for name in changed]
@@ -114,7 +116,7 @@ def _shift_argument(name: str) -> str:
 def _trained_copy(model: nn.Module, before: tuple[Any, ...], after: Any, label: str) -> nn.Module:
     """A copy of `model` holding the state and modes of the image `after`, which must fit `model` exactly."""
     __tracebackhide__ = True
-    if not isinstance(after, tuple) or len(after) != 3 or after[0] != "module":
+    if not isinstance(after, tuple) or len(after) != 4 or after[0] != "module":
         raise AssertionError(f"{label}: no readable account of the trained model came back from its sandbox")
     try:
         state = dict(after[1])

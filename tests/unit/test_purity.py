@@ -100,3 +100,53 @@ def test_numbers_and_strings_inside_containers_are_imaged():
 def test_call_pure_refuses_what_is_not_callable():
     with pytest.raises(TypeError, match="takes a function"):
         call_pure(3, 1)
+
+
+def _record(module, args, output):
+    return None
+
+
+def leave_hooks(model):
+    for layer in model:
+        layer.register_forward_hook(_record)
+    model[0].register_forward_pre_hook(lambda module, args: None)
+    return 0
+
+
+def hook_and_remove(model):
+    handles = [layer.register_forward_hook(_record) for layer in model]
+    handles.append(model.register_full_backward_hook(lambda module, gin, gout: None))
+    model(torch.zeros(1, 2, requires_grad=True)).sum().backward()
+    for handle in handles:
+        handle.remove()
+    return 0
+
+
+def test_hooks_left_registered_on_a_module_are_counted():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+    assert image(model)[3] == (0, 0, 0)
+    assert call_pure(hook_and_remove, model) == 0  # hooks registered, then removed: the model is unchanged
+    with pytest.raises(
+        AssertionError,
+        match=r"leave_hooks modified its argument 1 \(left 3 forward hooks and 1 forward-pre hook registered on it\)",
+    ):
+        call_pure(leave_hooks, model)
+    before = image([model])
+    model.register_full_backward_hook(lambda module, gin, gout: None)
+    assert changed_part(before, image([model])) == "[0] (left 1 backward hook registered on it)"
+    assert changed_part(image([model]), before) == "[0] (removed hooks that were registered on it)"
+
+
+def test_hook_counts_cross_the_wire_and_malformed_counts_are_refused():
+    from grader import wire
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    before = image(model)
+    model[0].register_forward_hook(_record)
+    tree, blobs = wire.encode_value(image(model), lambda obj: pytest.fail(f"not plain data: {obj!r}"))
+    assert changed_part(before, wire.decode_value(tree, blobs)) == " (left 1 forward hook registered on it)"
+    for counts in [None, (1, 0), (1.0, 0, 0), ("1", 0, 0)]:
+        with pytest.raises(ValueError):
+            changed_part(before, (*before[:3], counts))
+    with pytest.raises(ValueError):
+        changed_part(before, before[:3])

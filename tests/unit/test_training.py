@@ -312,11 +312,11 @@ def test_validate_shows_the_slowest_training_call_and_judges_it_against_its_budg
 
 @pytest.mark.parametrize(("forged", "message"), [
     ("[]", "train: no readable account of the trained model came back from its sandbox"),
-    ("[('module', (), ()), ('other',), ('other',)]", "train changed the model's architecture: its state lacks "
+    ("[('module', (), (), (0, 0, 0)), ('other',), ('other',)]", "train changed the model's architecture: its state lacks "
      "0.weight, 0.bias, 2.weight, 2.bias"),
-    ("[('module', ((['list'], 1),), ()), ('other',), ('other',)]",
+    ("[('module', ((['list'], 1),), (), (0, 0, 0)), ('other',), ('other',)]",
      "train: no readable account of the trained model came back from its sandbox"),
-    ("[('module', real[0][1], [(['x'], True, '')]), ('other',), ('other',)]",
+    ("[('module', real[0][1], [(['x'], True, '')], real[0][3]), ('other',), ('other',)]",
      "train: no readable account of the trained model came back from its sandbox"),
 ])
 def test_a_forged_account_of_the_trained_model_is_the_students_failure(student, forged, message):

@@ -21,6 +21,14 @@ the engine. The test's body, the oracle and the comparison run as always, on the
 
 Tests that cannot be recorded (an argument that cannot be pickled) always run under Hypothesis.
 `GRADER_LOCKSTEP=0` turns lockstep off. What ran in which mode is counted per job (`Modes`).
+
+Recordings travel between trusted processes (`export_new`, `adopt`): a job hands back what it
+recorded, and the process that starts jobs (the local pool's parent, a Dask worker) gives them to
+later jobs of the same problem that run in other processes (grader.runner). A recording's key holds
+the test file's hash, the test's name, max_examples and Hypothesis's version, so a changed test never
+replays an old recording. What is shared is only what a recording holds: values Hypothesis drew,
+pickled on the trusted side by the trusted side's own pickler; nothing a student's code produced is
+ever pickled here, and nothing from a sandbox is ever unpickled.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import os
 import pickle
 from collections.abc import Callable, Iterator
@@ -39,6 +48,8 @@ REPLAYED = "replayed"  # passed by replaying recorded examples
 RECORDED = "recorded"  # ran under Hypothesis and recorded its examples for later jobs
 HYPOTHESIS = "hypothesis"  # ran under Hypothesis: a failure, a replay that diverged, or not recordable
 _MAX_RECORDING_BYTES = 64 << 20  # one test's recorded examples; beyond this the test is not recorded
+_MAX_SHARED_BYTES = 16 << 20  # one test's recording handed to other processes; a larger one stays in its process
+_MAX_EXPORT_BYTES = 64 << 20  # all the recordings one job hands back
 
 
 def enabled() -> bool:
@@ -61,11 +72,13 @@ class _Example:
 @dataclass
 class _Recording:
     examples: list[_Example]
+    size: int = 0  # the bytes of its pickled values
 
 
 # One worker process's recordings, by test (a worker grades many jobs of the same problems in turn).
 _recordings: dict[str, _Recording] = {}
 _unrecordable: set[str] = set()
+_new: list[str] = []  # recorded in this process and not handed back yet (export_new)
 
 
 def test_key(path: Path, name: str, max_examples: int) -> str:
@@ -96,6 +109,7 @@ def forget_all() -> None:
     """Drop every recording of this process (tests use it to start from a known state)."""
     _recordings.clear()
     _unrecordable.clear()
+    _new.clear()
 
 
 # -- recording --------------------------------------------------------------------------------------
@@ -177,7 +191,8 @@ class Recorder:
         if self.failed or not self.examples:
             _unrecordable.add(self.key)
             return False
-        _recordings[self.key] = _Recording(self.examples)
+        _recordings[self.key] = _Recording(self.examples, self._size)
+        _new.append(self.key)
         return True
 
 
@@ -192,6 +207,73 @@ def recordable(key: str) -> bool:
 
 def recording(key: str) -> _Recording | None:
     return _recordings.get(key)
+
+
+# -- sharing between trusted processes -------------------------------------------------------------
+
+
+def export_new() -> dict[str, bytes]:
+    """The recordings made in this process since the last call, encoded for other processes, by key.
+
+    A recording over `_MAX_SHARED_BYTES`, or one that would take the total over `_MAX_EXPORT_BYTES`,
+    stays in this process alone (later jobs elsewhere record it again, as they would have anyway).
+    """
+    shared: dict[str, bytes] = {}
+    total = 0
+    for key in _new:
+        recorded = _recordings.get(key)
+        if recorded is None or recorded.size > _MAX_SHARED_BYTES:
+            continue
+        data = _encode(recorded)
+        if len(data) > _MAX_SHARED_BYTES or total + len(data) > _MAX_EXPORT_BYTES:
+            continue
+        shared[key] = data
+        total += len(data)
+    _new.clear()
+    return shared
+
+
+def adopt(shared: dict[str, bytes]) -> int:
+    """Take recordings another trusted process made (`export_new`); returns how many were new here.
+
+    Only recordings this process lacks are taken, and a recording that cannot be read is skipped (its
+    test is recorded again here). Their values are unpickled only in a replay, as for one's own.
+    """
+    adopted = 0
+    for key, data in shared.items():
+        if key in _recordings:
+            continue
+        recorded = _decode(data)
+        if recorded is None:
+            continue
+        _recordings[key] = recorded
+        _unrecordable.discard(key)
+        adopted += 1
+    return adopted
+
+
+def _encode(recorded: _Recording) -> bytes:
+    # Plain containers of bytes, strings, tuples and bools: the values inside stay as they were pickled.
+    examples = [(e.kwargs, e.draws, e.data_names, e.rejected) for e in recorded.examples]
+    return pickle.dumps((recorded.size, examples), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Reads the plain containers `_encode` writes, and refuses anything that names a class or function."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"a shared recording names {module}.{name}")
+
+
+def _decode(data: bytes) -> _Recording | None:
+    try:
+        size, examples = _PlainUnpickler(io.BytesIO(data)).load()
+        return _Recording(
+            [_Example(kwargs=k, draws=list(d), data_names=tuple(n), rejected=bool(r)) for k, d, n, r in examples],
+            int(size),
+        )
+    except Exception:  # noqa: BLE001 - damaged in transit: the test is recorded again here
+        return None
 
 
 # -- replaying --------------------------------------------------------------------------------------

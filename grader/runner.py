@@ -10,6 +10,12 @@ sentinels and job pipes, so an interrupted run kills exactly the workers in flig
 on a worker that is gone. On a cluster, each Dask worker process forks a worker per job the same way
 and keeps a zygote of its own; jobs carry the submission's bytes, so workers need only the installed
 grader and the problem bank at the same path.
+
+Lockstep recordings (grader.lockstep) are shared between the processes that grade jobs: a job hands
+back the recordings it made with its result, and the process that starts jobs (this run's parent, or
+a Dask worker process) keeps them (`SharedRecordings`) and gives a job's worker those of its problem
+that the worker lacks, so each test is recorded about once per run (per Dask worker process on a
+cluster, where they outlive the run, scoped by a hash of the problem's tests, reference and helpers).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
@@ -30,6 +36,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from grader import lockstep
 from grader.jobs import JobSpec, run_job
 from grader.results import JobResult
 from grader.spec import load_problem
@@ -84,8 +91,49 @@ def _context() -> BaseContext:
 JOBS_PER_WORKER = 50
 
 
+Recordings = dict[str, bytes]  # lockstep recordings by test key, as grader.lockstep.export_new encodes them
+
+
+class SharedRecordings:
+    """Lockstep recordings that jobs handed back, kept for later jobs, by group (a problem), bounded in bytes.
+
+    The least recently used groups go first. Only trusted processes fill it: a recording holds the values
+    Hypothesis drew on the trusted side (grader.lockstep), never an object a student's code produced.
+    Thread-safe (a Dask worker runs tasks on several threads).
+    """
+
+    def __init__(self, limit: int = 256 << 20) -> None:
+        self.limit = limit
+        self.size = 0
+        self._groups: OrderedDict[Any, Recordings] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, group: Any) -> Recordings:
+        with self._lock:
+            found = self._groups.get(group)
+            if found is None:
+                return {}
+            self._groups.move_to_end(group)
+            return dict(found)
+
+    def put(self, group: Any, recordings: Recordings) -> None:
+        with self._lock:
+            kept = self._groups.setdefault(group, {})
+            self._groups.move_to_end(group)
+            for key, data in recordings.items():
+                if key not in kept and len(data) <= self.limit:
+                    kept[key] = data
+                    self.size += len(data)
+            while self.size > self.limit and self._groups:
+                _, dropped = self._groups.popitem(last=False)
+                self.size -= sum(len(data) for data in dropped.values())
+
+
 def _serve(jobs: Connection, cpu: int | None = None) -> None:
     """The body of one worker process: grade each job that arrives on `jobs` and send its result back.
+
+    A job arrives with lockstep recordings made elsewhere for its tests, and its result goes back with
+    the recordings this process made for it (grader.lockstep).
 
     A worker given a `cpu` stays on it, and so do the sandboxes it starts (they take the CPUs of
     the process that spawns them): see `worker_cpus`.
@@ -101,12 +149,13 @@ def _serve(jobs: Connection, cpu: int | None = None) -> None:
     try:
         while True:
             try:
-                job = jobs.recv()
+                job, shared = jobs.recv()
             except EOFError:
                 return
+            lockstep.adopt(shared)
             result = run_job_safely(job)
             baseline.restore(job.root)
-            jobs.send(result)
+            jobs.send((result, lockstep.export_new()))
     finally:
         jobs.close()
 
@@ -180,15 +229,21 @@ class _Worker:
         self.job: JobSpec | None = None
         self.graded = 0
         self.deadline = float("inf")
+        self.known: set[str] = set()  # the lockstep recordings it has (made or given)
+        self.recorded: Recordings = {}  # those its last job made
+
 
     def usable(self) -> bool:
         return self.graded < JOBS_PER_WORKER and self.process.is_alive()
 
-    def submit(self, job: JobSpec) -> None:
+    def submit(self, job: JobSpec, shared: Recordings | None = None) -> None:
+        """Start `job` here, with those of the `shared` recordings this worker lacks."""
         self.job = job
         self.deadline = time.monotonic() + _watchdog_seconds(job)
+        given = {key: data for key, data in (shared or {}).items() if key not in self.known}
+        self.known.update(given)
         try:
-            self.jobs.send(job)
+            self.jobs.send((job, given))
         except OSError:
             pass  # the worker is gone: `result` says so
 
@@ -200,9 +255,12 @@ class _Worker:
         job, self.job = self.job, None
         assert job is not None
         self.graded += 1
+        self.recorded = {}
         try:
             if self.jobs.poll():
-                return self.jobs.recv()  # type: ignore[no-any-return]
+                result, self.recorded = self.jobs.recv()
+                self.known.update(self.recorded)
+                return result  # type: ignore[no-any-return]
         except (EOFError, OSError):
             pass
         self.kill()
@@ -213,6 +271,7 @@ class _Worker:
         job, self.job = self.job, None
         assert job is not None
         self.graded += 1
+        self.recorded = {}
         self.kill()
         return _grader_error(
             job, f"grader error: the job did not finish within {_watchdog_seconds(job):g} s (twice its time limit, "
@@ -244,14 +303,15 @@ def _watchdog_seconds(job: JobSpec) -> float:
         return 3600.0
 
 
-def run_one(job: JobSpec) -> JobResult:
-    """Grade `job` in a fresh worker process and wait for it (thread-safe)."""
+def run_one(job: JobSpec, shared: Recordings | None = None) -> tuple[JobResult, Recordings]:
+    """Grade `job` in a fresh worker process given the `shared` lockstep recordings, and wait for it
+    (thread-safe); returns its result and the recordings it made."""
     worker = _Worker(_context())
     try:
-        worker.submit(job)
+        worker.submit(job, shared)
         if not wait(worker.waitables(), timeout=_watchdog_seconds(job)):
-            return worker.overdue()
-        return worker.result()
+            return worker.overdue(), {}
+        return worker.result(), worker.recorded
     finally:
         worker.stop()
 
@@ -293,6 +353,7 @@ def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobR
     if not jobs:
         return
     ctx = _context()
+    shared = SharedRecordings()  # by problem: what one worker recorded, the others need not record again
     pending = deque(jobs)
     busy: list[_Worker] = []
     idle: list[_Worker] = []
@@ -301,14 +362,18 @@ def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobR
         while pending or busy:
             while pending and len(busy) < workers:
                 worker = idle.pop() if idle else _Worker(ctx, free_cpus.pop())
-                worker.submit(pending.popleft())
+                job = pending.popleft()
+                worker.submit(job, shared.get(_problem_of(job)))
                 busy.append(worker)
             timeout = max(0.0, min(worker.deadline for worker in busy) - time.monotonic())
             ready = set(wait([w for worker in busy for w in worker.waitables()], timeout=timeout))
             now = time.monotonic()
             for worker in [w for w in busy if ready.intersection(w.waitables()) or w.deadline <= now]:
                 busy.remove(worker)
+                graded = worker.job
                 result = worker.result() if ready.intersection(worker.waitables()) else worker.overdue()
+                if graded is not None and worker.recorded:
+                    shared.put(_problem_of(graded), worker.recorded)
                 if worker.usable():
                     idle.append(worker)
                 else:
@@ -322,14 +387,52 @@ def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobR
             worker.stop()
 
 
+def _problem_of(job: JobSpec) -> tuple[str, str, str]:
+    return (job.root, job.assignment, job.problem)
+
+
 # -- a Dask cluster ----------------------------------------------------------------------------------
 
 _cluster_zygote: Any = None
 _cluster_lock = threading.Lock()
+# This Dask worker process's lockstep recordings, by scope (`recordings_scope`), for the jobs it starts.
+_cluster_recordings = SharedRecordings()
 
 
-def run_job_on_cluster_worker(job: JobSpec) -> JobResult:
-    """The task a Dask worker runs: the job in a fresh process forked from this worker's forkserver."""
+def recordings_scope(job: JobSpec) -> str | None:
+    """What a problem's lockstep recordings depend on beyond their keys, hashed: a recording is shared
+    only between jobs of one scope.
+
+    A recording's key already holds the test file's hash; a Dask worker's recordings outlive the run,
+    so the scope adds everything else a test's draws could depend on: the problem's folder, its
+    reference, the course's helpers and the grader's version. None when the problem cannot be read
+    (the job itself reports that).
+    """
+    import hashlib
+
+    from grader import __version__, extensions
+    from grader.jobs import _hash_tree
+
+    try:
+        problem = load_problem(Path(job.root), job.assignment, job.problem)
+        h = hashlib.sha256(f"grader {__version__}\0{job.root}\0{job.assignment}\0{job.problem}\0".encode())
+        _hash_tree(h, problem.folder)
+        h.update(b"reference\0" + problem.reference.read_bytes())
+        helpers = extensions.folder(Path(job.root))
+        if helpers is not None:
+            h.update(b"helpers\0")
+            _hash_tree(h, helpers)
+        return h.hexdigest()
+    except Exception:  # noqa: BLE001 - the job reports a problem it cannot load; it shares nothing
+        return None
+
+
+def run_job_on_cluster_worker(job: JobSpec, scope: str | None = None) -> JobResult:
+    """The task a Dask worker runs: the job in a fresh process forked from this worker's forkserver.
+
+    The job's process gets the lockstep recordings this Dask worker process holds for `scope` (its
+    problem, see `recordings_scope`), and what it records is kept here for the jobs that follow.
+    """
     global _cluster_zygote
     from grader.sandbox.client import zygote_failed
 
@@ -347,7 +450,10 @@ def run_job_on_cluster_worker(job: JobSpec) -> JobResult:
                 else:
                     _cluster_zygote.recover()
             address = _cluster_zygote.get().address
-        result = run_one(dataclasses.replace(job, zygote_address=address))
+        shared = _cluster_recordings.get(scope) if scope is not None else {}
+        result, recorded = run_one(dataclasses.replace(job, zygote_address=address), shared)
+        if scope is not None and recorded:
+            _cluster_recordings.put(scope, recorded)
         if not (result.status == "error" and zygote_failed(result.message)):
             break
     return result
@@ -360,10 +466,15 @@ def run_jobs_on_cluster(jobs: Sequence[JobSpec], *, address: str, on_result: Cal
     from distributed import Client
     from distributed import as_completed as dask_completed
 
+    scopes: dict[tuple[str, str, str], str | None] = {}
+    for job in jobs:
+        if _problem_of(job) not in scopes:
+            scopes[_problem_of(job)] = recordings_scope(job)
     with Client(address) as client:
         futures = [
             client.submit(
-                run_job_on_cluster_worker, dataclasses.replace(job, zygote_address=None), pure=False,
+                run_job_on_cluster_worker, dataclasses.replace(job, zygote_address=None), scopes[_problem_of(job)],
+                pure=False,
                 key=f"grade-{job.assignment}-{job.problem}-{job.student}-{job.key[:12]}",
             )
             for job in jobs

@@ -1,4 +1,5 @@
-"""`grader grade --cluster`: the same jobs on a Dask cluster give the same results as a local run."""
+"""`grader grade --cluster`: the same jobs on a Dask cluster give the same results as a local run, and
+the cluster's jobs replay the lockstep recordings earlier jobs made (grader.lockstep, grader.runner)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,16 @@ def scores_and_messages(root):
     }
 
 
-def test_a_local_cluster_grades_like_the_local_pool(tmp_path):
+def _without_times(value):
+    """The document without the tests' durations, the one thing that differs from run to run."""
+    if isinstance(value, dict):
+        return {k: _without_times(v) for k, v in value.items() if k != "duration"}
+    if isinstance(value, list):
+        return [_without_times(v) for v in value]
+    return value
+
+
+def test_a_local_cluster_grades_like_the_local_pool(tmp_path, monkeypatch):
     students = ["alice_correct", "carol_no_max_shift", "heidi_raises_at_import"]
     local = make_course(tmp_path / "local", students)
     remote = make_course(tmp_path / "remote", students)
@@ -34,6 +44,11 @@ def test_a_local_cluster_grades_like_the_local_pool(tmp_path):
         cluster.close()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "6 jobs (6 graded, 0 unchanged)" in result.stdout
+    facts = json.loads((remote / "reports/hw7/results.json").read_text())["run"]["lockstep"]
+    assert int(facts.split(" Hypothesis tests replayed")[0]) > 0, facts  # later jobs replayed earlier recordings
+    monkeypatch.setenv("GRADER_LOCKSTEP", "0")  # the baseline: every test under Hypothesis
     baseline = run_cli("--root", str(local), "grade", "hw7", "--jobs", "2")
     assert baseline.returncode == 0, baseline.stderr
     assert scores_and_messages(remote) == scores_and_messages(local)
+    on, off = (_without_times(json.loads((r / "reports/hw7/results.json").read_text())["students"]) for r in (remote, local))
+    assert on == off  # smallest failing inputs, reproduce lines, output: all alike

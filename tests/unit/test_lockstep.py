@@ -4,6 +4,7 @@ the same per-example PRNG; anything that does not replay exactly diverges instea
 
 from __future__ import annotations
 
+import pickle
 import random
 
 import pytest
@@ -125,3 +126,96 @@ def test_lockstep_is_on_unless_switched_off(monkeypatch):
     for off in ("0", "off", "no", "false"):
         monkeypatch.setenv("GRADER_LOCKSTEP", off)
         assert not lockstep.enabled()
+
+
+# -- sharing recordings between trusted processes (grader.runner hands them to later jobs) -----------
+
+
+def _data_test():
+    @given(data=st.data(), n=st.integers(0, 50))
+    def test(student, data, n):
+        seen.append((n, data.draw(st.integers(0, n), label="k")))
+
+    seen: list = []
+    return test, seen
+
+
+def test_a_recording_handed_to_another_process_replays_the_same_examples():
+    test, seen = _data_test()
+    _record(test, student=None)
+    under_hypothesis = list(seen)
+    shared = lockstep.export_new()
+    assert list(shared) == ["k"] and isinstance(shared["k"], bytes)
+    assert lockstep.export_new() == {}  # each recording is handed back once
+
+    lockstep.forget_all()  # another process: it has no recording of its own
+    assert lockstep.adopt(shared) == 1 and lockstep.adopt(shared) == 0
+    assert not lockstep.recordable("k") and lockstep.export_new() == {}  # adopted: not recorded, not handed on
+    seen.clear()
+    lockstep.replay(lockstep.recording("k"), test, test.hypothesis.inner_test, {"student": None})
+    assert seen == under_hypothesis and len(seen) > 1
+
+
+def test_what_a_job_hands_back_is_capped_per_test_and_per_job(monkeypatch):
+    for name in ("a", "b", "c"):
+        test, _ = _data_test()
+        recorder = lockstep.Recorder(name, frozenset({"student"}))
+        inner = test.hypothesis.inner_test
+        test.hypothesis.inner_test = recorder.wrap(inner)
+        test(student=None)
+        test.hypothesis.inner_test = inner
+        assert recorder.keep()
+    size = len(lockstep._encode(lockstep.recording("a")))
+    monkeypatch.setattr(lockstep, "_MAX_EXPORT_BYTES", 2 * size + size // 2)
+    assert list(lockstep.export_new()) == ["a", "b"]  # the third would take the job over its total
+    lockstep._new.extend(["a", "b"])
+    monkeypatch.setattr(lockstep, "_MAX_SHARED_BYTES", size - 1)
+    assert lockstep.export_new() == {}  # a recording too large to share stays in its process
+    assert lockstep.recording("a") is not None
+
+
+def test_a_damaged_or_foreign_recording_is_not_adopted():
+    test, _ = _data_test()
+    _record(test, student=None)
+    shared = lockstep.export_new()
+    lockstep.forget_all()
+    foreign = pickle.dumps((1, [(pickle.dumps({}), [], (), Exception("not plain"))]))  # names a class
+    assert lockstep.adopt({"k": shared["k"][:-5], "x": foreign}) == 0
+    assert lockstep.recording("k") is None and lockstep.recording("x") is None and lockstep.recordable("k")
+
+
+def test_a_changed_test_file_does_not_reuse_a_recording(tmp_path):
+    path = tmp_path / "test_p.py"
+    path.write_text("def test_a(): pass\n")
+    key = lockstep.test_key(path, "test_a", 20)
+    assert key == lockstep.test_key(path, "test_a", 20)
+    assert key != lockstep.test_key(path, "test_b", 20) and key != lockstep.test_key(path, "test_a", 21)
+    test, _ = _data_test()
+    recorder = lockstep.Recorder(key, frozenset({"student"}))
+    inner = test.hypothesis.inner_test
+    test.hypothesis.inner_test = recorder.wrap(inner)
+    test(student=None)
+    test.hypothesis.inner_test = inner
+    assert recorder.keep()
+    shared = lockstep.export_new()
+
+    path.write_text("def test_a(): pass  # changed, same test name and examples\n")
+    lockstep.forget_all()
+    lockstep.adopt(shared)
+    changed = lockstep.test_key(path, "test_a", 20)
+    assert changed != key and lockstep.recording(changed) is None and lockstep.recordable(changed)
+
+
+def test_shared_recordings_are_bounded_by_bytes_dropping_the_least_recent_problem():
+    from grader.runner import SharedRecordings
+
+    shared = SharedRecordings(limit=100)
+    shared.put("p2", {"b": b"x" * 40})
+    shared.put("p2", {"b": b"y" * 40})  # a key it has already: kept as it was
+    assert shared.get("p2") == {"b": b"x" * 40} and shared.size == 40
+    shared.put("p1", {"a": b"x" * 40})
+    assert shared.get("p2") and shared.get("p1") == {"a": b"x" * 40}  # p1 is now the most recent
+    shared.put("p3", {"c": b"x" * 40})
+    assert shared.get("p2") == {} and shared.get("p1") and shared.get("p3") and shared.size == 80
+    shared.put("p4", {"d": b"x" * 101})  # larger than the whole cache: not kept
+    assert shared.get("p4") == {} and shared.size <= 100

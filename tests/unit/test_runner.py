@@ -114,6 +114,8 @@ def test_workers_are_replaced_after_their_batch(course, zygote, monkeypatch):
     results = grade(course, zygote, workers=1)
     assert [r.score for r in results] == [3.0] * 4
     assert len(started) == 2
+    # The second worker replays what the first recorded (the run hands it over): recorded once per run.
+    assert [r.modes for r in results] == [(0, 1, 0), (1, 0, 0), (1, 0, 0), (1, 0, 0)]
 
 
 def test_a_worker_that_dies_loses_only_its_job(course, zygote, monkeypatch):
@@ -121,8 +123,8 @@ def test_a_worker_that_dies_loses_only_its_job(course, zygote, monkeypatch):
     original = runner._Worker.submit
     submitted: list[str] = []
 
-    def submit_then_kill(self, job):
-        original(self, job)
+    def submit_then_kill(self, job, shared=None):
+        original(self, job, shared)
         submitted.append(job.student)
         if job.student == "s1":
             self.process.kill()

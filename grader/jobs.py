@@ -46,6 +46,9 @@ class JobSpec:
     key: str
     zygote_address: str | None = None
     require: tuple[str, ...] = ()  # sandbox protections that must be on, or the job is refused
+    # Lockstep grading (grader.lockstep) as the run that made the job had it; None: as the worker's
+    # environment says. Never part of the key: results are the same either way.
+    lockstep: bool | None = None
 
 
 def read_submission(folder: Path) -> tuple[tuple[str, bytes], ...]:
@@ -106,6 +109,13 @@ def _local_zygote(address: str | None) -> Zygote:
 
 def run_job(job: JobSpec) -> JobResult:
     """Grade one job; never raises for anything the student did."""
+    from grader import lockstep
+
+    with lockstep.switched(job.lockstep):
+        return _run_job(job)
+
+
+def _run_job(job: JobSpec) -> JobResult:
     from grader.worker import prepare
 
     prepare()  # once per process; a worker forked from the preloaded forkserver is ready already
@@ -266,6 +276,8 @@ def make_job(
     root: Path, problem: ProblemSpec, student: str, folder: Path, zygote_address: str | None = None,
     require: tuple[str, ...] = (),
 ) -> JobSpec:
+    from grader import lockstep
+
     files = read_submission(folder)
     return JobSpec(
         root=str(root),
@@ -276,5 +288,6 @@ def make_job(
         key=job_key(problem, files),
         zygote_address=zygote_address,
         require=require,
+        lockstep=lockstep.enabled(),
     )
 

@@ -57,6 +57,24 @@ def enabled() -> bool:
     return os.environ.get("GRADER_LOCKSTEP", "1").strip().lower() not in ("0", "off", "no", "false")
 
 
+@contextlib.contextmanager
+def switched(on: bool | None) -> Iterator[None]:
+    """Lockstep on or off, as a run asked, while a job runs in this process (None: as this process's
+    environment says). A job carries its run's setting: a Dask worker's environment is its own."""
+    if on is None:
+        yield
+        return
+    before = os.environ.get("GRADER_LOCKSTEP")
+    os.environ["GRADER_LOCKSTEP"] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("GRADER_LOCKSTEP", None)
+        else:
+            os.environ["GRADER_LOCKSTEP"] = before
+
+
 class Diverged(Exception):
     """The replay cannot follow the recording (a draw differs); the test runs under Hypothesis instead."""
 

@@ -123,9 +123,17 @@ def test_an_argument_that_cannot_be_pickled_leaves_the_test_to_hypothesis():
 
 def test_lockstep_is_on_unless_switched_off(monkeypatch):
     assert lockstep.enabled()
+    with lockstep.switched(False):  # as a job's run asked, whatever this process's environment says
+        assert not lockstep.enabled()
+    assert lockstep.enabled()
     for off in ("0", "off", "no", "false"):
         monkeypatch.setenv("GRADER_LOCKSTEP", off)
         assert not lockstep.enabled()
+    with lockstep.switched(True):
+        assert lockstep.enabled()
+    with lockstep.switched(None):
+        assert not lockstep.enabled()
+    assert not lockstep.enabled()
 
 
 # -- sharing recordings between trusted processes (grader.runner hands them to later jobs) -----------

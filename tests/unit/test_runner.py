@@ -118,6 +118,22 @@ def test_workers_are_replaced_after_their_batch(course, zygote, monkeypatch):
     assert [r.modes for r in results] == [(0, 1, 0), (1, 0, 0), (1, 0, 0), (1, 0, 0)]
 
 
+def test_a_job_carries_its_runs_lockstep_setting_to_the_worker(course, zygote, monkeypatch):
+    # A worker's environment is its own (a Dask worker's above all): the job says what its run asked for.
+    monkeypatch.setenv("GRADER_LOCKSTEP", "0")
+    spec = load_assignment(course, "hw1")
+    jobs = [
+        make_job(course, spec.problems[0], folder.name, folder, zygote_address=zygote.address)
+        for folder in sorted((course / "submissions/hw1").iterdir())[:2]
+    ]
+    assert [job.lockstep for job in jobs] == [False, False]
+    monkeypatch.delenv("GRADER_LOCKSTEP")
+    results: list[JobResult] = []
+    runner.run_jobs(jobs, workers=1, on_result=results.append)
+    assert [(r.score, r.modes) for r in results] == [(3.0, (0, 0, 0))] * 2  # neither recorded nor replayed
+    assert make_job(course, spec.problems[0], "s0", course / "submissions/hw1/s0").lockstep is True
+
+
 def test_a_worker_that_dies_loses_only_its_job(course, zygote, monkeypatch):
     # The second job's worker is killed while it grades; the others still get their results.
     original = runner._Worker.submit

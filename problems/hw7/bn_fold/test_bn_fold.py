@@ -17,6 +17,16 @@ def unfolded(*layers: nn.Module) -> nn.Module:
     return float64_copy(nn.Sequential(*layers)).eval()
 
 
+def of_dtype(module, dtype: torch.dtype, call: str):
+    """`module`, once every floating-point parameter and buffer is checked to have `dtype` (the dtype
+    of the layers it folds): a layer of another dtype would raise in the forward pass, not fail clearly."""
+    __tracebackhide__ = True
+    for key, value in module.state_dict().items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dtype != dtype:
+            raise AssertionError(f"{call}: its {key} is {value.dtype}, but the layers it folds are {dtype}")
+    return module
+
+
 def in_both_modes(layer: nn.Module) -> list[tuple[str, nn.Module]]:
     """The layer in training mode and an eval-mode copy: the statement allows either, so every example tries both."""
     return [("training", layer.train()), ("eval", copy.deepcopy(layer).eval())]
@@ -30,7 +40,7 @@ def test_fold_conv_bn_equals_conv_then_bn(student, config, stats, seed, dtype):
     x = tensor(config.input_shape, seed + 1, dtype=dtype)
     expected = unfolded(conv, bn)(x.double())
     for mode, layer in in_both_modes(conv):
-        folded = student.fold_conv_bn(layer, bn)
+        folded = of_dtype(student.fold_conv_bn(layer, bn), dtype, f"fold_conv_bn(conv in {mode} mode, bn)")
         assert_close(folded(x), expected, dtype=dtype, name=f"fold_conv_bn(conv in {mode} mode, bn)(x)")
 
 
@@ -46,7 +56,8 @@ def test_fold_conv_bn_on_extreme_statistics(student, config, stats, seed):
     conv = config.make(seed, torch.float64)
     bn = stats.draw(extreme_statistics(config.out_channels)).make2d(torch.float64)
     x = tensor(config.input_shape, seed + 1, dtype=torch.float64)
-    assert_close(student.fold_conv_bn(conv, bn)(x), unfolded(conv, bn)(x), dtype=torch.float64,
+    folded = of_dtype(student.fold_conv_bn(conv, bn), torch.float64, "fold_conv_bn(conv, bn)")
+    assert_close(folded(x), unfolded(conv, bn)(x), dtype=torch.float64,
                  name="fold_conv_bn(conv, bn)(x)")
 
 
@@ -68,12 +79,14 @@ def test_fold_handles_batchnorm_without_affine_parameters(student, config, stats
     conv = config.make(seed, dtype)
     bn = stats.draw(batchnorm_stats(config.out_channels, affine=False)).make2d(dtype)
     x = tensor(config.input_shape, seed + 1, dtype=dtype)
-    assert_close(student.fold_conv_bn(conv, bn)(x), unfolded(conv, bn)(x.double()), dtype=dtype,
+    folded = of_dtype(student.fold_conv_bn(conv, bn), dtype, "fold_conv_bn(conv, bn without affine)")
+    assert_close(folded(x), unfolded(conv, bn)(x.double()), dtype=dtype,
                  name="fold_conv_bn(conv, bn without affine)(x)")
     linear = nn.Linear(3, config.out_channels).to(dtype)
     bn1 = stats.draw(batchnorm_stats(config.out_channels, affine=False)).make1d(dtype)
     v = tensor((4, 3), seed + 2, dtype=dtype)
-    assert_close(student.fold_linear_bn(linear, bn1)(v), unfolded(linear, bn1)(v.double()), dtype=dtype,
+    folded = of_dtype(student.fold_linear_bn(linear, bn1), dtype, "fold_linear_bn(linear, bn without affine)")
+    assert_close(folded(v), unfolded(linear, bn1)(v.double()), dtype=dtype,
                  name="fold_linear_bn(linear, bn without affine)(x)")
 
 
@@ -83,12 +96,12 @@ def test_fold_leaves_its_arguments_unchanged(student, config, stats, seed):
     conv = config.make(seed)
     bn = stats.draw(batchnorm_stats(config.out_channels, affine=True)).make2d()
     x = tensor(config.input_shape, seed + 1)
-    folded = call_pure(student.fold_conv_bn, conv, bn)
+    folded = of_dtype(call_pure(student.fold_conv_bn, conv, bn), torch.float32, "fold_conv_bn(conv, bn)")
     assert_close(folded(x), unfolded(conv, bn)(x.double()), dtype=torch.float32, name="fold_conv_bn(conv, bn)(x)")
     linear = nn.Linear(3, config.out_channels, bias=config.bias)
     bn1 = stats.draw(batchnorm_stats(config.out_channels, affine=True)).make1d()
     v = tensor((2, 3), seed + 2)
-    folded = call_pure(student.fold_linear_bn, linear, bn1)
+    folded = of_dtype(call_pure(student.fold_linear_bn, linear, bn1), torch.float32, "fold_linear_bn(linear, bn)")
     assert_close(folded(v), unfolded(linear, bn1)(v.double()), dtype=torch.float32, name="fold_linear_bn(linear, bn)(x)")
 
 
@@ -110,6 +123,7 @@ def test_fold_linear_bn_equals_linear_then_bn(student, n_in, n_out, bias, stats,
         assert_close((folded.in_features, folded.out_features), (n_in, n_out),
                      name="(folded.in_features, folded.out_features)")
         assert folded.bias is not None, "the folded linear layer must have a bias"
+        of_dtype(folded, dtype, f"fold_linear_bn(linear in {mode} mode, bn)")
         assert_close(folded(x), expected, dtype=dtype, name=f"fold_linear_bn(linear in {mode} mode, bn)(x)")
 
 
@@ -180,7 +194,7 @@ def test_fold_model_equals_the_model_in_eval_mode(student, net, seed, batch):
     x = tensor((batch, channels, size, size), seed)
     expected = float64_copy(model).eval()(x.double())
     # The model arrives in training mode: switching the argument itself to eval mode modifies it.
-    folded = call_pure(student.fold_model, model)
+    folded = of_dtype(call_pure(student.fold_model, model), torch.float32, "fold_model(model)")
     assert_close(folded(x), expected, dtype=torch.float32, name="fold_model(model)(x)")
 
 

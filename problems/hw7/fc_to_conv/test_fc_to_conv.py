@@ -27,13 +27,23 @@ def sliding(net: nn.Module, x: torch.Tensor, window: tuple[int, int]) -> torch.T
     return torch.stack(rows, dim=-2)
 
 
+def of_dtype(module, dtype: torch.dtype, call: str):
+    """`module`, once every parameter and buffer is checked to have `dtype` (the dtype of the linear
+    layers it replaces): a layer of another dtype would raise in the forward pass, not fail clearly."""
+    __tracebackhide__ = True
+    for key, value in module.state_dict().items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dtype != dtype:
+            raise AssertionError(f"{call}: its {key} is {value.dtype}, but the linear layer's dtype is {dtype}")
+    return module
+
+
 @points(2)
 @given(in_shape=feature_maps, out=st.integers(1, 5), bias=st.booleans(), batch=st.integers(1, 3), seed=seeds(),
        dtype=dtypes())
 def test_linear_to_conv_on_inputs_of_the_exact_size(student, in_shape, out, bias, batch, seed, dtype):
     linear = make_linear(in_shape, out, bias, seed, dtype)
     x = tensor((batch, *in_shape), seed + 1, dtype=dtype)
-    conv = call_pure(student.linear_to_conv, linear, in_shape)
+    conv = of_dtype(call_pure(student.linear_to_conv, linear, in_shape), dtype, f"linear_to_conv(linear, {in_shape})")
     expected = float64_copy(linear)(x.double().flatten(1))[:, :, None, None]
     assert_close(conv(x), expected, dtype=dtype, name=f"linear_to_conv(linear, {in_shape})(x)")
 
@@ -62,7 +72,7 @@ def test_linear_to_conv_slides_over_larger_inputs(student, in_shape, margin, out
     c, h, w = in_shape
     x = tensor((2, c, h + margin[0], w + margin[1]), seed + 1, dtype=dtype)
     reference_net = nn.Sequential(nn.Flatten(), float64_copy(linear))
-    conv = student.linear_to_conv(linear, in_shape)
+    conv = of_dtype(student.linear_to_conv(linear, in_shape), dtype, f"linear_to_conv(linear, {in_shape})")
     assert_close(conv(x), sliding(reference_net, x.double(), (h, w)), dtype=dtype,
                  name=f"linear_to_conv(linear, {in_shape})(x) on x of shape {tuple(x.shape)}")
 
@@ -73,6 +83,7 @@ def test_convolutionize_on_inputs_of_the_exact_size(student, spec, batch, seed, 
     classifier = spec.make(dtype)
     x = tensor((batch, *spec.input_shape), seed, dtype=dtype)
     net = call_pure(student.convolutionize, classifier, spec.input_shape).eval()
+    of_dtype(net, dtype, f"convolutionize(classifier, {spec.input_shape})")
     expected = float64_copy(classifier).eval()(x.double())[:, :, None, None]
     assert_close(net(x), expected, dtype=dtype, name=f"convolutionize(classifier, {spec.input_shape})(x)")
 
@@ -84,6 +95,7 @@ def test_convolutionize_slides_over_larger_inputs(student, spec, margin, seed, d
     c, h, w = spec.input_shape
     x = tensor((2, c, h + margin[0], w + margin[1]), seed, dtype=dtype)
     net = student.convolutionize(classifier, spec.input_shape).eval()
+    of_dtype(net, dtype, f"convolutionize(classifier, {spec.input_shape})")
     expected = sliding(float64_copy(classifier).eval(), x.double(), (h, w))
     assert_close(net(x), expected, dtype=dtype,
                  name=f"convolutionize(classifier, {spec.input_shape})(x) on x of shape {tuple(x.shape)}")

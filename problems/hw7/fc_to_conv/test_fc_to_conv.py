@@ -31,6 +31,8 @@ def of_dtype(module, dtype: torch.dtype, call: str):
     """`module`, once every parameter and buffer is checked to have `dtype` (the dtype of the linear
     layers it replaces): a layer of another dtype would raise in the forward pass, not fail clearly."""
     __tracebackhide__ = True
+    if not isinstance(module, nn.Module):  # a handle runs in the sandbox, where a mismatch is the student's error
+        return module
     for key, value in module.state_dict().items():
         if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dtype != dtype:
             raise AssertionError(f"{call}: its {key} is {value.dtype}, but the linear layer's dtype is {dtype}")

@@ -450,6 +450,9 @@ def run_job_on_cluster_worker(job: JobSpec, scope: str | None = None) -> JobResu
                 else:
                     _cluster_zygote.recover()
             address = _cluster_zygote.get().address
+        # Recordings come only from the trusted job processes this worker started: values Hypothesis drew
+        # on the trusted side, pickled there (grader.lockstep). Nothing a student's code produced is among
+        # them, and nothing from a sandbox is ever unpickled; keep it that way.
         shared = _cluster_recordings.get(scope) if scope is not None else {}
         result, recorded = run_one(dataclasses.replace(job, zygote_address=address), shared)
         if scope is not None and recorded:

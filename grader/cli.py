@@ -145,7 +145,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from grader.sandbox.client import SharedZygote, keep_warm_seconds
 
     root = _root(args)
-    keep = keep_warm_seconds()
+    keep_warm = keep_warm_seconds()
     assignment = load_assignment(root, args.assignment)
     only = tuple(args.problem)
     if only:
@@ -156,7 +156,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     expected = f"expected the folder with your files ({', '.join(p.module_file for p in assignment.problems)})"
     if not path.is_dir():
         raise UsageError(f"{args.path} {'is not a folder' if path.exists() else 'does not exist'}; {expected}")
-    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp, SharedZygote(keep=keep) as zygote:
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp, SharedZygote(keep=keep_warm) as zygote:
         # The sandbox zygote imports torch in its own process from now on, while this one does the same
         # for the tests: a one-problem check then costs about one `import torch`, not two in a row. It
         # is kept for the next check (GRADER_KEEP_WARM seconds), which then skips that start.

@@ -153,7 +153,7 @@ def _run_job(job: JobSpec) -> JobResult:
 def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, trusted: Path) -> JobResult:
     import pytest
 
-    from grader.plugin import GradingPlugin
+    from grader.plugin import SESSION_PLUGINS, GradingPlugin, installed_plugins_off
     from grader.proxy import StudentSession
 
     status, forced = screen_submission(problem, submission)
@@ -178,6 +178,7 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
         "-p", "no:cacheprovider",
         "-p", "no:unraisableexception",  # its gc.collect() calls cost a second on a heap that holds torch
         "-p", "no:threadexception",
+        *SESSION_PLUGINS,
         "-q",
         "--tb=native",  # the cheapest traceback; messages come from the exception itself
         "--noconftest",
@@ -193,7 +194,7 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
             extensions.install(extensions.course_root(problem.folder))  # the course's helpers, for its tests
         except BankError as exc:
             plugin.errors.append(str(exc))
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), installed_plugins_off():
             exit_code = pytest.main(args, plugins=[plugin])
     finally:
         session.close()

@@ -302,6 +302,7 @@ def record(root: Path, assignment: str, problem_id: str, tests: list[str], out: 
 
     import grader.proxy
     import grader.training
+    from grader.plugin import SESSION_PLUGINS, installed_plugins_off
     from grader.spec import load_problem
 
     sys.dont_write_bytecode = True
@@ -334,10 +335,10 @@ def record(root: Path, assignment: str, problem_id: str, tests: list[str], out: 
         ini.write_text("[pytest]\n")
         args = [f"{problem.test_file}::{t}" for t in tests] + [
             "-c", str(ini), "--rootdir", str(problem.folder), "-p", "no:cacheprovider", "-q", "--noconftest",
-            "--import-mode=importlib", "-o", "addopts=", "-W", "ignore",
+            "--import-mode=importlib", "-o", "addopts=", "-W", "ignore", *SESSION_PLUGINS,
         ]
         log = io.StringIO()
-        with redirect_stdout(log), redirect_stderr(log):
+        with redirect_stdout(log), redirect_stderr(log), installed_plugins_off():
             code = pytest.main(args, plugins=[plugin, _fixtures(plugin)])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise KitError(f"{problem.test_file}: recording the reference's answers failed:\n{log.getvalue()[-2000:]}")

@@ -18,7 +18,9 @@ the student's code got is described from the calls the proxy sent (grader.failin
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -84,6 +86,29 @@ def register_profile(max_examples: int) -> None:
     except (ImportError, AttributeError):
         pass
 
+
+
+# The only pytest plugins a grading session loads besides pytest's own: the grader's markers and
+# options, and Hypothesis's reporting. A plugin installed beside them (pytest-randomly, pytest-xdist,
+# pytest-cov, ...) would otherwise load too, from its entry point, and could reorder the tests,
+# reseed generators or time out calls: a kit's verdict and feedback would then depend on what else
+# the student installed. tests/e2e/test_check_plugins.py grades with such a plugin installed.
+SESSION_PLUGINS = ("-p", "grader.pytest_plugin", "-p", "_hypothesis_pytestplugin")
+
+
+@contextlib.contextmanager
+def installed_plugins_off() -> Iterator[None]:
+    """While a grading session runs: pytest loads no plugin from entry points (`SESSION_PLUGINS` by name)."""
+    name = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+    before = os.environ.get(name)
+    os.environ[name] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 @dataclass
 class _Collected:

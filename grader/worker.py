@@ -88,7 +88,7 @@ def _warm_pytest() -> None:
     _warmed = True
     import pytest
 
-    from grader.plugin import register_profile
+    from grader.plugin import SESSION_PLUGINS, installed_plugins_off, register_profile
 
     dont_write = sys.dont_write_bytecode
     sys.dont_write_bytecode = True
@@ -99,10 +99,11 @@ def _warm_pytest() -> None:
         with open(os.path.join(tmp, "pytest.ini"), "w") as f:
             f.write("[pytest]\n")
         register_profile(5)
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                installed_plugins_off():
             pytest.main([
                 path, "-c", os.path.join(tmp, "pytest.ini"), "-p", "no:cacheprovider", "-q", "--import-mode=importlib",
                 # as in every job (grader.jobs): their gc.collect() calls cost a second on a heap that holds torch
-                "-p", "no:unraisableexception", "-p", "no:threadexception",
+                "-p", "no:unraisableexception", "-p", "no:threadexception", *SESSION_PLUGINS,
             ])
     sys.dont_write_bytecode = dont_write

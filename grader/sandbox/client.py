@@ -249,7 +249,8 @@ def _install_key() -> str:
     site-packages folders (an install or upgrade there changes them), so a zygote started before an
     upgrade is never reused. Not the script's or working folder: the zygote's path has neither.
     """
-    digest = hashlib.sha256(f"{sys.executable}\0{sys.version}\0{_GRADER_ROOT}".encode())
+    # `grader` and `python -m grader` may name one interpreter by two links: one zygote serves both
+    digest = hashlib.sha256(f"{os.path.realpath(sys.executable)}\0{sys.version}\0{_GRADER_ROOT}".encode())
     package = os.path.join(_GRADER_ROOT, "grader")
     for folder, subfolders, files in os.walk(package):
         subfolders.sort()

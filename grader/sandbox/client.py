@@ -164,11 +164,15 @@ class Zygote:
             theirs.close()
         return SandboxProcess(pid=pid, channel=ours, control=control, _pending=rest)
 
-    def ping(self, timeout: float | None = None) -> bool:
-        """Whether the zygote answers a ping within `timeout` (default `PING_TIMEOUT`)."""
+    def ping(self, timeout: float | None = None, *, wait_to_listen: bool = True) -> bool:
+        """Whether the zygote answers a ping within `timeout` (default `PING_TIMEOUT`).
+
+        Without `wait_to_listen`, an address where nothing listens is a plain no, at once (a kept
+        zygote that is gone), instead of waiting the whole timeout for one that is starting.
+        """
         deadline = time.monotonic() + (PING_TIMEOUT if timeout is None else timeout)
         try:
-            control = self._connect(deadline)
+            control = self._connect(deadline, wait_to_listen=wait_to_listen)
         except OSError:
             return False
         try:
@@ -180,7 +184,7 @@ class Zygote:
         finally:
             control.close()
 
-    def _connect(self, deadline: float) -> socket.socket:
+    def _connect(self, deadline: float, *, wait_to_listen: bool = True) -> socket.socket:
         """A connection to the zygote's socket, waiting (until `deadline`) while nothing listens there yet."""
         while True:
             control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -190,7 +194,7 @@ class Zygote:
                 return control
             except (FileNotFoundError, ConnectionRefusedError):
                 control.close()
-                if time.monotonic() + 0.05 >= deadline:
+                if not wait_to_listen or time.monotonic() + 0.05 >= deadline:
                     raise
                 time.sleep(0.05)
             except BaseException:
@@ -319,7 +323,7 @@ class SharedZygote:
                     if time.monotonic() > deadline:
                         return None
                     time.sleep(0.05)
-            if Zygote(address=address).ping(timeout=2.0):
+            if Zygote(address=address).ping(timeout=2.0, wait_to_listen=False):
                 self.reused = True
                 return Zygote(address=address, kept=True)
             return Zygote.launch(address, idle=self.keep, lock_fd=lock)

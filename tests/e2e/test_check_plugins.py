@@ -60,7 +60,7 @@ def test_an_installed_pytest_plugin_changes_no_verdict_and_no_message(tmp_path: 
         [sys.executable, "-c", "from importlib.metadata import entry_points; "
                                "print([e.name for e in entry_points(group='pytest11')])"],
         capture_output=True, text=True, env=with_plugin, timeout=60).stdout, plain.stdout + plain.stderr
-    for student in ("alice_correct", "dave_forgot_eps"):
+    for student in ("dave_forgot_eps",):  # failures in two problems: their order and messages must not change
         clean = _check(student, env)
         intruded = _check(student, with_plugin)
         assert clean.returncode in (0, 1), clean.stdout + clean.stderr

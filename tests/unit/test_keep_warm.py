@@ -76,3 +76,13 @@ def test_a_relative_runtime_folder_is_not_used(tmp_path, monkeypatch) -> None:
     address = client.kept_zygote_address()
     assert address is not None and address.startswith(str(tmp_path))
 
+
+
+def test_looking_for_a_kept_zygote_that_is_gone_does_not_wait_for_one(tmp_path) -> None:
+    """A check that finds no kept zygote starts one at once (it used to wait out the ping's timeout)."""
+    import time
+
+    gone = client.Zygote(address=str(tmp_path / "zygote-gone.sock"))
+    start = time.monotonic()
+    assert gone.ping(timeout=30, wait_to_listen=False) is False
+    assert time.monotonic() - start < 10  # no wait for a listener: far from the 30 s it would wait

@@ -19,10 +19,11 @@ process the run started (forks and exits included); its wall time includes its o
     python bench/run.py --check [--check-problem hw7/bn_fold] [--repeat 5]
 
 measures a student's self-check instead: `grader check ASSIGNMENT DIR --problem P` on the bundled
-correct student, as a fresh command each time, cold (the kernel's page cache dropped first, where
-this user may drop it) and warm (the median of repeated runs), side by side with what bounds it: a
-fresh `python -c "import torch"`, the sandbox zygote's start alone, and the job's own tests in one
-warm process (the floor of one job).
+correct student, as a fresh command each time: cold (the kernel's page cache dropped first, where
+this user may drop it, and no sandbox zygote kept), warm with the zygote the previous check kept
+(GRADER_KEEP_WARM, the default) and warm with none kept (medians of repeated runs), side by side with
+what bounds them: a fresh `python -c "import torch"`, the sandbox zygote's start alone, and the job's
+own tests in one warm process (the floor of one job).
 """
 
 from __future__ import annotations
@@ -394,8 +395,28 @@ def _timed(command: list[str], **kwargs: object) -> float:
     return time.perf_counter() - start
 
 
+def _stop_kept_zygotes(run_dir: Path) -> None:
+    """End every zygote a check kept under `run_dir` (its own XDG_RUNTIME_DIR), so the next check is cold."""
+    import signal
+    import socket
+    import struct
+
+    for address in run_dir.glob("grader-*/zygote-*.sock"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            try:
+                s.connect(str(address))
+                pid = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+            except OSError:
+                continue
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            if not Path(f"/proc/{pid}").exists():
+                break
+            time.sleep(0.05)
+
+
 def run_check(problem_path: str, repeat: int) -> dict[str, float]:
-    """Wall times of `grader check --problem` cold and warm, and of what bounds it, in seconds."""
+    """Wall times of `grader check --problem` cold, warm, and warm with a kept zygote, and what bounds them."""
     import statistics
 
     assignment, problem_id = problem_path.split("/")
@@ -404,24 +425,35 @@ def run_check(problem_path: str, repeat: int) -> dict[str, float]:
         student = sorted((ROOT / "submissions" / assignment).iterdir())[0]
     check = [sys.executable, "-P", "-m", "grader", "--root", str(ROOT), "check", assignment, str(student),
              "--problem", problem_id]
-    dropped = _drop_page_cache()
-    cold = _timed(check)
-    warm = statistics.median(_timed(check) for _ in range(repeat))
+    run_dir = Path(tempfile.mkdtemp(prefix="grader-bench-run-"))
+    os.chmod(run_dir, 0o700)
+    kept = {**os.environ, "XDG_RUNTIME_DIR": str(run_dir), "GRADER_KEEP_WARM": "600"}
+    unkept = {**kept, "GRADER_KEEP_WARM": "0"}
+    try:
+        dropped = _drop_page_cache()
+        cold = _timed(check, env=kept)  # no zygote kept yet: it starts one, and keeps it
+        warm_kept = statistics.median(_timed(check, env=kept) for _ in range(repeat))
+        _stop_kept_zygotes(run_dir)
+        warm = statistics.median(_timed(check, env=unkept) for _ in range(repeat))
+    finally:
+        _stop_kept_zygotes(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)
     torch_import = statistics.median(_timed([sys.executable, "-c", "import torch"]) for _ in range(repeat))
     zygote = statistics.median(
         _timed([sys.executable, "-c", "from grader.sandbox.client import Zygote; Zygote.start().close()"])
         for _ in range(repeat)
     )
     job = _one_job_in_a_warm_process(assignment, problem_id, student)
-    figures = {"cold_s": cold, "warm_s": warm, "import_torch_s": torch_import, "zygote_start_s": zygote,
-               "one_job_warm_s": job, "page_cache_dropped": float(dropped)}
-    print(f"grader check {assignment} --problem {problem_id}, on 2 cores, {repeat} repeats")
-    print(f"  cold{' (page cache dropped)' if dropped else ' (page cache NOT dropped: not root)'}: "
+    figures = {"cold_s": cold, "warm_s": warm, "warm_kept_zygote_s": warm_kept, "import_torch_s": torch_import,
+               "zygote_start_s": zygote, "one_job_warm_s": job, "page_cache_dropped": float(dropped)}
+    print(f"grader check {assignment} --problem {problem_id}, on {os.cpu_count()} cores, {repeat} repeats")
+    print(f"  cold{' (page cache dropped)' if dropped else ' (page cache NOT dropped: not root)'}, no zygote kept: "
           f"{cold:6.2f} s   (target <= 5 s)")
-    print(f"  warm (median):                   {warm:6.2f} s   (target <= 3 s)")
+    print(f"  warm, the zygote kept by the last check (median):   {warm_kept:6.2f} s   (target <= 3 s)")
+    print(f"  warm, no zygote kept (GRADER_KEEP_WARM=0, median):  {warm:6.2f} s")
     print(f"  bounds: python -c 'import torch' {torch_import:6.2f} s; the sandbox zygote's start {zygote:6.2f} s;")
     print(f"          the job's own tests in a warm process {job:6.2f} s")
-    print(f"  warm check / (zygote start + job): {warm / (zygote + job):5.2f}x")
+    print(f"  warm kept check / (import torch + job): {warm_kept / (torch_import + job):5.2f}x")
     return figures
 
 

@@ -225,10 +225,9 @@ def keep_warm_seconds(environ: Mapping[str, str] = os.environ) -> float:
     return seconds
 
 
-def _private_folder() -> str | None:
-    """A folder for this user's kept zygotes that no other user can enter or replace; None if none can be had."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    base = runtime if runtime and os.path.isabs(runtime) else tempfile.gettempdir()
+def _private_folder(base: str) -> str | None:
+    """This user's folder for kept zygotes under `base`, made if need be; None unless no other user can
+    enter or replace it."""
     folder = os.path.join(base, f"grader-{os.getuid()}")
     try:
         os.mkdir(folder, 0o700)
@@ -272,12 +271,25 @@ def _install_key() -> str:
 
 
 def kept_zygote_address() -> str | None:
-    """Where this user's kept zygote for this grader and Python listens; None where none may be kept."""
-    folder = _private_folder()
-    if folder is None:
-        return None
-    address = os.path.join(folder, f"zygote-{_install_key()}.sock")
-    return address if len(os.fsencode(address)) < 100 else None  # a Unix socket's path is short
+    """Where this user's kept zygote for this grader and Python listens; None where none may be kept.
+
+    In `$XDG_RUNTIME_DIR`, else (unset, unsafe, or too deep for a Unix socket's short path) in the
+    temporary folder.
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    bases = [b for b in (runtime, tempfile.gettempdir()) if b and os.path.isabs(b)]
+    key = None
+    for base in dict.fromkeys(bases):
+        if len(os.fsencode(base)) > 60:  # the folder and the socket's name must fit in about 100 bytes
+            continue
+        folder = _private_folder(base)
+        if folder is None:
+            continue
+        key = key or _install_key()
+        address = os.path.join(folder, f"zygote-{key}.sock")
+        if len(os.fsencode(address)) < 100:
+            return address
+    return None
 
 
 class SharedZygote:

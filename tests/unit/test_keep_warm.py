@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sysconfig
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from grader.errors import UsageError
 from grader.sandbox import client
+
+
+@pytest.fixture
+def short():
+    """A folder with a short path (a Unix socket's path must fit in about 100 bytes; tmp_path may not)."""
+    folder = tempfile.mkdtemp(prefix="gkw-", dir="/tmp")
+    yield Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.parametrize(
@@ -27,34 +38,53 @@ def test_a_bad_setting_is_a_usage_error_that_names_it(raw: str) -> None:
         client.keep_warm_seconds({client.KEEP_WARM_ENV: raw})
 
 
-def test_the_address_is_in_a_folder_only_this_user_can_enter(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+def test_the_address_is_in_a_folder_only_this_user_can_enter(short, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(short))
     address = client.kept_zygote_address()
-    assert address is not None and os.path.dirname(address) == str(tmp_path / f"grader-{os.getuid()}")
+    assert address is not None and os.path.dirname(address) == str(short / f"grader-{os.getuid()}")
     assert os.stat(os.path.dirname(address)).st_mode & 0o777 == 0o700
 
 
-def test_a_folder_others_may_write_in_keeps_nothing(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    folder = tmp_path / f"grader-{os.getuid()}"
-    folder.mkdir()
-    folder.chmod(0o777)
+def _only_bases(monkeypatch, runtime, tmp) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setattr(client.tempfile, "gettempdir", lambda: str(tmp))
+
+
+def test_a_folder_others_may_write_in_is_never_used(short, monkeypatch) -> None:
+    runtime, tmp = short / "run", short / "tmp"
+    for base in (runtime, tmp):
+        folder = base / f"grader-{os.getuid()}"
+        folder.mkdir(parents=True)
+        folder.chmod(0o777)
+    _only_bases(monkeypatch, runtime, tmp)
     assert client.kept_zygote_address() is None
+    (tmp / f"grader-{os.getuid()}").chmod(0o700)  # a safe one in the temporary folder is used instead
+    address = client.kept_zygote_address()
+    assert address is not None and address.startswith(str(tmp))
 
 
-def test_a_symlinked_folder_keeps_nothing(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    elsewhere = tmp_path / "elsewhere"
+def test_a_symlinked_folder_is_never_used(short, monkeypatch) -> None:
+    runtime, tmp = short / "run", short / "tmp"
+    runtime.mkdir()
+    tmp.mkdir()
+    elsewhere = short / "elsewhere"
     elsewhere.mkdir(mode=0o700)
-    (tmp_path / f"grader-{os.getuid()}").symlink_to(elsewhere)
+    for base in (runtime, tmp):
+        (base / f"grader-{os.getuid()}").symlink_to(elsewhere)
+    _only_bases(monkeypatch, runtime, tmp)
     assert client.kept_zygote_address() is None
 
 
-def test_an_overlong_folder_keeps_nothing(tmp_path, monkeypatch) -> None:
-    deep = tmp_path / ("d" * 120)
+def test_a_runtime_folder_too_deep_for_a_socket_falls_back_to_the_temporary_folder(short, monkeypatch) -> None:
+    deep = short / ("d" * 120)
     deep.mkdir()
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
-    assert client.kept_zygote_address() is None
+    tmp = short / "tmp"
+    tmp.mkdir()
+    _only_bases(monkeypatch, deep, tmp)
+    address = client.kept_zygote_address()
+    assert address is not None and address.startswith(str(tmp)) and len(address.encode()) < 100
+    _only_bases(monkeypatch, deep, deep)
+    assert client.kept_zygote_address() is None  # nowhere short enough: none kept
 
 
 def test_installing_a_package_changes_the_key(tmp_path, monkeypatch) -> None:
@@ -69,12 +99,12 @@ def test_installing_a_package_changes_the_key(tmp_path, monkeypatch) -> None:
     assert client._install_key() != before
 
 
-def test_a_relative_runtime_folder_is_not_used(tmp_path, monkeypatch) -> None:
+def test_a_relative_runtime_folder_is_not_used(short, monkeypatch) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", "relative/run")
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("TMPDIR", str(short))
     monkeypatch.setattr(client.tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
     address = client.kept_zygote_address()
-    assert address is not None and address.startswith(str(tmp_path))
+    assert address is not None and address.startswith(str(short))
 
 
 

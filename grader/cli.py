@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -156,29 +155,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     expected = f"expected the folder with your files ({', '.join(p.module_file for p in assignment.problems)})"
     if not path.is_dir():
         raise UsageError(f"{args.path} {'is not a folder' if path.exists() else 'does not exist'}; {expected}")
-    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp, SharedZygote(keep=keep_warm) as zygote:
+    with SharedZygote(keep=keep_warm) as zygote:
         # The sandbox zygote imports torch in its own process from now on, while this one does the same
         # for the tests: a one-problem check then costs about one `import torch`, not two in a row. It
         # is kept for the next check (GRADER_KEEP_WARM seconds), which then skips that start.
         zygote.launch()
-        from grader.course import SubmissionsError, grade_assignment
+        from grader.course import SubmissionsError, grade_one_folder
 
-        # A one-student class: the student's folder, graded like any other.
-        class_dir = Path(tmp) / "class"
-        class_dir.mkdir()
-        (class_dir / "you").symlink_to(path, target_is_directory=True)
         try:
-            summary = grade_assignment(
-                root, assignment.id, class_dir, Path(tmp) / "out", workers=_workers(args), only=only,
-                require_modules=True, zygote=zygote,
+            summary, results = grade_one_folder(
+                root, assignment.id, path, "you", zygote=zygote, workers=_workers(args), only=only,
+                require_modules=True,
             )
         except SubmissionsError:
             raise UsageError(f"{args.path} holds none of your files for {assignment.id}; {expected}") from None
-        from grader.store import Store
-
-        store = Store(Path(tmp) / "out" / "grades.sqlite")
-        results = list(store.results())
-        store.close()
     for note in summary.warnings:
         if note.startswith("you: "):  # what the grader read from a notebook or zip
             print(f"note: {note[5:]}")

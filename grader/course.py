@@ -280,3 +280,39 @@ def grade_assignment(
         assignment=assignment_id, students=len(students), jobs=total, ran=len(jobs), reused=total - len(jobs),
         seconds=seconds, errors=failures, warnings=sorted(warnings), missing=missing,
     )
+
+
+def grade_one_folder(
+    root: Path,
+    assignment_id: str,
+    folder: Path,
+    name: str,
+    *,
+    zygote: SharedZygote,
+    workers: int,
+    only: tuple[str, ...] = (),
+    require: tuple[str, ...] = (),
+    require_modules: bool = False,
+) -> tuple[GradeSummary, list[JobResult]]:
+    """Grade one student's `folder` as a one-student class called `name`, in a store of its own that is
+    gone when this returns; the run's summary and the student's results (a self-check, a Gradescope run).
+
+    The folder is graded exactly as it would be in a class (the same discovery of files, notebooks and
+    archives, the same jobs), so a student's own check and the instructor's grading cannot drift apart.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="grader-one-") as tmp:
+        class_dir = Path(tmp) / "class"
+        class_dir.mkdir()
+        (class_dir / name).symlink_to(folder, target_is_directory=True)
+        summary = grade_assignment(
+            root, assignment_id, class_dir, Path(tmp) / "out", workers=workers, only=only, require=require,
+            require_modules=require_modules, zygote=zygote,
+        )
+        store = Store(Path(tmp) / "out" / "grades.sqlite")
+        try:
+            results = list(store.results())
+        finally:
+            store.close()
+    return summary, results

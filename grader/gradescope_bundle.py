@@ -274,10 +274,9 @@ def run(assignment_id: str | None = None, submission: Path | None = None, result
     Defaults: the bundle's assignment, GRADER_AUTOGRADER_ROOT's (or /autograder's) submission/ and
     results/results.json, and the course folder in the working directory (run_autograder's source/).
     """
-    from grader.course import find_root, grade_assignment
+    from grader.course import find_root, grade_one_folder
     from grader.runner import default_workers
     from grader.sandbox.client import SharedZygote
-    from grader.store import Store
 
     root = root or find_root(None)
     submission = submission or autograder_root() / "submission"
@@ -291,21 +290,15 @@ def run(assignment_id: str | None = None, submission: Path | None = None, result
         files = submission_folder(submission.resolve(), assignment)
         extra.update(submission_folder=os.path.relpath(files.folder, submission.resolve()),
                      submission_notes=list(files.notes))
-        with tempfile.TemporaryDirectory(prefix="grader-gradescope-") as tmp, SharedZygote() as sandboxes:
+        with SharedZygote() as sandboxes:
             now: dict[str, str | None] | None = None
             try:
                 now = probe(sandboxes.get())
             except Exception as exc:  # noqa: BLE001  (the jobs still enforce `required` in their sandboxes)
                 extra["probe_error"] = f"{type(exc).__name__}: {exc}"
             extra["protections"] = now
-            class_dir = Path(tmp) / "class"
-            class_dir.mkdir()
-            (class_dir / "submission").symlink_to(files.folder, target_is_directory=True)
-            summary = grade_assignment(root, assignment.id, class_dir, Path(tmp) / "out", workers=default_workers(),
-                                       require=required, zygote=sandboxes)
-            store = Store(Path(tmp) / "out" / "grades.sqlite")
-            results = list(store.results())
-            store.close()
+            summary, results = grade_one_folder(root, assignment.id, files.folder, "submission", zygote=sandboxes,
+                                                workers=default_workers(), require=required)
         document = results_document(assignment, results)
         off, refused, lines = sandbox_report(required, now, results, summary.warnings)
         extra.update(protections_off=off, refused_for=refused, warnings=list(summary.warnings),

@@ -32,7 +32,7 @@ FIELDS = ("student", "problem", "kind", "points", "until", "reason", "by", "at")
 Kind = Literal["add", "set", "extend"]
 KINDS: tuple[Kind, ...] = ("add", "set", "extend")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_CHANGE = re.compile(r"^(?P<sign>[+=-])(?P<number>\d+(?:\.\d+)?|\.\d+)$")
+_CHANGE = re.compile(r"^(?P<sign>[+=-])(?P<number>\d+(?:\.\d+)?|\.\d+)\Z")
 
 
 @dataclass(frozen=True)

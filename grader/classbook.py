@@ -62,8 +62,8 @@ class StudentRow:
 
 
 SLUG_CHARS = 64  # the readable part of a file name made from an id; the whole name stays far below 255 bytes
-_PLAIN_SLUG = re.compile(r"^[a-z0-9_][a-z0-9_.-]*$")
-_HASHED_SLUG = re.compile(r"-[0-9a-f]{16}$")
+_PLAIN_SLUG = re.compile(r"[a-z0-9_][a-z0-9_.-]*")  # fullmatch: `$` would let a final newline through
+_HASHED_SLUG = re.compile(r"-[0-9a-f]{16}\Z")
 
 
 def slug(student: str) -> str:
@@ -74,7 +74,7 @@ def slug(student: str) -> str:
     are replaced; more than SLUG_CHARS characters, which are cut) gets 16 hex digits of its hash, and
     so does an id that ends like such a name, so that no id can be given another's file name.
     """
-    if _PLAIN_SLUG.match(student) and len(student) <= SLUG_CHARS and not _HASHED_SLUG.search(student):
+    if _PLAIN_SLUG.fullmatch(student) and len(student) <= SLUG_CHARS and not _HASHED_SLUG.search(student):
         return student
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", student[:SLUG_CHARS]).lstrip(".") or "_"
     digest = hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:16]

@@ -46,9 +46,9 @@ from grader.safetext import one_line
 MAX_ZIP_BYTES = 32 << 20  # uncompressed, per student (the same cap as a submission folder)
 MAX_ZIP_MEMBERS = 2000
 
-_MOODLE = re.compile(r"^(?P<student>.+?)_(?P<id>\d+)_assignsubmission_[a-z]+_(?P<file>.*)$")
-_CANVAS = re.compile(r"^(?P<student>[A-Za-z0-9-]+?)(?:_late|_LATE)?_(?P<id>\d+)_(?P<sub>\d+)_(?P<file>.+)$")
-_RESUBMITTED = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)$")
+_MOODLE = re.compile(r"^(?P<student>.+?)_(?P<id>\d+)_assignsubmission_[a-z]+_(?P<file>.*)\Z")
+_CANVAS = re.compile(r"^(?P<student>[A-Za-z0-9-]+?)(?:_late|_LATE)?_(?P<id>\d+)_(?P<sub>\d+)_(?P<file>.+)\Z")
+_RESUBMITTED = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)\Z")
 _SKIP = ("__MACOSX", ".DS_Store", "__pycache__")
 
 
@@ -66,7 +66,7 @@ class Discovered:
 
 # The instructor's submission times (grader.late), not a student's file.
 SUBMISSION_TIMES_FILE = "submitted.csv"
-_CANVAS_LATE = re.compile(r"^[A-Za-z0-9-]+?_(?:late|LATE)_\d+_\d+_.+$")
+_CANVAS_LATE = re.compile(r"^[A-Za-z0-9-]+?_(?:late|LATE)_\d+_\d+_.+\Z")
 
 
 def marked_late(name: str) -> bool:

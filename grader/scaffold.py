@@ -15,8 +15,8 @@ from pathlib import Path
 
 from grader.errors import UsageError
 
-_ASSIGNMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
-_PROBLEM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ASSIGNMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*\Z")
+_PROBLEM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _PROBLEMS_LINE = re.compile(r"^problems\s*=\s*\[(?P<items>[^\]\n]*)\]\s*$", re.MULTILINE)
 
 _PROBLEM_TOML = '''\

@@ -19,8 +19,8 @@ from grader.errors import SpecError
 # How a problem uses a GPU: "never" (the default), or "when-present" (the sandbox admits the GPU's
 # device files where the grading machine has one; elsewhere the same tests run on the CPU).
 GPU_USES = ("never", "when-present")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 _MUTANT_FAILS = re.compile(r"^#\s*fails:\s*(.*)$", re.MULTILINE)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 SANDBOX_ADMITS_GPU = False
 
 CONTROL_FILES = ("/dev/nvidiactl", "/dev/nvidia-uvm")
-_DEVICE = re.compile(r"^nvidia(\d+)$")
+_DEVICE = re.compile(r"^nvidia(\d+)\Z")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import io
 import json
 import xml.etree.ElementTree as ET
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from grader.classbook import SLUG_CHARS, build_rows, slug
@@ -127,6 +127,8 @@ def test_every_id_gets_a_page_and_files_of_its_own_whatever_it_is(tmp_path):
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(min_size=0, max_size=300), min_size=2, max_size=6, unique=True))
+@example(["", "0\n"])  # a final newline passed a `$`-anchored pattern: the id was its own file name
+@example(["alice", "alice\n", "alice\r\n", "x-0123456789abcdef\n"])
 def test_slugs_are_safe_bounded_and_distinct(ids):
     slugs = [slug(i) for i in ids]
     for s in slugs:
@@ -191,3 +193,15 @@ def test_a_forged_reply_is_bounded_where_the_trusted_side_receives_it(tmp_path, 
     assert "\ufffd =1+1" in message and traceback.startswith("\ufffd")
     message.encode("utf-8")
     traceback.encode("utf-8")
+
+
+def test_no_pattern_lets_a_final_newline_through() -> None:
+    """`$` matches before a final newline: every anchored pattern the grader applies to names ends in `\\Z`."""
+    from grader import adjustments, layouts, scaffold, spec
+    from grader.sandbox import gpu
+
+    assert layouts._MOODLE.match("Ann Lee_123_assignsubmission_file_bn_fold.py\n") is None
+    assert layouts._CANVAS.match("annlee_123_456_bn_fold.py\n") is None
+    assert spec._IDENTIFIER.match("bn_fold\n") is None and scaffold._PROBLEM.match("bn_fold\n") is None
+    assert adjustments._CHANGE.match("+5\n") is None and gpu._DEVICE.match("nvidia0\n") is None
+    assert layouts._MOODLE.match("Ann Lee_123_assignsubmission_file_bn_fold.py") is not None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -300,8 +301,6 @@ def grade_one_folder(
     The folder is graded exactly as it would be in a class (the same discovery of files, notebooks and
     archives, the same jobs), so a student's own check and the instructor's grading cannot drift apart.
     """
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="grader-one-") as tmp:
         class_dir = Path(tmp) / "class"
         class_dir.mkdir()

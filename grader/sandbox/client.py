@@ -220,7 +220,7 @@ def keep_warm_seconds(environ: Mapping[str, str] = os.environ) -> float:
         seconds = float(raw)
     except ValueError:
         raise UsageError(f"{KEEP_WARM_ENV}={raw!r}: expected a number of seconds, or 0 to keep nothing") from None
-    if not 0 <= seconds <= 86400 or seconds != seconds:
+    if not 0 <= seconds <= 86400:  # NaN too: it compares false
         raise UsageError(f"{KEEP_WARM_ENV}={raw!r}: expected between 0 and 86400 seconds")
     return seconds
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .conftest import make_course, run_cli
+from .conftest import make_course, run_cli, without_times
 
 distributed = pytest.importorskip("distributed")
 
@@ -19,15 +19,6 @@ def scores_and_messages(root):
         for s in doc["students"]
         for p in s["problems"]
     }
-
-
-def _without_times(value):
-    """The document without the tests' durations, the one thing that differs from run to run."""
-    if isinstance(value, dict):
-        return {k: _without_times(v) for k, v in value.items() if k != "duration"}
-    if isinstance(value, list):
-        return [_without_times(v) for v in value]
-    return value
 
 
 def test_a_local_cluster_grades_like_the_local_pool(tmp_path, monkeypatch):
@@ -50,5 +41,5 @@ def test_a_local_cluster_grades_like_the_local_pool(tmp_path, monkeypatch):
     baseline = run_cli("--root", str(local), "grade", "hw7", "--jobs", "2")
     assert baseline.returncode == 0, baseline.stderr
     assert scores_and_messages(remote) == scores_and_messages(local)
-    on, off = (_without_times(json.loads((r / "reports/hw7/results.json").read_text())["students"]) for r in (remote, local))
+    on, off = (without_times(json.loads((r / "reports/hw7/results.json").read_text())["students"]) for r in (remote, local))
     assert on == off  # smallest failing inputs, reproduce lines, output: all alike

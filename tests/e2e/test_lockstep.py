@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from .conftest import REPO, make_course
+from .conftest import REPO, make_course, without_times
 
 pytestmark = pytest.mark.slow
 
@@ -28,15 +28,6 @@ def _grade(root, out, lockstep: str) -> dict:
     return json.loads((out / "hw7/results.json").read_text())
 
 
-def _without_times(value):
-    """The document without the tests' durations, the one thing that differs from run to run."""
-    if isinstance(value, dict):
-        return {k: _without_times(v) for k, v in value.items() if k != "duration"}
-    if isinstance(value, list):
-        return [_without_times(v) for v in value]
-    return value
-
-
 def test_lockstep_on_and_off_grade_alike(tmp_path):
     root = make_course(tmp_path / "course")
     folder = root / "problems/hw7/bn_fold"
@@ -49,7 +40,7 @@ def test_lockstep_on_and_off_grade_alike(tmp_path):
 
     on = _grade(root, tmp_path / "on", "1")
     off = _grade(root, tmp_path / "off", "0")
-    a, b = _without_times(on["students"]), _without_times(off["students"])
+    a, b = without_times(on["students"]), without_times(off["students"])
     differences = [
         (x["id"], p["id"], t["name"], {k: (t[k], u[k]) for k in t if t[k] != u[k]})
         for x, y in zip(a, b) for p, q in zip(x["problems"], y["problems"]) for t, u in zip(p["tests"], q["tests"])

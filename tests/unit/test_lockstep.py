@@ -23,8 +23,8 @@ def _fresh():
     lockstep.forget_all()
 
 
-def _record(test, **fixtures):
-    """Run `test` under Hypothesis with a recorder; return the recording and the calls Hypothesis made."""
+def _record(test, key="k", **fixtures):
+    """Run `test` under Hypothesis with a recorder for `key`; return the recording and the calls Hypothesis made."""
     calls = []
     inner = test.hypothesis.inner_test
 
@@ -32,14 +32,14 @@ def _record(test, **fixtures):
         calls.append({k: v for k, v in kwargs.items() if k not in fixtures and not lockstep._is_data_object(v)})
         return inner(*args, **kwargs)
 
-    recorder = lockstep.Recorder("k", frozenset(fixtures))
+    recorder = lockstep.Recorder(key, frozenset(fixtures))
     test.hypothesis.inner_test = recorder.wrap(spy)
     try:
         test(**fixtures)
     finally:
         test.hypothesis.inner_test = inner
     assert recorder.keep()
-    return lockstep.recording("k"), calls
+    return lockstep.recording(key), calls
 
 
 def test_a_replay_calls_the_body_with_the_examples_hypothesis_drew_in_order():
@@ -167,12 +167,7 @@ def test_a_recording_handed_to_another_process_replays_the_same_examples():
 def test_what_a_job_hands_back_is_capped_per_test_and_per_job(monkeypatch):
     for name in ("a", "b", "c"):
         test, _ = _data_test()
-        recorder = lockstep.Recorder(name, frozenset({"student"}))
-        inner = test.hypothesis.inner_test
-        test.hypothesis.inner_test = recorder.wrap(inner)
-        test(student=None)
-        test.hypothesis.inner_test = inner
-        assert recorder.keep()
+        _record(test, name, student=None)
     size = len(lockstep._encode(lockstep.recording("a")))
     monkeypatch.setattr(lockstep, "_MAX_EXPORT_BYTES", 2 * size + size // 2)
     assert list(lockstep.export_new()) == ["a", "b"]  # the third would take the job over its total
@@ -199,12 +194,7 @@ def test_a_changed_test_file_does_not_reuse_a_recording(tmp_path):
     assert key == lockstep.test_key(path, "test_a", 20)
     assert key != lockstep.test_key(path, "test_b", 20) and key != lockstep.test_key(path, "test_a", 21)
     test, _ = _data_test()
-    recorder = lockstep.Recorder(key, frozenset({"student"}))
-    inner = test.hypothesis.inner_test
-    test.hypothesis.inner_test = recorder.wrap(inner)
-    test(student=None)
-    test.hypothesis.inner_test = inner
-    assert recorder.keep()
+    _record(test, key, student=None)
     shared = lockstep.export_new()
 
     path.write_text("def test_a(): pass  # changed, same test name and examples\n")

@@ -78,15 +78,27 @@ def _hash_tree(h: hashlib._Hash, folder: Path) -> None:
             h.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
 
 
-def job_key(problem: ProblemSpec, files: tuple[tuple[str, bytes], ...]) -> str:
-    """Hash of everything a job's result depends on: submission, problem folder, reference, grader."""
-    h = hashlib.sha256()
-    h.update(f"grader {__version__}\0".encode())
-    for name, data in files:
-        h.update(name.encode() + b"\0" + data + b"\0")
-    h.update(b"problem\0")
+def hash_problem(h: hashlib._Hash, problem: ProblemSpec) -> None:
+    """Feed `h` what a problem's grading depends on besides the submission: the grader's version, the
+    problem's folder, its reference, and the course's helpers (its tests import them)."""
+    from grader import extensions
+
+    h.update(f"grader {__version__}\0problem\0".encode())
     _hash_tree(h, problem.folder)
     h.update(b"reference\0" + problem.reference.read_bytes())
+    helpers = extensions.folder(extensions.course_root(problem.folder))
+    if helpers is not None:
+        h.update(b"helpers\0")
+        _hash_tree(h, helpers)
+
+
+def job_key(problem: ProblemSpec, files: tuple[tuple[str, bytes], ...]) -> str:
+    """Hash of everything a job's result depends on: submission, problem folder, reference, course
+    helpers, grader (a changed helper regrades the jobs of every problem, as a changed test does)."""
+    h = hashlib.sha256()
+    for name, data in files:
+        h.update(name.encode() + b"\0" + data + b"\0")
+    hash_problem(h, problem)
     return h.hexdigest()
 
 

@@ -232,7 +232,6 @@ class _Worker:
         self.known: set[str] = set()  # the lockstep recordings it has (made or given)
         self.recorded: Recordings = {}  # those its last job made
 
-
     def usable(self) -> bool:
         return self.graded < JOBS_PER_WORKER and self.process.is_alive()
 
@@ -410,18 +409,12 @@ def recordings_scope(job: JobSpec) -> str | None:
     """
     import hashlib
 
-    from grader import __version__, extensions
-    from grader.jobs import _hash_tree
+    from grader.jobs import hash_problem
 
     try:
         problem = load_problem(Path(job.root), job.assignment, job.problem)
-        h = hashlib.sha256(f"grader {__version__}\0{job.root}\0{job.assignment}\0{job.problem}\0".encode())
-        _hash_tree(h, problem.folder)
-        h.update(b"reference\0" + problem.reference.read_bytes())
-        helpers = extensions.folder(Path(job.root))
-        if helpers is not None:
-            h.update(b"helpers\0")
-            _hash_tree(h, helpers)
+        h = hashlib.sha256(f"{job.root}\0{job.assignment}\0{job.problem}\0".encode())
+        hash_problem(h, problem)
         return h.hexdigest()
     except Exception:  # noqa: BLE001 - the job reports a problem it cannot load; it shares nothing
         return None

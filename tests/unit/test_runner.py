@@ -205,3 +205,25 @@ def test_a_pinned_workers_sandboxes_run_on_its_cpu(tmp_path, zygote):
     course = make_course(tmp_path, PINNED_TESTS, ECHO_CPUS, [ECHO_CPUS, ECHO_CPUS])
     results = grade(course, zygote, workers=1)
     assert [(r.status, r.score) for r in results] == [("graded", 3.0)] * 2, [r.tests for r in results]
+
+
+def test_a_changed_course_helper_changes_the_job_key_and_the_recordings_scope(course):
+    """Tests import the course's helpers: a helper changed since the last run must regrade, not reuse."""
+    problem = load_assignment(course, "hw1").problems[0]
+    student = course / "submissions/hw1/s0"
+    helpers = course / "course_helpers"
+    keys, scopes = set(), set()
+
+    def look() -> None:
+        job = make_job(course, problem, "s0", student)
+        keys.add(job.key)
+        scopes.add(runner.recordings_scope(job))
+
+    look()
+    helpers.mkdir()
+    (helpers / "__init__.py").write_text("")
+    (helpers / "draws.py").write_text("SIZES = (1, 2)\n")
+    look()
+    (helpers / "draws.py").write_text("SIZES = (1, 2, 3)\n")
+    look()
+    assert len(keys) == 3 and len(scopes) == 3 and None not in scopes

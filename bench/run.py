@@ -47,10 +47,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.course import grade_assignment  # noqa: E402
-from grader.plugin import register_profile, skip_hypothesis_patch  # noqa: E402
-from grader.sandbox.client import SharedZygote  # noqa: E402
-from grader.spec import ProblemSpec, list_assignments, load_assignment  # noqa: E402
+from grader.course.spec import ProblemSpec, list_assignments, load_assignment  # noqa: E402
+from grader.grading.plugin import register_profile, skip_hypothesis_patch  # noqa: E402
+from grader.grading.sandbox_client import SharedZygote  # noqa: E402
+from grader.run.session import grade_assignment  # noqa: E402
 
 SLOW_SUFFIX = '''
 
@@ -139,7 +139,7 @@ class _FloorPlugin:
         return self._load(self.reference_file, f"_floor_reference_{abs(hash(self.reference_file))}")
 
 
-# The grader's own pytest options (grader/jobs.py), so that the floor differs from it only by isolation.
+# The grader's own pytest options (grader/grading/jobs.py), so that the floor differs from it only by isolation.
 FLOOR_ARGS = [
     "-q", "-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "no:threadexception",
     "--tb=native", "--import-mode=importlib", "-W", "ignore",
@@ -154,7 +154,7 @@ def run_floor(course: Path, problems: dict[str, list[ProblemSpec]], students: in
 
     torch.set_num_threads(1)
     sys.dont_write_bytecode = True
-    from grader import extensions
+    from grader.course import extensions
 
     extensions.install(course)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -174,7 +174,7 @@ def run_floor(course: Path, problems: dict[str, list[ProblemSpec]], students: in
 
 NAIVE_CONFTEST = '''
 import importlib.util, os, pytest
-from grader.plugin import register_profile
+from grader.grading.plugin import register_profile
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "points(n): points")
@@ -222,7 +222,7 @@ def run_naive(course: Path, problems: dict[str, list[ProblemSpec]], students: in
 NAIVE_PER_STUDENT_CONFTEST = '''
 import importlib.util, json, os, pytest, torch
 from hypothesis import settings
-from grader.plugin import register_profile
+from grader.grading.plugin import register_profile
 
 torch.set_num_threads(1)
 MODULES = json.loads(os.environ["BENCH_MODULES"])  # test file -> [student file, reference file, max_examples]
@@ -440,7 +440,7 @@ def run_check(problem_path: str, repeat: int) -> dict[str, float]:
         shutil.rmtree(run_dir, ignore_errors=True)
     torch_import = statistics.median(_timed([sys.executable, "-c", "import torch"]) for _ in range(repeat))
     zygote = statistics.median(
-        _timed([sys.executable, "-c", "from grader.sandbox.client import Zygote; Zygote.start().close()"])
+        _timed([sys.executable, "-c", "from grader.grading.sandbox_client import Zygote; Zygote.start().close()"])
         for _ in range(repeat)
     )
     job = _one_job_in_a_warm_process(assignment, problem_id, student)
@@ -459,9 +459,9 @@ def run_check(problem_path: str, repeat: int) -> dict[str, float]:
 
 def _one_job_in_a_warm_process(assignment: str, problem_id: str, student: Path) -> float:
     """The job graded twice in one process with a ready zygote; the second run's wall time."""
-    from grader.jobs import make_job
-    from grader.runner import run_job_safely
-    from grader.worker import prepare
+    from grader.grading.jobs import make_job
+    from grader.grading.worker import prepare
+    from grader.run.runner import run_job_safely
 
     prepare()
     problem = load_assignment(ROOT, assignment).problem(problem_id)

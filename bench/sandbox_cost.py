@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader.proxy import StudentSession  # noqa: E402
-from grader.sandbox.client import Zygote  # noqa: E402
-from grader.spec import Limits  # noqa: E402
+from grader.course.spec import Limits  # noqa: E402
+from grader.grading.proxy import StudentSession  # noqa: E402
+from grader.grading.sandbox_client import Zygote  # noqa: E402
 
 
 def _process_cpu(pid: int) -> float:

@@ -1,6 +1,6 @@
 """Flat convolutional stacks for hw5/receptive_field: a Hypothesis strategy and the modules it builds.
 
-Course code (grader.extensions): it lives beside the problems that use it, not in the grader.
+Course code (grader.course.extensions): it lives beside the problems that use it, not in the grader.
 """
 
 from __future__ import annotations

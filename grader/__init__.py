@@ -39,15 +39,15 @@ def __getattr__(name: str) -> Any:
 
         return pytest.mark.hidden
     if name == "assert_close":
-        from grader.compare import assert_close
+        from grader.grading.compare import assert_close
 
         return assert_close
     if name in ("call_pure", "remote_type", "StudentError", "StudentFault"):
-        from grader import proxy
+        from grader.grading import proxy
 
         return getattr(proxy, name)
     if name in ("call_training", "record_curve"):
-        from grader import training
+        from grader.grading import training
 
         return getattr(training, name)
     if name == "strategies":

@@ -14,21 +14,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from grader.course.spec import list_assignments, load_assignment
 from grader.errors import GraderError, InputError, UsageError
 from grader.sandbox.confine import PROTECTIONS
-from grader.spec import list_assignments, load_assignment
 
 _DEBUG_HINT = "rerun with --debug to see the traceback"
 
 
 def _root(args: argparse.Namespace) -> Path:
-    from grader.course import find_root
+    from grader.run.session import find_root
 
     return find_root(args.root)
 
 
 def _workers(args: argparse.Namespace) -> int:
-    from grader.runner import default_workers
+    from grader.run.runner import default_workers
 
     return args.jobs or default_workers()
 
@@ -52,9 +52,9 @@ def jobs_count(text: str) -> int | None:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from grader.course import grade_assignment
-    from grader.report import render
-    from grader.sandbox.client import SharedZygote
+    from grader.grading.sandbox_client import SharedZygote
+    from grader.results.report import render
+    from grader.run.session import grade_assignment
 
     root = _root(args)
     if args.assignment:
@@ -141,7 +141,7 @@ class _Progress:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from grader.sandbox.client import SharedZygote, keep_warm_seconds
+    from grader.grading.sandbox_client import SharedZygote, keep_warm_seconds
 
     root = _root(args)
     keep_warm = keep_warm_seconds()
@@ -160,7 +160,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         # for the tests: a one-problem check then costs about one `import torch`, not two in a row. It
         # is kept for the next check (GRADER_KEEP_WARM seconds), which then skips that start.
         zygote.launch()
-        from grader.course import SubmissionsError, grade_one_folder
+        from grader.run.session import SubmissionsError, grade_one_folder
 
         try:
             summary, results = grade_one_folder(
@@ -173,13 +173,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         if note.startswith("you: "):  # what the grader read from a notebook or zip
             print(f"note: {note[5:]}")
     if path.is_dir():
-        from grader.notebooks import extract_module
+        from grader.course.notebooks import extract_module
 
         keep = frozenset(n for p in assignment.problems for n in p.names)
         for notebook in sorted(path.glob("*.ipynb")):  # parsed again, only to list what was left out
             for note in extract_module(notebook.read_bytes(), name=notebook.name, keep=keep).notes:
                 print(f"  {note}")
-    from grader.terminal import print_check
+    from grader.results.terminal import print_check
 
     status = print_check(assignment, results)
     failed = [r.problem for r in results if r.score < r.max_score or r.status != "graded"]
@@ -192,7 +192,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from grader.scaffold import new_problem
+    from grader.course.scaffold import new_problem
 
     root = (args.root or Path.cwd()).resolve()  # a new course has no problems/ folder yet
     written = new_problem(root, args.assignment, args.problem)
@@ -204,7 +204,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from grader.validate import kill_table, validate
+    from grader.run.validate import kill_table, validate
 
     root = _root(args)
     assignments = [args.assignment] if args.assignment else list_assignments(root)
@@ -234,7 +234,7 @@ def _mutation_report(table: Sequence[tuple[str, int, int, int, int]], checks: Se
         "# Mutation analysis of the bank",
         "",
         "Written by `grader validate --mutate --mutation-report PATH`: every automatic mutant of each",
-        "reference (grader/mutate.py) graded through the problem's tests. A surviving mutant scores full",
+        "reference (grader/run/mutate.py) graded through the problem's tests. A surviving mutant scores full",
         "marks: a test is too weak to tell it from the reference, or it is equivalent and must be recorded",
         "in the problem's `problem.toml` (`[mutation] equivalent`).",
         "",
@@ -268,7 +268,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from grader.report import render
+    from grader.results.report import render
 
     root = _root(args)
     assignment = load_assignment(root, args.assignment)
@@ -281,7 +281,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from grader.exports import FORMATS, export
+    from grader.results.exports import FORMATS, export
 
     root = _root(args)
     assignment = load_assignment(root, args.assignment)
@@ -296,8 +296,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_forget(args: argparse.Namespace) -> int:
     """Remove stored results, saying which: the only way results leave the store."""
-    from grader.report import render
-    from grader.store import Store
+    from grader.results.report import render
+    from grader.results.store import Store
 
     assignment = load_assignment(_root(args), args.assignment)
     out = _reports(args, assignment.id)
@@ -349,7 +349,7 @@ def _chosen_jobs(store: Any, args: argparse.Namespace) -> list[tuple[str, str]]:
 
 
 def cmd_kit(args: argparse.Namespace) -> int:
-    from grader.kit import build_kit
+    from grader.distribute.kit import build_kit
 
     kit = build_kit(_root(args), args.assignment, Path(args.out))
     for warning in kit.warnings:
@@ -361,7 +361,7 @@ def cmd_kit(args: argparse.Namespace) -> int:
         print(f"  {kp.id:24} {len(kp.tests):>3} tests {kp.points:>5g} points  {', '.join(extra)}")
     print(f"{kit.assignment}: student kit -> {kit.folder}")
     if args.gradescope:
-        from grader.gradescope_bundle import build_bundle
+        from grader.distribute.gradescope_bundle import build_bundle
 
         bundle = build_bundle(_root(args), args.assignment, Path(args.gradescope))
         print(f"{kit.assignment}: Gradescope autograder -> {bundle}")
@@ -369,7 +369,7 @@ def cmd_kit(args: argparse.Namespace) -> int:
 
 
 def cmd_gradescope(args: argparse.Namespace) -> int:
-    from grader.gradescope_bundle import build_bundle
+    from grader.distribute.gradescope_bundle import build_bundle
 
     print(build_bundle(_root(args), args.assignment, Path(args.out), require=args.require or None))
     return 0
@@ -387,7 +387,7 @@ def _store_of(args: argparse.Namespace, assignment_id: str) -> Path:
 
 
 def _stored_students(path: Path) -> list[str]:
-    from grader.store import Store
+    from grader.results.store import Store
 
     store = Store(path)
     try:
@@ -398,8 +398,8 @@ def _stored_students(path: Path) -> list[str]:
 
 def cmd_adjust(args: argparse.Namespace) -> int:
     """Record a manual adjustment (file first, then the store), or list them."""
-    from grader import adjustments
-    from grader.report import render
+    from grader.results import adjustments
+    from grader.results.report import render
 
     assignment = load_assignment(_root(args), args.assignment)
     path = adjustments.file_path(assignment)
@@ -432,9 +432,9 @@ def cmd_adjust(args: argparse.Namespace) -> int:
 
 
 def _list_adjustments(assignment: Any, store_path: Path, *, show_withdrawn: bool) -> int:
-    from grader.classbook import build_rows
-    from grader.store import Store
-    from grader.term import load_term
+    from grader.results.classbook import build_rows
+    from grader.results.store import Store
+    from grader.results.term import load_term
 
     store = Store(store_path)
     try:
@@ -474,8 +474,8 @@ def _list_adjustments(assignment: Any, store_path: Path, *, show_withdrawn: bool
 
 def cmd_extend(args: argparse.Namespace) -> int:
     """Give a student a later due date (an `extend` row of the adjustments file)."""
-    from grader import adjustments
-    from grader.report import render
+    from grader.results import adjustments
+    from grader.results.report import render
 
     assignment = load_assignment(_root(args), args.assignment)
     store_path = _store_of(args, assignment.id)
@@ -496,9 +496,9 @@ def cmd_extend(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """What changed between two snapshots of the class (default: the last two)."""
-    from grader.history import diff
-    from grader.report import render
-    from grader.store import Store
+    from grader.results.history import diff
+    from grader.results.report import render
+    from grader.results.store import Store
 
     assignment = load_assignment(_root(args), args.assignment)
     store_path = _store_of(args, assignment.id)
@@ -530,9 +530,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_similarity(args: argparse.Namespace) -> int:
     """The most similar pairs of submissions per problem, and reports/<a>/similarity.html."""
-    from grader.report import render
-    from grader.similarity import WORDING, compare_class
-    from grader.store import Store
+    from grader.results.report import render
+    from grader.results.similarity import WORDING, compare_class
+    from grader.results.store import Store
 
     assignment = load_assignment(_root(args), args.assignment)
     store_path = _store_of(args, assignment.id)
@@ -556,7 +556,7 @@ def cmd_similarity(args: argparse.Namespace) -> int:
 
 def cmd_gradebook(args: argparse.Namespace) -> int:
     """Every assignment's final scores, weighted by problems/course.toml, in one CSV and one page."""
-    from grader.gradebook import write_gradebook
+    from grader.results.gradebook import write_gradebook
 
     root = _root(args)
     csv_path, html_path, book = write_gradebook(root, Path(args.out) if args.out else root / "reports")

@@ -21,13 +21,13 @@ The tree says who must act, and the CLI prints one line from it (never a traceba
         StudentError (Exception), StudentFault (BaseException), ForbiddenCall (BaseException),
         RebuildError (ValueError)
 
-Not here, on purpose: the wire's own errors (`grader.wire`), raised on both sides of the boundary
+Not here, on purpose: the wire's own errors (`grader.sandbox.wire`), raised on both sides of the boundary
 about the other side's bytes, and private control-flow signals (`SandboxGone`, `_CallTimeout`).
 
 Student-caused errors are never shown as a grader error: they become the student's failure, with a
 message the student can act on. The module imports nothing but the standard library, because the
 sandbox side (wire, tripwires) uses it too; each class is also importable from the module that
-raises it (`grader.spec.SpecError`, ...).
+raises it (`grader.course.spec.SpecError`, ...).
 """
 
 from __future__ import annotations

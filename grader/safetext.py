@@ -10,8 +10,8 @@ side receives or writes it, so that no student can make a report huge, unreadabl
 - `one_line`: a name or an id on one line, printable and bounded;
 - `bounded_result`: every string of a job's result bounded, the one place a result enters the store.
 
-The writers do the rest: HTML only through autoescaped jinja2 templates (grader.report), XML without
-the characters XML 1.0 forbids and CSV cells never read as formulas (grader.exports), files written
+The writers do the rest: HTML only through autoescaped jinja2 templates (grader.results.report), XML without
+the characters XML 1.0 forbids and CSV cells never read as formulas (grader.results.exports), files written
 as UTF-8.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from grader.results import JobResult, TestResult
+from grader.records import JobResult, TestResult
 
 MESSAGE_CHARS = 20_000  # a test's or a job's message, falsifying example, notes, failing input
 TRACEBACK_CHARS = 20_000

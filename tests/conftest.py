@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox.client import Zygote
+from grader.grading.sandbox_client import Zygote
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@
 
 This module runs only inside a sandbox child forked by the zygote. It must stay independent of the
 trusted side: it never imports tests, references, pytest or Hypothesis. Requests arrive as JSON
-headers with pickled arguments; results leave through :func:`grader.wire.encode_value`.
+headers with pickled arguments; results leave through :func:`grader.sandbox.wire.encode_value`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ import sys
 import traceback
 from typing import Any
 
-from grader import rebuild, tripwires, wire
-from grader.purity import argument_images
-from grader.sandbox import confine
-from grader.seeding import seed_all
+from grader.sandbox import confine, rebuild, tripwires, wire
+from grader.sandbox.purity import argument_images
+from grader.sandbox.seeding import seed_all
 
 # The C functions under `signal`'s wrappers (which convert to and from enums): run on every call.
 _SIGALRM = int(signal.SIGALRM)
@@ -236,7 +235,7 @@ class _Server:
             return {"ok": False, "kind": "unsendable", "message": f"{type(exc).__name__}: {_safe_str(exc)}"}, []
 
     def encode(self, value: Any) -> tuple[dict[str, Any], list[bytes]]:
-        """A result as a reply: plain data, handles, and standard modules described as data (grader.rebuild).
+        """A result as a reply: plain data, handles, and standard modules described as data (grader.sandbox.rebuild).
 
         A standard module crosses as its description and is rebuilt on the trusted side; its place
         in the value is a handle with a negative id, -1 - its index in the reply's "modules".

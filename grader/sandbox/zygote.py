@@ -9,7 +9,7 @@ Forking from here makes a sandbox cost milliseconds instead of a fresh `import t
 
 A zygote started for a student's `grader check` may be *kept* (`--idle SECONDS`): it does not die
 with the grader that started it, serves later checks by the same user, and leaves once it has had
-no client and no sandbox for that long (see `grader.sandbox.client.SharedZygote`).
+no client and no sandbox for that long (see `grader.grading.sandbox_client.SharedZygote`).
 
 Nothing a sandbox does may stall it: a sandbox keeps no descriptor of the zygote's (its listening
 socket, its clients' connections, its signal pipe, its stdout), only peers with the zygote's own uid

@@ -296,7 +296,7 @@ def build_odd_downloads(subs: Path, correct: Path) -> dict[str, float]:
     folder("bob", {"true_softmax.py": "def nu(x, beta):\n    return x\n"})
     # Class 9, names that become paths: an id equal to another's file name, a long one, one that is not
     # UTF-8, one that a spreadsheet would run, one with a terminal escape.
-    from grader.classbook import slug
+    from grader.results.classbook import slug
 
     folder("a b", both)
     folder(slug("a b"), {"bn_fold.py": fold})

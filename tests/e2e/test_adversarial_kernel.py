@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import client, confine
+from grader.grading import sandbox_client as client
+from grader.sandbox import confine
 
 from .conftest import REPO, make_course, run_cli
 
@@ -160,8 +161,8 @@ def test_the_channel_and_memory_attacks_fail_only_their_student(kernel_class):
 
 
 def test_a_wedged_zygote_is_replaced_and_its_job_graded_again(tmp_path, monkeypatch):
-    from grader.course import grade_assignment
-    from grader.store import Store
+    from grader.results.store import Store
+    from grader.run.session import grade_assignment
 
     monkeypatch.setattr(client, "SPAWN_TIMEOUT", 3.0)
     monkeypatch.setattr(client, "PING_TIMEOUT", 2.0)

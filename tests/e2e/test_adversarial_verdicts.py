@@ -22,8 +22,8 @@ import pytest
 import torch
 
 from grader import call_pure, remote_type
-from grader.proxy import REMOTE_NOTE, SandboxRefused, StudentError, StudentFault, StudentSession
-from grader.spec import Limits
+from grader.course.spec import Limits
+from grader.grading.proxy import REMOTE_NOTE, SandboxRefused, StudentError, StudentFault, StudentSession
 
 from .conftest import REPO, run_cli
 
@@ -191,7 +191,7 @@ def test_a_protection_switched_off_shows_as_off_whatever_the_sandbox_says(sessio
 
 
 def test_the_kernel_view_of_an_unconfined_process_shows_every_protection_off():
-    from grader import protections
+    from grader.grading import protections
     from grader.sandbox.confine import PROTECTIONS
 
     # This test's own process: no seccomp filter, no_new_privs unset, the grader's own namespaces and
@@ -257,7 +257,7 @@ PURITY = """
     def _nothing(*args, **kwargs):
         return []
 
-    for name in ("grader.purity", "grader.sandbox.server"):
+    for name in ("grader.sandbox.purity", "grader.sandbox.server"):
         module = sys.modules.get(name)
         for attr in ("mutated_arguments", "changed_arguments", "snapshot_arguments"):
             if module is not None and hasattr(module, attr):

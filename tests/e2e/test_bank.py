@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.spec import list_assignments
+from grader.course.spec import list_assignments
 
 from .conftest import REPO, run_cli
 

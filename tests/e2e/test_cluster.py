@@ -1,5 +1,5 @@
 """`grader grade --cluster`: the same jobs on a Dask cluster give the same results as a local run, and
-the cluster's jobs replay the lockstep recordings earlier jobs made (grader.lockstep, grader.runner)."""
+the cluster's jobs replay the lockstep recordings earlier jobs made (grader.grading.lockstep, grader.run.runner)."""
 
 from __future__ import annotations
 

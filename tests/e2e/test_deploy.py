@@ -396,7 +396,7 @@ def unpack_bundle(archive: Path, root: Path) -> Path:
     pip_install(python, source)
     assert_plain_install(python)
     # setup.sh's last step: the protections this image applies, which every job will require.
-    probe = subprocess.run([str(python), "-m", "grader.gradescope_bundle", "probe"], cwd=source, env=clean_env(),
+    probe = subprocess.run([str(python), "-m", "grader.distribute.gradescope_bundle", "probe"], cwd=source, env=clean_env(),
                            capture_output=True, text=True, timeout=TIMEOUT)
     assert probe.returncode == 0, probe.stdout + probe.stderr
     (source / "protections.json").write_text(probe.stdout)

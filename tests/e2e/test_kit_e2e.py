@@ -122,7 +122,7 @@ def test_the_gradescope_bundle(course_and_kit, tmp_path):
     shutil.copytree(tmp_path / "gs/autograder", autograder / "source")
     (autograder / "venv/bin").mkdir(parents=True)
     (autograder / "venv/bin/python").symlink_to(sys.executable)
-    probe = subprocess.run([sys.executable, "-m", "grader.gradescope_bundle", "probe"], cwd=autograder / "source",
+    probe = subprocess.run([sys.executable, "-m", "grader.distribute.gradescope_bundle", "probe"], cwd=autograder / "source",
                            capture_output=True, text=True, timeout=600, check=False)
     assert probe.returncode == 0, probe.stdout + probe.stderr
     (autograder / "source/protections.json").write_text(probe.stdout)

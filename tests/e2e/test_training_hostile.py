@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.runner import run_jobs
-from grader.sandbox.client import Zygote
-from grader.spec import load_assignment
-from grader.validate import _job
+from grader.course.spec import load_assignment
+from grader.grading.sandbox_client import Zygote
+from grader.run.runner import run_jobs
+from grader.run.validate import _job
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = REPO / "tests/fixtures/hostile_training"

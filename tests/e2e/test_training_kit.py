@@ -15,7 +15,7 @@ def test_the_kit_records_no_answer_of_a_training_call_and_keeps_the_others(tmp_p
     out = tmp_path / "answers.pt"
     tests = ["test_memorizes_random_labels", "test_accuracy_in_eval_mode_restoring_modes"]
     done = subprocess.run(
-        [sys.executable, "-m", "grader.kit", str(REPO), "hw5", "label_memorization", str(out), *tests],
+        [sys.executable, "-m", "grader.distribute.kit", str(REPO), "hw5", "label_memorization", str(out), *tests],
         capture_output=True, text=True, timeout=600, check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]

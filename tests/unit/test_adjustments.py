@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from grader.adjustments import Adjustment, append, file_path, parse_change, read, write
-from grader.late import SOURCE_CSV, SubmissionTime
-from grader.results import JobResult
-from grader.spec import AssignmentSpec, LatePolicy, Limits, ProblemSpec, SpecError
-from grader.store import Store
-from grader.term import Term, load_term, standing
+from grader.course.spec import AssignmentSpec, LatePolicy, Limits, ProblemSpec, SpecError
+from grader.records import JobResult
+from grader.results.adjustments import Adjustment, append, file_path, parse_change, read, write
+from grader.results.late import SOURCE_CSV, SubmissionTime
+from grader.results.store import Store
+from grader.results.term import Term, load_term, standing
 
 ZONE = dt.timezone(dt.timedelta(hours=2))
 DUE = dt.datetime(2026, 10, 1, 23, 59, tzinfo=ZONE)

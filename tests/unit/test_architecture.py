@@ -26,14 +26,27 @@ def test_the_import_contracts_hold():
     assert lint_imports(config_filename=str(CONFIG), no_cache=True, no_logo=True) == 0
 
 
+def _under(module: str, packages: list[str]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
 def test_every_module_is_on_one_side_of_the_boundary():
     modules = {info.name for info in pkgutil.walk_packages(grader.__path__, "grader.") if not info.ispkg}
     contract = _contract("sandbox-side")
-    sandbox, trusted = set(contract["source_modules"]), set(contract["forbidden_modules"])
-    assert not sandbox & trusted, sorted(sandbox & trusted)
-    unplaced = sorted(modules - sandbox - trusted)
+    sandbox, trusted = contract["source_modules"], contract["forbidden_modules"]
+    both = sorted(m for m in modules if _under(m, sandbox) and _under(m, trusted))
+    assert both == [], both
+    unplaced = sorted(m for m in modules if not _under(m, sandbox) and not _under(m, trusted))
     assert unplaced == [], f"add these to the sandbox-side contract in pyproject.toml, on their side: {unplaced}"
-    assert not (sandbox | trusted) - modules, sorted((sandbox | trusted) - modules)  # no stale names
+    stale = [p for p in sandbox + trusted if not any(_under(m, [p]) for m in modules)]
+    assert stale == [], stale
+
+
+def test_every_sub_package_is_a_layer():
+    """A new sub-package is placed in the layers contract, so that nothing below it may import it."""
+    packages = {info.name for info in pkgutil.iter_modules(grader.__path__, "grader.") if info.ispkg}
+    unlayered = sorted(packages - set(_contract("layers")["layers"]))
+    assert unlayered == [], f"add these to the layers contract in pyproject.toml: {unlayered}"
 
 
 def test_the_sandbox_process_loads_no_trusted_module():
@@ -45,7 +58,7 @@ def test_the_sandbox_process_loads_no_trusted_module():
     trusted = _contract("sandbox-side")["forbidden_modules"]
     code = (
         "import sys, grader.sandbox.zygote, grader.sandbox.server\n"
-        f"print(sorted(m for m in {trusted!r} if m in sys.modules))"
+        f"print(sorted(m for m in sys.modules if any(m == p or m.startswith(p + '.') for p in {trusted!r})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

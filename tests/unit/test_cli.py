@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from grader import cli
-from grader.results import JobResult
-from grader.sandbox.client import ZygoteError
-from grader.store import Store
+from grader.grading.sandbox_client import ZygoteError
+from grader.records import JobResult
+from grader.results.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = "expected a folder with one sub-folder (or zip, or LMS-named files) per student"
@@ -163,7 +163,7 @@ def test_a_sandbox_that_cannot_start_says_so(capsys, failing_list):
 
 
 def test_a_long_input_error_shows_its_first_line(capsys, failing_list):
-    from grader.kit import KitError
+    from grader.distribute.kit import KitError
 
     failing_list(KitError("problems/hw7/x/test_x.py: recording the reference's answers failed:\nlog line 1\nlog line 2"))
     status, _, err = run(capsys, "list")

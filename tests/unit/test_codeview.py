@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from grader.codeview import MAX_FILE_CHARS, capture_sources, code_refs, failure_refs, links, render_files, style_css
-from grader.results import TestResult
+from grader.records import TestResult
+from grader.results.codeview import (
+    MAX_FILE_CHARS,
+    capture_sources,
+    code_refs,
+    failure_refs,
+    links,
+    render_files,
+    style_css,
+)
 
 
 def test_sources_are_the_python_files_the_module_first_and_capped():

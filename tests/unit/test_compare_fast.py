@@ -1,4 +1,4 @@
-"""assert_close's numpy fast path decides exactly as the full torch path does (grader.compare)."""
+"""assert_close's numpy fast path decides exactly as the full torch path does (grader.grading.compare)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader import compare
+from grader.grading import compare
 
 SPECIAL = [0.0, -0.0, 1e-300, 1e300, math.inf, -math.inf, math.nan, 1.0, -1.0, 3.4e38]
 values = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64), st.sampled_from(SPECIAL))

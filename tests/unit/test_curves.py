@@ -1,12 +1,12 @@
-"""grader.curves: learning curves laid out as numbers for the report templates."""
+"""grader.results.curves: learning curves laid out as numbers for the report templates."""
 
 from dataclasses import replace
 from pathlib import Path
 
-from grader.classbook import StudentRow
-from grader.curves import curve_chart, final_values
-from grader.results import JobResult, TestResult
-from grader.spec import load_assignment
+from grader.course.spec import load_assignment
+from grader.records import JobResult, TestResult
+from grader.results.classbook import StudentRow
+from grader.results.curves import curve_chart, final_values
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,18 +16,18 @@ from grader import errors
 # Raised and caught inside the grader, never shown to anyone as such. The wire's own errors (its
 # module is exempt) are raised on both sides of the boundary about the other side's bytes.
 SIGNALS = {
-    "grader.sandbox.client.SandboxGone",  # the sandbox ended before it replied: becomes the student's fault
+    "grader.grading.sandbox_client.SandboxGone",  # the sandbox ended before it replied: becomes the student's fault
     "grader.sandbox.server._CallTimeout",  # a call ran past its deadline, inside the sandbox
-    "grader.forbidden.SourceNotScanned",  # the scan gave up; the tripwires still apply
-    "grader.answers.NotPlainData",  # a recorded answer that is not plain data
-    "grader.lockstep.Diverged",  # a replay that cannot follow its recording: the test runs under Hypothesis
+    "grader.grading.forbidden.SourceNotScanned",  # the scan gave up; the tripwires still apply
+    "grader.grading.answers.NotPlainData",  # a recorded answer that is not plain data
+    "grader.grading.lockstep.Diverged",  # a replay that cannot follow its recording: the test runs under Hypothesis
 }
 
 
 def _defined_exceptions() -> dict[str, type[BaseException]]:
     found: dict[str, type[BaseException]] = {}
     for info in pkgutil.walk_packages(grader.__path__, "grader."):
-        if info.name in {"grader.__main__", "grader.worker_preload"}:
+        if info.name in {"grader.__main__", "grader.grading.worker_preload"}:
             continue  # running them has effects (a CLI, a forkserver warm-up)
         module = importlib.import_module(info.name)
         for _, obj in inspect.getmembers(module, inspect.isclass):
@@ -39,7 +39,7 @@ def _defined_exceptions() -> dict[str, type[BaseException]]:
 def test_every_error_the_grader_defines_is_in_the_hierarchy():
     outside = sorted(
         name for name, cls in _defined_exceptions().items()
-        if name not in SIGNALS and cls.__module__ not in {"grader.errors", "grader.wire"}
+        if name not in SIGNALS and cls.__module__ not in {"grader.errors", "grader.sandbox.wire"}
     )
     assert outside == [], f"define these in grader/errors.py, under GraderError or StudentCaused: {outside}"
 
@@ -52,8 +52,8 @@ def test_every_error_in_the_module_is_the_users_the_machines_or_the_students():
 
 @pytest.mark.parametrize(
     ("where", "name"),
-    [("grader.spec", "SpecError"), ("grader.course", "SubmissionsError"), ("grader.layouts", "LayoutError"),
-     ("grader.store", "StoreError"), ("grader.kit", "KitError"), ("grader.cli", "UsageError")],
+    [("grader.course.spec", "SpecError"), ("grader.run.session", "SubmissionsError"), ("grader.course.layouts", "LayoutError"),
+     ("grader.results.store", "StoreError"), ("grader.distribute.kit", "KitError"), ("grader.cli", "UsageError")],
 )
 def test_input_errors_are_importable_where_they_are_raised_and_exit_2(where, name):
     cls = getattr(importlib.import_module(where), name)
@@ -62,8 +62,8 @@ def test_input_errors_are_importable_where_they_are_raised_and_exit_2(where, nam
 
 
 def test_sandbox_setup_errors_keep_their_runtime_error_base():
-    from grader.proxy import SandboxRefused
-    from grader.sandbox.client import ZygoteError
+    from grader.grading.proxy import SandboxRefused
+    from grader.grading.sandbox_client import ZygoteError
     from grader.sandbox.confine import ConfinementError
 
     for cls in (SandboxRefused, ZygoteError, ConfinementError):
@@ -72,9 +72,9 @@ def test_sandbox_setup_errors_keep_their_runtime_error_base():
 
 
 def test_student_faults_keep_the_bases_their_handlers_rely_on():
-    from grader.proxy import StudentError, StudentFault
-    from grader.rebuild import RebuildError
-    from grader.tripwires import ForbiddenCall
+    from grader.grading.proxy import StudentError, StudentFault
+    from grader.sandbox.rebuild import RebuildError
+    from grader.sandbox.tripwires import ForbiddenCall
 
     assert issubclass(StudentError, Exception) and not issubclass(StudentFault, Exception)
     assert not issubclass(ForbiddenCall, Exception)  # `except Exception` in student code cannot hide it

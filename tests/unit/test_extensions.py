@@ -1,4 +1,4 @@
-"""The course extension seam (grader.extensions): a course's `course_helpers` package is imported by
+"""The course extension seam (grader.course.extensions): a course's `course_helpers` package is imported by
 its path for the trusted side, replaced when another course is graded, and a broken one is the
 bank's error, named by its file."""
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from grader import extensions
+from grader.course import extensions
 from grader.errors import BankError
 
 

@@ -11,13 +11,13 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from grader.exports import HIDDEN_NOTE, gradescope_document
-from grader.failing_input import MAX_CHARS, Call, describe_call, describe_calls, describe_tensor, describe_value
-from grader.proxy import StudentSession
-from grader.report import build_rows, render_pages, results_document
-from grader.results import NOT_RUN, JobResult, TestResult
-from grader.spec import Limits, load_assignment
-from grader.terminal import print_check, replay_command
+from grader.course.spec import Limits, load_assignment
+from grader.grading.failing_input import MAX_CHARS, Call, describe_call, describe_calls, describe_tensor, describe_value
+from grader.grading.proxy import StudentSession
+from grader.records import NOT_RUN, JobResult, TestResult
+from grader.results.exports import HIDDEN_NOTE, gradescope_document
+from grader.results.report import build_rows, render_pages, results_document
+from grader.results.terminal import print_check, replay_command
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from grader.forbidden import SourceNotScanned, find_forbidden
+from grader.grading.forbidden import SourceNotScanned, find_forbidden
 
 RULES = ["torch.autograd", "torch.Tensor.backward", "torch.nn.functional.conv2d", "torch.func"]
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import gradescope_bundle
-from grader.gradescope_bundle import (
+from grader.course.spec import SpecError, load_assignment
+from grader.distribute import gradescope_bundle
+from grader.distribute.gradescope_bundle import (
     BUNDLE_CONFIG,
     PROTECTIONS_FILE,
     RUN_AUTOGRADER,
@@ -24,8 +25,7 @@ from grader.gradescope_bundle import (
     sandbox_report,
     submission_folder,
 )
-from grader.results import JobResult
-from grader.spec import SpecError, load_assignment
+from grader.records import JobResult
 
 REPO = Path(__file__).resolve().parents[2]
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -37,7 +37,7 @@ echo "python $*" >> "$STUB_LOG"
 case "$1 $2" in
     "-m venv") /bin/mkdir -p "$3/bin" && /bin/cp "$0" "$3/bin/python"; exit 0 ;;
     "-m pip") [[ "$*" == *--upgrade* ]] && exit "${STUB_PIP_UPGRADE_EXIT:-0}"; exit 0 ;;
-    "-m grader.gradescope_bundle") echo '{"available": ["landlock", "seccomp"]}'; exit 0 ;;
+    "-m grader.distribute.gradescope_bundle") echo '{"available": ["landlock", "seccomp"]}'; exit 0 ;;
 esac
 if [ "$1" = "-c" ]; then
     [[ "$2" == *urlopen* ]] && exit "${STUB_URLOPEN_EXIT:-1}"
@@ -121,7 +121,7 @@ def test_run_autograder_runs_the_bundles_grading_under_the_root_it_is_given(tmp_
     (root / "source/run_autograder").write_text(RUN_AUTOGRADER)
     env = {"PATH": "/usr/bin:/bin", "GRADER_AUTOGRADER_ROOT": str(root), "STUB_LOG": str(tmp_path / "log")}
     subprocess.run(["/bin/bash", str(root / "source/run_autograder")], env=env, check=True, timeout=60)
-    assert (tmp_path / "log").read_text() == f"{root}/source: python -m grader.gradescope_bundle run\n"
+    assert (tmp_path / "log").read_text() == f"{root}/source: python -m grader.distribute.gradescope_bundle run\n"
     assert (root / "results").is_dir()
 
 

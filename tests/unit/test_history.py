@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.adjustments import Adjustment
-from grader.classbook import build_rows
-from grader.history import NO_INPUTS, diff, record
-from grader.results import JobResult
-from grader.spec import AssignmentSpec, Limits, ProblemSpec
-from grader.store import Store
-from grader.term import Term
+from grader.course.spec import AssignmentSpec, Limits, ProblemSpec
+from grader.records import JobResult
+from grader.results.adjustments import Adjustment
+from grader.results.classbook import build_rows
+from grader.results.history import NO_INPUTS, diff, record
+from grader.results.store import Store
+from grader.results.term import Term
 
 
 def assignment(root: Path) -> AssignmentSpec:

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from grader.jobs import JobSpec, run_job
-from grader.plugin import EXAMPLE_LABEL, hypothesis_report
-from grader.results import JobResult, TestResult
+from grader.grading.jobs import JobSpec, run_job
+from grader.grading.plugin import EXAMPLE_LABEL, hypothesis_report
+from grader.records import JobResult, TestResult
 
 TESTS = '''
 from hypothesis import given, note, strategies as st
@@ -71,7 +71,7 @@ def make_problem(root: Path, tests: str = TESTS, *, forbidden: tuple[str, ...] =
 
 
 def grade_job(root: Path, zygote: object, files: tuple[tuple[str, bytes], ...]) -> JobResult:
-    from grader.runner import _TrustedState
+    from grader.run.runner import _TrustedState
 
     job = JobSpec(root=str(root), assignment="hwc", problem="contract", student="s", files=files, key="",
                   zygote_address=zygote.address)  # type: ignore[attr-defined]

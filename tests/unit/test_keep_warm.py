@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import UsageError
-from grader.sandbox import client
+from grader.grading import sandbox_client as client
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader.answers import hash_answer, matches, structure_of
-from grader.kit import build_kit, strip_hidden
+from grader.distribute.kit import build_kit, strip_hidden
+from grader.grading.answers import hash_answer, matches, structure_of
 
 # -- removing hidden tests ----------------------------------------------------------------------------
 
@@ -275,7 +275,7 @@ def test_the_kit_holds_no_secret(kit):
 
 
 def test_the_kit_is_a_course_folder_that_grader_check_can_use(kit):
-    from grader.spec import load_assignment
+    from grader.course.spec import load_assignment
 
     _, out, built = kit
     assignment = load_assignment(out, "hwk")  # validates the kit's specs
@@ -302,7 +302,7 @@ def test_the_kit_is_a_course_folder_that_grader_check_can_use(kit):
 
 
 def test_the_recorded_checks_pass_the_reference_and_fail_a_wrong_answer(kit):
-    from grader.answers import load_checks
+    from grader.grading.answers import load_checks
 
     _, out, _ = kit
     checks = load_checks(str(out / "problems/hwk/answer/test_answer.py"))
@@ -322,8 +322,8 @@ def test_the_hashed_checks_of_a_secret_bank_problem_fail_each_mutant_exactly_as_
     import types
 
     from grader import call_pure
-    from grader.answers import load_checks
-    from grader.spec import load_problem
+    from grader.course.spec import load_problem
+    from grader.grading.answers import load_checks
 
     repo = Path(__file__).resolve().parents[2]
     course = tmp_path / "course"
@@ -360,7 +360,7 @@ def test_the_hashed_checks_of_a_secret_bank_problem_fail_each_mutant_exactly_as_
 def test_check_answers_passes_a_right_module_and_explains_a_wrong_one(kit):
     from types import SimpleNamespace
 
-    from grader.answers import check_answers
+    from grader.grading.answers import check_answers
 
     _, out, _ = kit
     test_file = str(out / "problems/hwk/double/test_double.py")
@@ -374,9 +374,9 @@ def test_check_answers_passes_a_right_module_and_explains_a_wrong_one(kit):
 
 def test_the_kit_keeps_a_check_that_tells_each_declared_mutant_apart(tmp_path):
     """Only the 20th of 20 recorded calls tells the mutant apart: a plain spread of 8 would miss it."""
-    from grader.answers import hash_answer
-    from grader.kit import MAX_CHECKS_PER_TEST, _select
-    from grader.spec import Limits, ProblemSpec
+    from grader.course.spec import Limits, ProblemSpec
+    from grader.distribute.kit import MAX_CHECKS_PER_TEST, _select
+    from grader.grading.answers import hash_answer
 
     folder = tmp_path / "p"
     (folder / "mutants").mkdir(parents=True)

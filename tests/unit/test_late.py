@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.late import (
+from grader.course.layouts import discover, marked_late
+from grader.course.spec import AssignmentSpec, LatePolicy, SpecError, load_assignment
+from grader.results.late import (
     SOURCE_CANVAS,
     SOURCE_CSV,
     SOURCE_MTIME,
@@ -18,8 +20,6 @@ from grader.late import (
     read_submitted_csv,
     submission_times,
 )
-from grader.layouts import discover, marked_late
-from grader.spec import AssignmentSpec, LatePolicy, SpecError, load_assignment
 
 REPO = Path(__file__).resolve().parents[2]
 ZONE = dt.timezone(dt.timedelta(hours=2))

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from grader.layouts import (
+from grader.course.layouts import (
     MAX_ZIP_BYTES,
     FilesFound,
     LayoutError,
@@ -411,7 +411,7 @@ def test_a_made_distinct_id_that_is_taken_already_gets_a_number(tmp_path):
 def test_names_that_are_not_utf8_or_too_long_become_printable_bounded_distinct_ids(tmp_path):
     import os
 
-    from grader.layouts import MAX_ID_CHARS
+    from grader.course.layouts import MAX_ID_CHARS
 
     folder = tmp_path / "class"
     folder.mkdir()
@@ -447,8 +447,8 @@ def test_ids_that_differ_only_by_case_are_kept_with_a_note(tmp_path):
 def test_a_folder_nested_very_deep_is_read_to_a_bounded_depth(tmp_path):
     import os
 
-    from grader.jobs import read_submission
-    from grader.layouts import MAX_DEPTH, plain_files
+    from grader.course.layouts import MAX_DEPTH, plain_files
+    from grader.grading.jobs import read_submission
 
     folder = tmp_path / "class/deep"
     folder.mkdir(parents=True)

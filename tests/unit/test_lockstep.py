@@ -1,4 +1,4 @@
-"""grader.lockstep on plain Hypothesis tests (no sandbox): a passing run is recorded, and replaying
+"""grader.grading.lockstep on plain Hypothesis tests (no sandbox): a passing run is recorded, and replaying
 it calls the test's body with exactly the examples Hypothesis drew, st.data() draws included, under
 the same per-example PRNG; anything that does not replay exactly diverges instead of guessing."""
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from grader import lockstep
-from grader.plugin import register_profile
+from grader.grading import lockstep
+from grader.grading.plugin import register_profile
 
 
 @pytest.fixture(autouse=True)
@@ -136,7 +136,7 @@ def test_lockstep_is_on_unless_switched_off(monkeypatch):
     assert not lockstep.enabled()
 
 
-# -- sharing recordings between trusted processes (grader.runner hands them to later jobs) -----------
+# -- sharing recordings between trusted processes (grader.run.runner hands them to later jobs) -----------
 
 
 def _data_test():
@@ -205,7 +205,7 @@ def test_a_changed_test_file_does_not_reuse_a_recording(tmp_path):
 
 
 def test_shared_recordings_are_bounded_by_bytes_dropping_the_least_recent_problem():
-    from grader.runner import SharedRecordings
+    from grader.run.runner import SharedRecordings
 
     shared = SharedRecordings(limit=100)
     shared.put("p2", {"b": b"x" * 40})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from grader.mutate import equivalent_ids, mutants
+from grader.run.mutate import equivalent_ids, mutants
 
 SOURCE = textwrap.dedent('''
     """A docstring is never mutated."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import nbformat
 
-from grader.layouts import convert_notebooks
-from grader.notebooks import extract_module
+from grader.course.layouts import convert_notebooks
+from grader.course.notebooks import extract_module
 
 
 def notebook(*cells: str) -> bytes:
@@ -118,7 +118,7 @@ def test_a_notebook_crafted_to_be_quadratic_is_read_in_linear_time():
 
 
 def test_a_notebook_over_the_budget_is_not_read():
-    from grader.notebooks import MAX_STATEMENTS
+    from grader.course.notebooks import MAX_STATEMENTS
 
     module = extract_module(notebook("".join(f"x{i} = {i}\n" for i in range(MAX_STATEMENTS + 1))), name="nb.ipynb")
     assert module.source.startswith("raise ImportError(")

@@ -1,4 +1,4 @@
-"""Mutants and alternatives as diffs against the reference (grader.patches, ProblemSpec.mutants)."""
+"""Mutants and alternatives as diffs against the reference (grader.course.patches, ProblemSpec.mutants)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import difflib
 
 import pytest
 
+from grader.course.patches import apply_diff
+from grader.course.spec import load_assignment
 from grader.errors import SpecError
-from grader.patches import apply_diff
-from grader.spec import load_assignment
 
 REFERENCE = '''import torch
 

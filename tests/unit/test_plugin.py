@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from grader.plugin import skip_hypothesis_patch
+from grader.grading.plugin import skip_hypothesis_patch
 
 FAILING = """
 from hypothesis import given, settings, strategies as st
@@ -69,7 +69,7 @@ def test_the_grading_plugin_hook_leaves_no_patch(tmp_path, monkeypatch):
 
 
 def test_failure_messages_say_the_same_whatever_the_memory_addresses():
-    from grader.plugin import _message
+    from grader.grading.plugin import _message
 
     first = AssertionError("assert False\n +  where False = <built-in method endswith of str object at 0x7fddc31188f0>('x')")
     second = AssertionError("assert False\n +  where False = <built-in method endswith of str object at 0x7fbf7b6225b0>('x')")
@@ -92,7 +92,7 @@ EXAMPLE_BODY = "test_x(\n    student=<student module m>,\n    n=2,\n)"
     "Minimal failing input: ",  # a label no release has used yet: found by the test function's name
 ])
 def test_the_failing_example_is_read_whatever_its_label(label):
-    from grader.plugin import EXAMPLE_LABEL, hypothesis_report
+    from grader.grading.plugin import EXAMPLE_LABEL, hypothesis_report
 
     exc = AssertionError("wrong")
     for note in [label + EXAMPLE_BODY, "Draw 1: 3", "a note from the test",
@@ -106,7 +106,7 @@ def test_the_failing_example_is_read_whatever_its_label(label):
 
 
 def test_hypothesis_s_own_record_of_the_example_wins_over_any_label():
-    from grader.plugin import EXAMPLE_LABEL, hypothesis_report
+    from grader.grading.plugin import EXAMPLE_LABEL, hypothesis_report
 
     exc = AssertionError("wrong")
     exc.add_note("Some future wording, on two lines:\n" + EXAMPLE_BODY)
@@ -128,7 +128,7 @@ def test_hypothesis_s_own_record_of_the_example_wins_over_any_label():
      "contract.py line 1 uses torch.autograd; this problem forbids it"),
 ])
 def test_every_test_of_a_problem_that_cannot_run_carries_the_one_reason(tmp_path, zygote, files, status, reason):
-    from grader.results import NOT_RUN
+    from grader.records import NOT_RUN
 
     from .test_hypothesis_contract import grade_job, make_problem
 
@@ -140,7 +140,7 @@ def test_every_test_of_a_problem_that_cannot_run_carries_the_one_reason(tmp_path
         assert all("SyntaxError: expected ':'" in t.student_traceback for t in result.tests)
 
 
-# -- plain pytest on the bank (grader.pytest_plugin) ----------------------------------------------------------
+# -- plain pytest on the bank (grader.grading.pytest_plugin) ----------------------------------------------------------
 
 
 def _pytest(*args: str, cwd) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from grader import call_pure
-from grader.purity import argument_images, changed_arguments, changed_part, image
+from grader.sandbox.purity import argument_images, changed_arguments, changed_part, image
 
 
 def scale_(x, *, by=2.0):
@@ -49,7 +49,7 @@ def test_nested_and_keyword_arguments_are_located():
 
 
 def test_images_are_plain_data_that_cross_the_wire():
-    from grader import wire
+    from grader.sandbox import wire
 
     layer = torch.nn.BatchNorm1d(3)
     value = [(torch.ones(2), {"k": layer}), 7]
@@ -138,7 +138,7 @@ def test_hooks_left_registered_on_a_module_are_counted():
 
 
 def test_hook_counts_cross_the_wire_and_malformed_counts_are_refused():
-    from grader import wire
+    from grader.sandbox import wire
 
     model = torch.nn.Sequential(torch.nn.Linear(2, 2))
     before = image(model)

@@ -1,4 +1,4 @@
-"""Standard modules cross as data and are built again on the trusted side (grader.rebuild)."""
+"""Standard modules cross as data and are built again on the trusted side (grader.sandbox.rebuild)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from grader import wire
-from grader.rebuild import KINDS, RebuildError, describe, is_standard, rebuild
+from grader.sandbox import wire
+from grader.sandbox.rebuild import KINDS, RebuildError, describe, is_standard, rebuild
 
 
 def across_the_wire(module: nn.Module) -> nn.Module:

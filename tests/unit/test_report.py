@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.classbook import (
+from grader.course.spec import AssignmentSpec, Limits, ProblemSpec
+from grader.records import JobResult, TestResult
+from grader.results.classbook import (
     MISSING_NOTE,
     RETIRED_NOTE,
     build_rows,
@@ -21,11 +23,9 @@ from grader.classbook import (
     shape,
     slug,
 )
-from grader.exports import HIDDEN_NOTE, grades_csv, gradescope_document, junit_tree, write_exports
-from grader.report import render_pages, results_document
-from grader.results import JobResult, TestResult
-from grader.spec import AssignmentSpec, Limits, ProblemSpec
-from grader.statements import statement_html
+from grader.results.exports import HIDDEN_NOTE, grades_csv, gradescope_document, junit_tree, write_exports
+from grader.results.report import render_pages, results_document
+from grader.results.statements import statement_html
 
 SCRIPT = "<script>alert('pwned')</script>"
 RUN = {"grader_version": "0.1.0", "bank_hash": "abc123", "profile": "derandomized", "finished_at": "2026-11-24 21:00:00 UTC", "seconds": 3.5}

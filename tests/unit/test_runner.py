@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import runner
-from grader.jobs import make_job
-from grader.results import JobResult
-from grader.sandbox.client import Zygote
-from grader.spec import load_assignment
+from grader.course.spec import load_assignment
+from grader.grading.jobs import make_job
+from grader.grading.sandbox_client import Zygote
+from grader.records import JobResult
+from grader.run import runner
 
 # A test file that changes what a later job in the same worker could see, if nothing put it back:
 # its own module state, torch's default dtype and grad mode, the environment and sys.path.

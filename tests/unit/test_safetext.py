@@ -10,12 +10,12 @@ import xml.etree.ElementTree as ET
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from grader.classbook import SLUG_CHARS, build_rows, slug
-from grader.exports import write_exports
-from grader.report import render_pages
-from grader.results import JobResult, TestResult
+from grader.records import JobResult, TestResult
+from grader.results.classbook import SLUG_CHARS, build_rows, slug
+from grader.results.exports import write_exports
+from grader.results.report import render_pages
+from grader.results.store import Store
 from grader.safetext import MESSAGE_CHARS, OUTPUT_CHARS, TRACEBACK_CHARS, bounded, bounded_result, one_line
-from grader.store import Store
 
 from .test_report import RUN, make_assignment
 
@@ -146,7 +146,7 @@ def test_a_plain_lower_case_id_keeps_its_name():
 def test_a_submission_with_names_that_are_not_utf8_gets_a_key_and_a_bounded_temporary_folder(tmp_path):
     import os
 
-    from grader.jobs import read_submission
+    from grader.grading.jobs import read_submission
 
     folder = tmp_path / "student"
     folder.mkdir()
@@ -172,9 +172,9 @@ def f(x):
 def test_a_forged_reply_is_bounded_where_the_trusted_side_receives_it(tmp_path, zygote):
     import pytest
 
+    from grader.course.spec import Limits
     from grader.errors import StudentError
-    from grader.proxy import RECEIVED_MESSAGE_CHARS, RECEIVED_TRACEBACK_CHARS, StudentSession
-    from grader.spec import Limits
+    from grader.grading.proxy import RECEIVED_MESSAGE_CHARS, RECEIVED_TRACEBACK_CHARS, StudentSession
 
     student, work = tmp_path / "student", tmp_path / "work"
     student.mkdir()
@@ -197,7 +197,8 @@ def test_a_forged_reply_is_bounded_where_the_trusted_side_receives_it(tmp_path, 
 
 def test_no_pattern_lets_a_final_newline_through() -> None:
     """`$` matches before a final newline: every anchored pattern the grader applies to names ends in `\\Z`."""
-    from grader import adjustments, layouts, scaffold, spec
+    from grader.course import layouts, scaffold, spec
+    from grader.results import adjustments
     from grader.sandbox import gpu
 
     assert layouts._MOODLE.match("Ann Lee_123_assignsubmission_file_bn_fold.py\n") is None

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from grader import call_pure, remote_type
-from grader.proxy import Remote, StudentError, StudentFault, StudentSession
-from grader.spec import Limits
+from grader.course.spec import Limits
+from grader.grading.proxy import Remote, StudentError, StudentFault, StudentSession
 
 FAST_LIMITS = Limits(call_timeout=2, import_timeout=2, job_timeout=30, memory_mb=256)
 
@@ -272,7 +272,7 @@ def test_output_names_the_students_files_as_the_student_knows_them(session_for):
 
 
 def test_a_shared_zygote_starts_once_serves_many_and_is_replaced_when_it_dies(tmp_path):
-    from grader.sandbox.client import SharedZygote
+    from grader.grading.sandbox_client import SharedZygote
 
     def answer(zygote):
         student, work = tmp_path / "s", tmp_path / "w"

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from grader.proxy import StudentError, StudentFault, StudentSession
-from grader.sandbox import client, confine
-from grader.sandbox.client import SharedZygote, Zygote, ZygoteError
-from grader.spec import Limits
+from grader.course.spec import Limits
+from grader.grading import sandbox_client as client
+from grader.grading.proxy import StudentError, StudentFault, StudentSession
+from grader.grading.sandbox_client import SharedZygote, Zygote, ZygoteError
+from grader.sandbox import confine
 
 LIMITS = Limits(call_timeout=2, import_timeout=10, job_timeout=60, memory_mb=256)
 ROOT = os.geteuid() == 0

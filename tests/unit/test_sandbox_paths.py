@@ -9,9 +9,9 @@ import textwrap
 import pytest
 
 import grader
-from grader.proxy import StudentSession
+from grader.course.spec import Limits
+from grader.grading.proxy import StudentSession
 from grader.sandbox import confine
-from grader.spec import Limits
 
 
 def test_library_dirs_are_the_interpreters_install_scheme_and_the_grader_package():

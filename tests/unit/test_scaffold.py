@@ -6,9 +6,9 @@ import tomllib
 
 import pytest
 
+from grader.course.scaffold import new_problem
+from grader.course.spec import load_assignment
 from grader.errors import UsageError
-from grader.scaffold import new_problem
-from grader.spec import load_assignment
 
 
 def test_a_new_assignment_gets_its_toml_and_the_problem_loads_as_a_spec(tmp_path):

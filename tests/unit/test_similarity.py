@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.similarity import K, W, compare_problem, fingerprint, kgram_hashes, share, tokens, winnow
-from grader.spec import Limits, ProblemSpec
+from grader.course.spec import Limits, ProblemSpec
+from grader.results.similarity import K, W, compare_problem, fingerprint, kgram_hashes, share, tokens, winnow
 
 ORIGINAL = '''import torch
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.spec import SpecError, load_assignment, load_problem
+from grader.course.spec import SpecError, load_assignment, load_problem
 
 REPO = Path(__file__).resolve().parents[2]
 

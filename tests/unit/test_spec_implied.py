@@ -1,12 +1,12 @@
 """problem.toml keeps only what nothing else can say: id, module, names and points are implied by the
-folder, the reference's __all__ and the tests' @points markers when left out (grader.spec._implied)."""
+folder, the reference's __all__ and the tests' @points markers when left out (grader.course.spec._implied)."""
 
 from __future__ import annotations
 
 import pytest
 
+from grader.course.spec import load_assignment
 from grader.errors import SpecError
-from grader.spec import load_assignment
 
 
 def _minimal_problem(tmp_path, toml: str, reference: str, tests: str):

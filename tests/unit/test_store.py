@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.results import JobResult
-from grader.store import Store, StoreError
+from grader.records import JobResult
+from grader.results.store import Store, StoreError
 
 
 def result(student: str, problem: str, score: float = 1.0, key: str = "k") -> JobResult:

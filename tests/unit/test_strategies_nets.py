@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from torch import nn
 
-from grader import extensions
+from grader.course import extensions
 
 extensions.install(Path(__file__).resolve().parents[2])  # the demo course: the repository itself
 

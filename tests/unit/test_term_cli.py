@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from grader.cli import main
-from grader.gradebook import gradebook_csv, read_weights
-from grader.results import JobResult
-from grader.spec import SpecError
-from grader.store import Store
+from grader.course.spec import SpecError
+from grader.records import JobResult
+from grader.results.gradebook import gradebook_csv, read_weights
+from grader.results.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 ALICE = (REPO / "submissions/hw7/alice_correct/true_softmax.py").read_text()
@@ -88,6 +88,6 @@ def test_gradebook_weights_are_validated_and_cells_quoted(course, capsys):
     assert run(course, "gradebook") == 0
     assert "gradebook: 2 students, hw7 100%" in capsys.readouterr().out
     assert (course / "reports/gradebook.csv").read_text() == "student,hw7,percent\n'=ann,10,100\nbob,6,60\n"
-    from grader.gradebook import build_gradebook
+    from grader.results.gradebook import build_gradebook
 
     assert gradebook_csv(build_gradebook(course, course / "reports")).startswith("student,hw7,percent\n'=ann")

@@ -1,4 +1,4 @@
-"""grader.training: a model trained in place in the sandbox comes back as tensors into a trusted copy.
+"""grader.grading.training: a model trained in place in the sandbox comes back as tensors into a trusted copy.
 
 Also the hostile cases of a training call (a train that hangs, burns CPU, changes the architecture,
 sends back huge tensors or garbage) and the spec keys of a training budget.
@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from grader import call_training, record_curve
-from grader.proxy import Remote, StudentFault, StudentSession
-from grader.spec import Limits, SpecError, load_problem
-from grader.training import budget_note, put_back_curves, take_curves
+from grader.course.spec import Limits, SpecError, load_problem
+from grader.grading.proxy import Remote, StudentFault, StudentSession
+from grader.grading.training import budget_note, put_back_curves, take_curves
 
 REPO = Path(__file__).resolve().parents[2]
 LIMITS = Limits(call_timeout=2, import_timeout=5, job_timeout=30, memory_mb=512, train_timeout=3,
@@ -295,8 +295,8 @@ def test_the_gpu_plan_falls_back_to_the_cpu_and_says_why(tmp_path):
 
 
 def test_validate_shows_the_slowest_training_call_and_judges_it_against_its_budget():
-    from grader.results import JobResult
-    from grader.validate import usage_against_limits
+    from grader.records import JobResult
+    from grader.run.validate import usage_against_limits
 
     limits = Limits(train_cpu_seconds=4, train_timeout=8, train_reference_seconds=0.05)
     result = JobResult(student="reference", assignment="hw5", problem="p", status="graded", score=10, max_score=10,

@@ -4,10 +4,10 @@ reports it, and `grader validate`'s 2x margin under the job's time and the memor
 import textwrap
 from types import SimpleNamespace
 
-from grader.proxy import StudentSession
-from grader.results import JobResult, TestResult
-from grader.spec import Limits
-from grader.validate import _verdict, usage_against_limits
+from grader.course.spec import Limits
+from grader.grading.proxy import StudentSession
+from grader.records import JobResult, TestResult
+from grader.run.validate import _verdict, usage_against_limits
 
 MiB = 1 << 20
 LIMITS = Limits(call_timeout=5, import_timeout=5, job_timeout=30, memory_mb=512)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from grader import runner
-from grader.jobs import make_job
-from grader.spec import load_assignment
+from grader.course.spec import load_assignment
+from grader.grading.jobs import make_job
+from grader.run import runner
 
 from .test_runner import make_course
 

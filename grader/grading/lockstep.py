@@ -1,0 +1,379 @@
+"""Lockstep grading: Hypothesis generates a test's examples once; later students replay them.
+
+With the grading profile (derandomized, no database), Hypothesis draws the same examples, in the
+same order, for every student until the student's first failure: generation depends on the test and
+its strategies, never on what a passing student returned. So the engine's work (its bookkeeping and
+the strategies' drawing) is the same for every passing student, and is a third or more of a job's
+trusted-side CPU.
+
+Lockstep keeps, per worker process, each test's examples as the first passing run drew them (the
+arguments Hypothesis passed, and every `st.data()` draw, pickled at the moment they were made).
+Every later job of the same test calls the test's own body with those arguments, in order, under
+the same per-example set-up Hypothesis gives (its deterministic PRNG and a build context), without
+the engine. The test's body, the oracle and the comparison run as always, on the trusted side.
+
+- All examples pass: the test passed, exactly as Hypothesis would have found.
+- Any exception (a failure, the student's code unable to answer, a draw whose strategy differs from
+  the recorded one, a value that cannot be read back): the test runs again under Hypothesis, from
+  the start, as if lockstep were off, so the shrunk example, the message, the reproduce line and the
+  output are exactly what they would have been. (A fault is not reported from the replay itself:
+  Hypothesis's own report of it names the failing example, which only Hypothesis can word.)
+
+Tests that cannot be recorded (an argument that cannot be pickled) always run under Hypothesis.
+`GRADER_LOCKSTEP=0` turns lockstep off. What ran in which mode is counted per job (`Modes`).
+
+Recordings travel between trusted processes (`export_new`, `adopt`): a job hands back what it
+recorded, and the process that starts jobs (the local pool's parent, a Dask worker) gives them to
+later jobs of the same problem that run in other processes (grader.run.runner). A recording's key holds
+the test file's hash, the test's name, max_examples and Hypothesis's version, so a changed test never
+replays an old recording. What is shared is only what a recording holds: values Hypothesis drew,
+pickled on the trusted side by the trusted side's own pickler; nothing a student's code produced is
+ever pickled here, and nothing from a sandbox is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import io
+import os
+import pickle
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPLAYED = "replayed"  # passed by replaying recorded examples
+RECORDED = "recorded"  # ran under Hypothesis and recorded its examples for later jobs
+HYPOTHESIS = "hypothesis"  # ran under Hypothesis: a failure, a replay that diverged, or not recordable
+_MAX_RECORDING_BYTES = 64 << 20  # one test's recorded examples; beyond this the test is not recorded
+_MAX_SHARED_BYTES = 16 << 20  # one test's recording handed to other processes; a larger one stays in its process
+_MAX_EXPORT_BYTES = 64 << 20  # all the recordings one job hands back
+
+
+def enabled() -> bool:
+    """Whether lockstep is on (the default); `GRADER_LOCKSTEP=0` turns it off."""
+    return os.environ.get("GRADER_LOCKSTEP", "1").strip().lower() not in ("0", "off", "no", "false")
+
+
+@contextlib.contextmanager
+def switched(on: bool | None) -> Iterator[None]:
+    """Lockstep on or off, as a run asked, while a job runs in this process (None: as this process's
+    environment says). A job carries its run's setting: a Dask worker's environment is its own."""
+    if on is None:
+        yield
+        return
+    before = os.environ.get("GRADER_LOCKSTEP")
+    os.environ["GRADER_LOCKSTEP"] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("GRADER_LOCKSTEP", None)
+        else:
+            os.environ["GRADER_LOCKSTEP"] = before
+
+
+class Diverged(Exception):
+    """The replay cannot follow the recording (a draw differs); the test runs under Hypothesis instead."""
+
+
+@dataclass
+class _Example:
+    kwargs: bytes  # the drawn arguments, pickled when the example started
+    draws: list[tuple[str, str | None, bytes]] = field(default_factory=list)  # st.data() draws: (strategy, label, value)
+    data_names: tuple[str, ...] = ()  # arguments that were Hypothesis `data` objects (st.data())
+    rejected: bool = False  # the example called assume(False) (Hypothesis discards it)
+
+
+@dataclass
+class _Recording:
+    examples: list[_Example]
+    size: int = 0  # the bytes of its pickled values
+
+
+# One worker process's recordings, by test (a worker grades many jobs of the same problems in turn).
+_recordings: dict[str, _Recording] = {}
+_unrecordable: set[str] = set()
+_new: list[str] = []  # recorded in this process and not handed back yet (export_new)
+
+
+def test_key(path: Path, name: str, max_examples: int) -> str:
+    """A recording's key: the test file's content, the test's name and the examples asked for."""
+    import hypothesis
+
+    return f"{path}::{name}::{_digest(path)}::{max_examples}::{hypothesis.__version__}"
+
+
+def _digest(path: Path) -> str:
+    """The test file's hash, read once per version of the file (every test of every job asks for it)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return "unreadable"
+    return _digest_of(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest_of(path: str, mtime_ns: int, size: int) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def forget_all() -> None:
+    """Drop every recording of this process (tests use it to start from a known state)."""
+    _recordings.clear()
+    _unrecordable.clear()
+    _new.clear()
+
+
+# -- recording --------------------------------------------------------------------------------------
+
+
+class _RecordingData:
+    """Stands in for Hypothesis's `data` object while a passing run is recorded: draws pass through."""
+
+    def __init__(self, real: Any, example: _Example, recorder: Recorder) -> None:
+        self._real, self._example, self._recorder = real, example, recorder
+
+    def draw(self, strategy: Any, label: Any = None) -> Any:
+        value = self._real.draw(strategy, label)
+        self._recorder.keep_draw(self._example, strategy, label, value)
+        return value
+
+    def __repr__(self) -> str:
+        return repr(self._real)
+
+
+class Recorder:
+    """Wraps a Hypothesis test's inner function for one run and keeps the examples it was called with."""
+
+    def __init__(self, key: str, fixtures: frozenset[str]) -> None:
+        self.key = key
+        self.fixtures = fixtures
+        self.examples: list[_Example] = []
+        self.failed = False  # something could not be recorded: the recording is not kept
+        self.inner: Callable[..., Any] | None = None  # the test's own inner function, once wrapped
+        self._size = 0
+
+    def wrap(self, inner: Callable[..., Any]) -> Callable[..., Any]:
+        """`inner`, recording each call; the caller puts `self.inner` back when the run ends."""
+        from hypothesis.errors import UnsatisfiedAssumption
+
+        self.inner = inner
+
+        @functools.wraps(inner)  # Hypothesis names the test by this function in a failing example
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            drawn, data_names = {}, []
+            for name, value in kwargs.items():
+                if name in self.fixtures:
+                    continue
+                if _is_data_object(value):
+                    data_names.append(name)
+                else:
+                    drawn[name] = value
+            example = _Example(kwargs=self._pickle(drawn), data_names=tuple(data_names))
+            for name in data_names:
+                kwargs[name] = _RecordingData(kwargs[name], example, self)
+            self.examples.append(example)
+            try:
+                return inner(*args, **kwargs)
+            except UnsatisfiedAssumption:
+                example.rejected = True
+                raise
+
+        return recorded
+
+    def keep_draw(self, example: _Example, strategy: Any, label: Any, value: Any) -> None:
+        example.draws.append((repr(strategy), None if label is None else str(label), self._pickle(value)))
+
+    def _pickle(self, value: Any) -> bytes:
+        if self.failed:
+            return b""
+        try:
+            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - a lambda, a generator, an open file: this test is not recorded
+            self.failed = True
+            return b""
+        self._size += len(data)
+        if self._size > _MAX_RECORDING_BYTES:
+            self.failed = True
+            return b""
+        return data
+
+    def keep(self) -> bool:
+        """Keep the recording of a run that passed; False (and never again) if it cannot be replayed."""
+        if self.failed or not self.examples:
+            _unrecordable.add(self.key)
+            return False
+        _recordings[self.key] = _Recording(self.examples, self._size)
+        _new.append(self.key)
+        return True
+
+
+def _is_data_object(value: Any) -> bool:
+    return type(value).__name__ == "DataObject" and type(value).__module__.startswith("hypothesis.")
+
+
+def recordable(key: str) -> bool:
+    """Whether a run of this test should be recorded (not recorded yet, and not known to be unrecordable)."""
+    return key not in _recordings and key not in _unrecordable
+
+
+def recording(key: str) -> _Recording | None:
+    return _recordings.get(key)
+
+
+# -- sharing between trusted processes -------------------------------------------------------------
+
+
+def export_new() -> dict[str, bytes]:
+    """The recordings made in this process since the last call, encoded for other processes, by key.
+
+    A recording over `_MAX_SHARED_BYTES`, or one that would take the total over `_MAX_EXPORT_BYTES`,
+    stays in this process alone (later jobs elsewhere record it again, as they would have anyway).
+    """
+    shared: dict[str, bytes] = {}
+    total = 0
+    for key in _new:
+        recorded = _recordings.get(key)
+        if recorded is None or recorded.size > _MAX_SHARED_BYTES:
+            continue
+        data = _encode(recorded)
+        if len(data) > _MAX_SHARED_BYTES or total + len(data) > _MAX_EXPORT_BYTES:
+            continue
+        shared[key] = data
+        total += len(data)
+    _new.clear()
+    return shared
+
+
+def adopt(shared: dict[str, bytes]) -> int:
+    """Take recordings another trusted process made (`export_new`); returns how many were new here.
+
+    Only recordings this process lacks are taken, and a recording that cannot be read is skipped (its
+    test is recorded again here). Their values are unpickled only in a replay, as for one's own.
+    """
+    adopted = 0
+    for key, data in shared.items():
+        if key in _recordings:
+            continue
+        recorded = _decode(data)
+        if recorded is None:
+            continue
+        _recordings[key] = recorded
+        _unrecordable.discard(key)
+        adopted += 1
+    return adopted
+
+
+def _encode(recorded: _Recording) -> bytes:
+    # Plain containers of bytes, strings, tuples and bools: the values inside stay as they were pickled.
+    examples = [(e.kwargs, e.draws, e.data_names, e.rejected) for e in recorded.examples]
+    return pickle.dumps((recorded.size, examples), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Reads the plain containers `_encode` writes, and refuses anything that names a class or function."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"a shared recording names {module}.{name}")
+
+
+def _decode(data: bytes) -> _Recording | None:
+    try:
+        size, examples = _PlainUnpickler(io.BytesIO(data)).load()
+        return _Recording(
+            [_Example(kwargs=k, draws=list(d), data_names=tuple(n), rejected=bool(r)) for k, d, n, r in examples],
+            int(size),
+        )
+    except Exception:  # noqa: BLE001 - damaged in transit: the test is recorded again here
+        return None
+
+
+# -- replaying --------------------------------------------------------------------------------------
+
+
+class _ReplayData:
+    """Stands in for Hypothesis's `data` object in a replay: each draw returns the recorded value."""
+
+    def __init__(self, draws: list[tuple[str, str | None, bytes]]) -> None:
+        self._draws = iter(draws)
+        self._left = len(draws)
+
+    def finished(self) -> bool:
+        """Whether every recorded draw was made (fewer draws could change what Hypothesis generates next)."""
+        return self._left == 0
+
+    def draw(self, strategy: Any, label: Any = None) -> Any:
+        recorded = next(self._draws, None)
+        if recorded is None:
+            raise Diverged("the test drew more values than it did when recorded")
+        self._left -= 1
+        text, recorded_label, value = recorded
+        if text != repr(strategy) or recorded_label != (None if label is None else str(label)):
+            raise Diverged("the test drew from another strategy than it did when recorded")
+        return pickle.loads(value)
+
+
+@contextlib.contextmanager
+def _example_context(test: Callable[..., Any]) -> Iterator[None]:
+    """What Hypothesis sets up around each example: its deterministic PRNG and a build context.
+
+    The build context is new for each example, so `grader.grading.plugin.current_example` tells the
+    examples apart (the calls that describe a failure are the failing example's own).
+    """
+    from hypothesis.control import BuildContext
+    from hypothesis.internal.conjecture.data import ConjectureData
+    from hypothesis.internal.entropy import deterministic_PRNG
+
+    data = ConjectureData.for_choices([])
+    with deterministic_PRNG(), BuildContext(data, is_final=False, wrapped_test=test):
+        yield
+
+
+def replay(recorded: _Recording, test: Callable[..., Any], inner: Callable[..., Any], fixtures: dict[str, Any]) -> None:
+    """Call the test's body with each recorded example, in order, as Hypothesis called it.
+
+    Returns when every example passed. Raises Diverged when the replay cannot follow the recording,
+    and any other exception as it came (the caller then runs the test under Hypothesis).
+    """
+    from hypothesis.errors import UnsatisfiedAssumption
+
+    for example in recorded.examples:
+        try:
+            kwargs = pickle.loads(example.kwargs)
+        except Exception as exc:  # noqa: BLE001 - a class of the test module that is gone: not replayable
+            raise Diverged(f"a recorded example cannot be read back: {type(exc).__name__}") from None
+        data = _ReplayData(example.draws)
+        for name in example.data_names:
+            kwargs[name] = data
+        try:
+            with _example_context(test):
+                inner(**fixtures, **kwargs)
+        except UnsatisfiedAssumption:
+            if not example.rejected:
+                raise Diverged("an example was rejected that was not when recorded") from None
+            continue
+        if example.rejected:
+            raise Diverged("an example passed that was rejected when recorded")
+        if not data.finished():
+            raise Diverged("the test drew fewer values than it did when recorded")
+
+
+@dataclass
+class Modes:
+    """How many of a job's tests ran in each mode."""
+
+    replayed: int = 0
+    recorded: int = 0
+    hypothesis: int = 0
+
+    def add(self, mode: str) -> None:
+        setattr(self, mode, getattr(self, mode) + 1)
+
+    def as_tuple(self) -> tuple[int, int, int]:
+        return (self.replayed, self.recorded, self.hypothesis)

@@ -1,0 +1,589 @@
+"""The pytest plugin that turns a problem's test file into a scored result for one job.
+
+Built like pytest's own junitxml plugin: registered per run, state on the plugin object, results
+collected in `pytest_runtest_makereport`. It provides the `student` and `reference` fixtures, the
+`points` and `hidden` markers, the pinned Hypothesis grading profile, and per-test seeding.
+
+Blame goes by origin, not by exception type: a test that fails with anything but an assertion or a
+student error is run again with the reference in the student's place; if the reference passes, the
+failure came from what the student's code did or returned (None where a module belongs, a state
+dict that does not fit) and is the student's, with a plain message. Only a failure that the
+reference shares is a grader error.
+
+A failure's feedback comes from structure, not from Hypothesis's wording: the smallest failing
+example is the one Hypothesis records for its own pytest plugin (or, failing that, the note that
+names the test function), the replay line is the `@reproduce_failure(...)` decorator, and the input
+the student's code got is described from the calls the proxy sent (grader.grading.failing_input).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.control import current_build_context
+from hypothesis.errors import InvalidArgument
+
+from grader.course.spec import ProblemSpec
+from grader.errors import BankError, SandboxSetupError
+from grader.grading import lockstep
+from grader.grading.failing_input import describe_calls
+from grader.grading.proxy import StudentError, StudentFault, StudentModule, StudentSession
+from grader.grading.training import put_back_curves, take_curves
+from grader.records import NOT_RUN, Outcome, TestResult
+from grader.sandbox.seeding import seed_all
+
+PROFILE = "grader"
+OUTPUT_PER_TEST = 4096
+# Shrinking is bounded by a count of successful shrinks, which is the same on every machine and under
+# any load, so the smallest failing example (and the message) is deterministic; the time budget is
+# only a safety net far above what the count allows on a loaded 2-core machine.
+_SHRINKS = 120
+_SHRINK_SECONDS = 60
+# Where Hypothesis's pytest plugin records a failing test's examples (without their label) on the item.
+_HYPOTHESIS_EXAMPLES = "_hypothesis_failing_examples"
+
+
+def skip_hypothesis_patch(item: pytest.Item) -> None:
+    """Keep Hypothesis's pytest plugin from writing a source patch for `item`'s falsifying examples.
+
+    It imports and runs libcst on the test file for every failing test (a tenth of a second per
+    failing job); grading takes the examples from the exception's notes and never uses the patch.
+    """
+    item.__dict__.pop("_hypothesis_failing_examples", None)
+
+
+def register_profile(max_examples: int) -> None:
+    """Pin the one grading profile, whatever the environment says (Hypothesis loads `ci` if CI is set)."""
+    settings.register_profile(
+        PROFILE,
+        max_examples=max_examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=True,
+        report_multiple_bugs=False,
+        # No "explain" phase: it reruns many examples to annotate the output, at a cost per failure.
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
+    )
+    settings.load_profile(PROFILE)
+    try:  # budgets for shrinking; Hypothesis has no public setting for them
+        from hypothesis.internal.conjecture import engine
+
+        engine.MAX_SHRINKS = _SHRINKS  # type: ignore[attr-defined]
+        engine.MAX_SHRINKING_SECONDS = _SHRINK_SECONDS  # type: ignore[attr-defined]
+    except (ImportError, AttributeError):
+        pass
+
+
+
+# The only pytest plugins a grading session loads besides pytest's own: the grader's markers and
+# options, and Hypothesis's reporting. A plugin installed beside them (pytest-randomly, pytest-xdist,
+# pytest-cov, ...) would otherwise load too, from its entry point, and could reorder the tests,
+# reseed generators or time out calls: a kit's verdict and feedback would then depend on what else
+# the student installed. tests/e2e/test_check_plugins.py grades with such a plugin installed.
+SESSION_PLUGINS = ("-p", "grader.grading.pytest_plugin", "-p", "_hypothesis_pytestplugin")
+
+
+@contextlib.contextmanager
+def installed_plugins_off() -> Iterator[None]:
+    """While a grading session runs: pytest loads no plugin from entry points (`SESSION_PLUGINS` by name)."""
+    name = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+    before = os.environ.get(name)
+    os.environ[name] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+@dataclass
+class _Collected:
+    name: str
+    points: float
+    hidden: bool
+
+
+@dataclass(eq=False)
+class GradingPlugin:
+    """State of one job's pytest session."""
+
+    problem: ProblemSpec
+    session: StudentSession
+    forced_failure: str | None = None  # e.g. a forbidden name: no test runs, each fails with this reason
+    results: dict[str, TestResult] = field(default_factory=dict)
+    collected: dict[str, _Collected] = field(default_factory=dict)  # by test name, in file order
+    errors: list[str] = field(default_factory=list)
+    _reference: ModuleType | None = None
+    _student_caused: set[str] = field(default_factory=set)  # node ids of tests whose failure the reference does not share
+    _output_start: int = 0
+    _cannot_run_at_start: str | None = None
+    _curves: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)  # by test name (grader.grading.training)
+    modes: lockstep.Modes = field(default_factory=lockstep.Modes)  # how the tests ran (grader.grading.lockstep)
+    _recorders: dict[str, lockstep.Recorder] = field(default_factory=dict)  # by node id, while a test records
+    _replay_output: tuple[int, int] | None = None  # what a replay printed, left out of the test's output
+
+    def __post_init__(self) -> None:
+        self.session.call_scope = current_example
+
+    # -- configuration and collection ----------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", "points(n): the points a test is worth (all or nothing)")
+        config.addinivalue_line("markers", "hidden: students see only whether the test passed")
+        register_profile(self.problem.max_examples)
+        if lockstep.enabled():
+            config.pluginmanager.register(_Replayer(self), "grader-lockstep")
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.errors.append(f"{self.problem.test_file}: the tests could not be collected:\n{report.longreprtext}")
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        total = 0.0
+        for item in items:
+            marker = item.get_closest_marker("points")
+            if marker is None or len(marker.args) != 1 or not isinstance(marker.args[0], (int, float)):
+                self.errors.append(f"{self.problem.test_file}: {item.name} needs a points marker (@grader.points(n))")
+                continue
+            points = float(marker.args[0])
+            if points < 0:
+                self.errors.append(f"{self.problem.test_file}: {item.name}: points = {points:g} must not be negative")
+            total += points
+            self.collected[item.name] = _Collected(item.name, points, item.get_closest_marker("hidden") is not None)
+        if not self.errors and abs(total - self.problem.points) > 1e-9:
+            self.errors.append(
+                f"{self.problem.test_file}: the tests' points add up to {total:g}, but problem.toml says "
+                f"points = {self.problem.points:g}"
+            )
+        if self.errors:
+            items.clear()
+
+    # -- fixtures -------------------------------------------------------------------------------
+
+    @pytest.fixture(scope="session")
+    def student(self) -> StudentModule:
+        """The student's module, running in the sandbox (never started for a problem that cannot run)."""
+        if self.forced_failure is not None:
+            raise StudentFault(self.forced_failure)
+        return self.session.module()
+
+    @pytest.fixture(scope="session")
+    def reference(self) -> ModuleType:
+        """The reference implementation, imported here on the trusted side."""
+        return self.reference_module()
+
+    @pytest.fixture(autouse=True)
+    def _grader_per_test(self) -> Iterator[None]:
+        if self.forced_failure is not None:
+            raise StudentFault(self.forced_failure)
+        seed_all(0)
+        self.session.begin_test()
+        yield
+
+    # -- blame ----------------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Iterator[None]:
+        """Decide whose failure a test's unexpected exception is, by running it with the reference."""
+        try:
+            result = yield
+        except BaseException as exc:
+            if self._stop_recording(pyfuncitem) is not None:
+                self.modes.add(lockstep.HYPOTHESIS)  # a failing run is not recorded
+            if self._needs_blame(exc, pyfuncitem) and self._reference_passes(pyfuncitem):
+                self._student_caused.add(pyfuncitem.nodeid)
+            raise
+        recorder = self._stop_recording(pyfuncitem)
+        if recorder is not None:
+            self.modes.add(lockstep.RECORDED if recorder.keep() else lockstep.HYPOTHESIS)
+        return result
+
+    def _stop_recording(self, item: pytest.Function) -> lockstep.Recorder | None:
+        """Put the test's own inner function back (the test module, and so the function, outlives the job)."""
+        recorder = self._recorders.pop(item.nodeid, None)
+        if recorder is not None:
+            item.obj.hypothesis.inner_test = recorder.inner
+        return recorder
+
+    # -- lockstep (grader.grading.lockstep) ---------------------------------------------------------------
+
+    def lockstep_call(self, item: pytest.Function) -> bool | None:
+        """Run a Hypothesis test by replaying its recorded examples (True), or leave it to Hypothesis (None).
+
+        A test with no recording yet is recorded as Hypothesis runs it. A replay that fails in any way
+        (a failure, a fault of the student's code, a divergence) leaves the test to Hypothesis, from
+        the start and with the per-test state reset, so that its result is exactly what it would have
+        been: the shrunk example, the message, the output. A failing student pays the passing
+        examples twice; a call that timed out, its time limit twice.
+        """
+        test = item.obj
+        hyp: Any = getattr(test, "hypothesis", None)
+        inner = getattr(hyp, "inner_test", None)
+        if inner is None or "student" not in item._fixtureinfo.argnames or self.cannot_run() is not None:
+            return None
+        key = lockstep.test_key(Path(str(item.path)), item.name, self.problem.max_examples)
+        fixtures = {name: item.funcargs[name] for name in item._fixtureinfo.argnames if name in item.funcargs}
+        recorded = lockstep.recording(key)
+        if recorded is None:
+            if lockstep.recordable(key):
+                recorder = lockstep.Recorder(key, frozenset(fixtures))
+                hyp.inner_test = recorder.wrap(inner)
+                self._recorders[item.nodeid] = recorder
+            else:
+                self.modes.add(lockstep.HYPOTHESIS)
+            return None
+        replay_start = self.session.output_size()
+        try:
+            lockstep.replay(recorded, test, inner, fixtures)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 - a failure, a fault or a divergence: Hypothesis decides, from the start
+            self.modes.add(lockstep.HYPOTHESIS)
+            self._restart_test((replay_start, self.session.output_size()))
+            return None
+        self.modes.add(lockstep.REPLAYED)
+        return True
+
+    def _restart_test(self, replay_output: tuple[int, int]) -> None:
+        """The state a test starts from, again: seeds, the calls kept, its curves; the replay's output is left out."""
+        seed_all(0)
+        self.session.begin_test()
+        self._replay_output = replay_output
+        take_curves()
+
+    def _needs_blame(self, exc: BaseException, item: pytest.Function) -> bool:
+        if "student" not in item._fixtureinfo.argnames:
+            return False
+        leaves = _leaf_exceptions(exc)
+        if _is_flaky(exc):
+            leaves = [leaf for leaf in leaves if not _is_flaky(leaf)]
+        return not all(_is_student_failure(leaf) for leaf in leaves) and not any(
+            isinstance(leaf, _NEVER_THE_STUDENTS) for leaf in leaves
+        )
+
+    def _reference_passes(self, item: pytest.Function) -> bool:
+        """Whether the test passes with the reference as the student (its failure is then the student's)."""
+        try:
+            reference = self.reference_module()
+        except BankError:
+            return False
+        args = {name: item.funcargs[name] for name in item._fixtureinfo.argnames if name in item.funcargs}
+        args["student"] = reference
+        seed_all(0)
+        curves = take_curves()  # the student's; the reference's run must not replace them
+        try:
+            item.obj(**args)
+        except BaseException:  # noqa: BLE001 - whatever it is, the reference shares the failure
+            return False
+        finally:
+            put_back_curves(curves)
+        return True
+
+    def reference_module(self) -> ModuleType:
+        if self._reference is None:
+            self._reference = load_reference(self.problem)
+        return self._reference
+
+    # -- results --------------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._replay_output = None
+        take_curves()  # none left over from another test
+        self._output_start = self.session.output_size()
+        self._cannot_run_at_start = self.cannot_run()
+        self.session.begin_test()
+
+    def cannot_run(self) -> str | None:
+        """Why no test of this problem can run (a missing file, forbidden names, a failed import), if none can."""
+        return self.forced_failure or self.session.import_failure
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        skip_hypothesis_patch(item)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+        outcome: Any = yield
+        report: pytest.TestReport = outcome.get_result()
+        meta = self.collected.get(item.name)
+        if meta is None:
+            return
+        if report.when == "call":
+            self._curves[item.name] = take_curves()
+        try:
+            self._record(item, call, report, meta)
+        finally:
+            result = self.results.get(item.name)
+            if result is not None and self._curves.get(item.name):
+                self.results[item.name] = replace(result, curves=self._curves[item.name])
+
+    def _record(self, item: pytest.Item, call: pytest.CallInfo[Any], report: pytest.TestReport, meta: _Collected) -> None:
+        previous = self.results.get(item.name)
+        duration = report.duration + (previous.duration if previous else 0.0)
+        if report.when == "call" and report.passed and previous is None:
+            self.results[item.name] = TestResult(
+                name=item.name, outcome="passed", points=meta.points, max_points=meta.points,
+                hidden=meta.hidden, output=self._output(), duration=duration,
+            )
+            return
+        if not report.failed or (previous is not None and previous.outcome != "passed"):
+            if previous is not None:
+                self.results[item.name] = replace(previous, duration=duration)
+            return
+        assert call.excinfo is not None
+        exc = call.excinfo.value
+        reason = self._not_run_reason(exc)
+        if reason is not None:
+            fault = self.session.import_fault
+            self.results[item.name] = TestResult(
+                name=item.name, outcome="failed", points=0.0, max_points=meta.points, hidden=meta.hidden,
+                message=NOT_RUN + reason,
+                student_traceback=fault.student_traceback if fault is not None and reason == str(fault) else "",
+                output=self._output(), duration=duration,
+            )
+            return
+        examples = item.__dict__.get(_HYPOTHESIS_EXAMPLES) or ()
+        self.results[item.name] = _failure(
+            meta, exc, self._output(), duration, test_function=getattr(item, "originalname", item.name),
+            examples=tuple(str(e) for e in examples), failing_input=describe_calls(self.session.last_calls()),
+            student_caused=item.nodeid in self._student_caused,
+        )
+
+    def _not_run_reason(self, exc: BaseException) -> str | None:
+        """The problem's reason when this test failed because nothing of the problem could run.
+
+        Every such test says the same thing, whichever exception pytest re-raised for it: the reason
+        known before the test started (a forced failure, an import that failed for an earlier test),
+        or the import failure that this very test ran into.
+        """
+        if not _is_student_failure(exc):
+            return None  # anything else is a grader error, reported as one
+        if self._cannot_run_at_start is not None:
+            return self._cannot_run_at_start
+        fault = self.session.import_fault
+        if fault is not None and (exc is fault or (isinstance(exc, StudentFault) and str(exc) == str(fault))):
+            return str(fault)
+        return None
+
+    def _output(self) -> str:
+        return self.session.read_output(self._output_start, OUTPUT_PER_TEST, self._replay_output)
+
+    def test_results(self) -> list[TestResult]:
+        """Every collected test's result in file order; a test that did not report counts as an error."""
+        out = []
+        for meta in self.collected.values():
+            result = self.results.get(meta.name)
+            if result is None:
+                result = TestResult(
+                    name=meta.name, outcome="error", points=0.0, max_points=meta.points, hidden=meta.hidden,
+                    message="the test did not run to completion (grader error)",
+                )
+            out.append(result)
+        return out
+
+
+class _Replayer:
+    """The lockstep hook: registered beside GradingPlugin, it runs before pytest's own test call."""
+
+    def __init__(self, grading: GradingPlugin) -> None:
+        self.grading = grading
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        return self.grading.lockstep_call(pyfuncitem)
+
+
+def current_example() -> object | None:
+    """The run of a test that is under way: Hypothesis's build context of the example, or None."""
+    try:
+        return current_build_context()
+    except InvalidArgument:  # not inside a Hypothesis example
+        return None
+
+
+EXAMPLE_LABEL = "Falsifying example: "
+# Labels Hypothesis has used for a failing example's note: "Falsifying example:" (to 6.15x) and
+# "Failing test case:" (6.16x on), with "explicit" variants for @example.
+_KNOWN_EXAMPLE_LABEL = re.compile(r"^\s*(?:Falsifying|Failing) (?:explicit )?(?:example|test case):\s*")
+_REPRODUCE = re.compile(r"@reproduce_failure\((?:'[^']*'|\"[^\"]*\"|[^()'\"])*\)")
+
+
+@dataclass(frozen=True)
+class HypothesisReport:
+    """What Hypothesis reported about a failing test, in the grader's own words."""
+
+    example: str  # "Falsifying example: test_x(n=2, ...)", one line per failing example
+    notes: str  # what the test recorded with note() (and st.data() draws) for that example
+    reproduce: str  # the `@reproduce_failure(...)` decorator, alone
+
+
+def hypothesis_report(exc: BaseException, *, test_function: str, examples: tuple[str, ...] = ()) -> HypothesisReport:
+    """The failing example, notes and replay decorator that Hypothesis attached to `exc`.
+
+    `examples` is Hypothesis's own record of the failing examples without their label (what its pytest
+    plugin stores on the item); a note that ends with one of them is that example. Without such a record,
+    a note is the example when it starts with a label Hypothesis is known to use, or with any short label
+    followed by the test function's name and an opening parenthesis. Whatever the label, the grader
+    writes it as `EXAMPLE_LABEL`; the decorator is taken out of its sentence.
+    """
+    notes = [str(n) for n in getattr(exc, "__notes__", None) or []]
+    bodies: list[str] = []
+    reproduce: list[str] = []
+    other: list[str] = []
+    for note in notes:
+        body = _example_body(note, test_function, examples)
+        match = _REPRODUCE.search(note)
+        if body is not None:
+            bodies.append(body)
+        elif match is not None:
+            reproduce.append(match.group())
+        else:
+            other.append(note)
+    return HypothesisReport(
+        example="\n".join(EXAMPLE_LABEL + b for b in bodies),
+        notes="\n".join(other),
+        reproduce="\n".join(reproduce),
+    )
+
+
+def _example_body(note: str, test_function: str, examples: tuple[str, ...]) -> str | None:
+    text = note.strip()
+    for example in examples:
+        body = example.strip()
+        if body and text.endswith(body) and ":" in text[: len(text) - len(body)]:
+            return body
+    known = _KNOWN_EXAMPLE_LABEL.match(note)
+    if known is not None:
+        return note[known.end():].strip()
+    generic = re.match(rf"^[A-Za-z][\w ]{{0,40}}:\s*({re.escape(test_function)}\(.*)$", text, re.DOTALL)
+    return generic.group(1) if generic is not None else None
+
+
+def _failure(
+    meta: _Collected, exc: BaseException, output: str, duration: float, *, test_function: str = "",
+    examples: tuple[str, ...] = (), failing_input: str = "", student_caused: bool = False,
+) -> TestResult:
+    """Turn an exception from a test into a result: a student's failure, or a grader error.
+
+    `student_caused`: the exception is not a student failure by type, but the test passes with the
+    reference, so what the student's code returned caused it.
+    """
+    found = hypothesis_report(exc, test_function=test_function or meta.name, examples=examples)
+    outcome: Outcome = "failed"
+    traceback = ""
+    leaves = _leaf_exceptions(exc)
+    if _is_flaky(exc):
+        message = (
+            "the results were not reproducible: the same input gave different outcomes on different runs "
+            "(is the code nondeterministic?)"
+        )
+        inner = [e for e in leaves if _is_student_failure(e) or student_caused and not _is_flaky(e)]
+        if inner:
+            message += f"\n{_message(inner[0]) if _is_student_failure(inner[0]) else _caused_message(inner[0])}"
+        if not student_caused and not all(_is_student_failure(e) for e in leaves):
+            outcome = "error"
+    elif _is_student_failure(exc):
+        message = _message(exc)
+        traceback = getattr(exc, "student_traceback", "")
+    elif student_caused:
+        message = _caused_message(exc)
+    else:
+        outcome = "error"
+        message = f"grader error in {meta.name}: {type(exc).__name__}: {exc}"
+    return TestResult(
+        name=meta.name, outcome=outcome, points=0.0, max_points=meta.points, hidden=meta.hidden,
+        message=message, falsifying_example=found.example, reproduce=found.reproduce, notes=found.notes,
+        student_traceback=traceback, output=output, duration=duration, failing_input=failing_input,
+    )
+
+
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+
+
+def _message(exc: BaseException) -> str:
+    """What a failure says, with memory addresses (`<... object at 0x7f...>`) blanked out.
+
+    pytest's assertion introspection prints the reprs of what it evaluated, and an address differs
+    from run to run: the same files must give the same messages.
+    """
+    text = str(exc)
+    if isinstance(exc, AssertionError):
+        text = text.strip() or "assertion failed"
+    return _ADDRESS.sub("0x…", text)
+
+
+def _caused_message(exc: BaseException) -> str:
+    """A failure of the test's own code on what the student's code returned, in plain words."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001
+        text = ""
+    text = _ADDRESS.sub("0x…", text)[:2000]
+    return (
+        f"the test could not use what the student's code returned: {type(exc).__name__}"
+        + (f": {text}" if text else "")
+    )
+
+
+def _is_student_failure(exc: BaseException) -> bool:
+    return isinstance(exc, (AssertionError, StudentError, StudentFault))
+
+
+def _is_flaky(exc: BaseException) -> bool:
+    from hypothesis.errors import Flaky
+
+    return isinstance(exc, Flaky)
+
+
+def _leaf_exceptions(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for e in exc.exceptions for leaf in _leaf_exceptions(e)]
+    return [exc]
+
+
+# Failures that are never the student's, whatever the reference does: the machine refused to run
+# student code, the bank is broken, or the run was interrupted.
+_NEVER_THE_STUDENTS: tuple[type[BaseException], ...] = (
+    SandboxSetupError, BankError, KeyboardInterrupt, SystemExit, pytest.skip.Exception,
+    pytest.fail.Exception,
+)
+
+
+class _ReferenceModule(ModuleType):
+    def __repr__(self) -> str:
+        return "<reference implementation>"
+
+
+def load_reference(problem: ProblemSpec) -> ModuleType:
+    """Import the problem's reference under a private name (never `sys.modules[module]`)."""
+    name = f"_grader_reference_{problem.assignment}_{problem.id}"
+    spec = importlib.util.spec_from_file_location(name, problem.reference)
+    if spec is None or spec.loader is None:
+        raise BankError(f"{problem.reference}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise BankError(f"{problem.reference}: the reference failed to import: {type(exc).__name__}: {exc}") from exc
+    module.__class__ = _ReferenceModule  # so that failure reports never show the reference's path
+    missing = [n for n in problem.names if not hasattr(module, n)]
+    if missing:
+        raise BankError(f"{problem.reference}: the reference does not define {', '.join(missing)}")
+    sys.modules.pop(name, None)
+    return module

@@ -1,0 +1,484 @@
+"""Executing jobs: a local pool of trusted workers forked from a preloaded forkserver, or a Dask cluster.
+
+Trusted workers are forked from a forkserver which has already imported torch, pytest, Hypothesis and
+the grader and run a warm-up session, so a job costs milliseconds of start-up, not a fresh
+`import torch`. Student code never runs in them: each job's student code runs in its own fresh
+sandbox, forked from the sandbox zygote. A worker grades a batch of jobs one at a time and puts back
+what a job may change before the next (see `_TrustedState`), which saves a fork of a process that
+holds all of torch (about 30 ms of CPU) on every job. The scheduler is a plain loop over worker
+sentinels and job pipes, so an interrupted run kills exactly the workers in flight and nothing waits
+on a worker that is gone. On a cluster, each Dask worker process forks a worker per job the same way
+and keeps a zygote of its own; jobs carry the submission's bytes, so workers need only the installed
+grader and the problem bank at the same path.
+
+Lockstep recordings (grader.grading.lockstep) are shared between the processes that grade jobs: a job hands
+back the recordings it made with its result, and the process that starts jobs (this run's parent, or
+a Dask worker process) keeps them (`SharedRecordings`) and gives a job's worker those of its problem
+that the worker lacks, so each test is recorded about once per run (per Dask worker process on a
+cluster, where they outlive the run, scoped by a hash of the problem's tests, reference and helpers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from grader.course.spec import load_problem
+from grader.grading import lockstep
+from grader.grading.jobs import JobSpec, run_job
+from grader.records import JobResult
+
+_PRELOAD = [
+    "grader.grading.jobs", "grader.grading.plugin", "grader.grading.compare", "grader.strategies", "grader.grading.worker_preload", "grader.run.runner",
+    "grader.sandbox.confine",
+]
+
+
+def _allowed_cpus() -> list[int] | None:
+    """The CPUs this process may run on, or None where the system does not say."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
+def default_workers() -> int:
+    allowed = _allowed_cpus()
+    return max(1, len(allowed) if allowed is not None else os.cpu_count() or 1)
+
+
+def run_job_safely(job: JobSpec) -> JobResult:
+    """`run_job`, with any failure of the grader itself turned into an instructor-facing result."""
+    try:
+        return run_job(job)
+    except BaseException as exc:  # a grader bug or a broken bank: never a student's zero
+        text = "".join(traceback.format_exception(exc))
+        return _grader_error(job, f"grader error: {type(exc).__name__}: {exc}\n{text[-4000:]}")
+
+
+def _grader_error(job: JobSpec, message: str) -> JobResult:
+    return JobResult(
+        student=job.student, assignment=job.assignment, problem=job.problem, status="error", score=0.0,
+        max_score=0.0, message=message, key=job.key,
+    )
+
+
+_context_lock = threading.Lock()
+
+
+def _context() -> BaseContext:
+    with _context_lock:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        return ctx
+
+
+# A worker grades this many jobs, then a fresh one takes its place: whatever a job leaves behind on the
+# trusted side (memory, above all) is bounded, and a fork costs ~30 ms of CPU only once per batch.
+JOBS_PER_WORKER = 50
+
+
+Recordings = dict[str, bytes]  # lockstep recordings by test key, as grader.grading.lockstep.export_new encodes them
+
+
+class SharedRecordings:
+    """Lockstep recordings that jobs handed back, kept for later jobs, by group (a problem), bounded in bytes.
+
+    The least recently used groups go first. Only trusted processes fill it: a recording holds the values
+    Hypothesis drew on the trusted side (grader.grading.lockstep), never an object a student's code produced.
+    Thread-safe (a Dask worker runs tasks on several threads).
+    """
+
+    def __init__(self, limit: int = 256 << 20) -> None:
+        self.limit = limit
+        self.size = 0
+        self._groups: OrderedDict[Any, Recordings] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, group: Any) -> Recordings:
+        with self._lock:
+            found = self._groups.get(group)
+            if found is None:
+                return {}
+            self._groups.move_to_end(group)
+            return dict(found)
+
+    def put(self, group: Any, recordings: Recordings) -> None:
+        with self._lock:
+            kept = self._groups.setdefault(group, {})
+            self._groups.move_to_end(group)
+            for key, data in recordings.items():
+                if key not in kept and len(data) <= self.limit:
+                    kept[key] = data
+                    self.size += len(data)
+            while self.size > self.limit and self._groups:
+                _, dropped = self._groups.popitem(last=False)
+                self.size -= sum(len(data) for data in dropped.values())
+
+
+def _serve(jobs: Connection, cpu: int | None = None) -> None:
+    """The body of one worker process: grade each job that arrives on `jobs` and send its result back.
+
+    A job arrives with lockstep recordings made elsewhere for its tests, and its result goes back with
+    the recordings this process made for it (grader.grading.lockstep).
+
+    A worker given a `cpu` stays on it, and so do the sandboxes it starts (they take the CPUs of
+    the process that spawns them): see `worker_cpus`.
+    """
+    # Ctrl-C reaches the whole process group; the parent decides what stops, and kills this process.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if cpu is not None:
+        try:
+            os.sched_setaffinity(0, {cpu})
+        except OSError:
+            pass
+    baseline = _TrustedState.capture()
+    try:
+        while True:
+            try:
+                job, shared = jobs.recv()
+            except EOFError:
+                return
+            lockstep.adopt(shared)
+            result = run_job_safely(job)
+            baseline.restore(job.root)
+            jobs.send((result, lockstep.export_new()))
+    finally:
+        jobs.close()
+
+
+@dataclasses.dataclass
+class _TrustedState:
+    """What a job may change in its trusted worker, put back before the next job runs there.
+
+    Jobs run only trusted code here (tests, references, the grader), and student code only in their
+    sandboxes, so this is about determinism: a job's result must not depend on which jobs ran before it
+    in the same worker. The bank's own modules (test files, references) are imported afresh by each
+    job, and the process-wide settings a test could change are reset.
+    """
+
+    environ: dict[str, str]
+    path: list[str]
+    cwd: str
+    modules: set[str]  # imported before any job, or since and not from the bank: never looked at again
+
+    @classmethod
+    def capture(cls) -> _TrustedState:
+        return cls(environ=dict(os.environ), path=list(sys.path), cwd=os.getcwd(), modules=set(sys.modules))
+
+    def restore(self, root: str) -> None:
+        import torch
+
+        from grader.grading.worker import deterministic_algorithms
+
+        bank = tuple(os.path.join(os.path.realpath(root), part) + os.sep for part in ("problems", "reference"))
+        for name in sys.modules.keys() - self.modules:
+            origin = getattr(sys.modules[name], "__file__", None)
+            if isinstance(origin, str) and os.path.realpath(origin).startswith(bank):
+                del sys.modules[name]
+            else:
+                self.modules.add(name)  # a library module a job imported lazily: it stays
+        if os.environ != self.environ:
+            os.environ.clear()
+            os.environ.update(self.environ)
+        sys.path[:] = self.path
+        os.chdir(self.cwd)
+        torch.set_default_dtype(torch.float32)
+        torch.set_grad_enabled(True)
+        torch.set_num_threads(1)
+        deterministic_algorithms()
+
+
+def worker_cpus(workers: int) -> list[int | None]:
+    """The CPU for each of `workers` worker slots: one each while there are enough, else none pinned.
+
+    A job's trusted worker and its sandbox take turns (each call waits for its reply), so when the
+    two share a core a call is a plain switch between them with warm caches, not a wake-up on another
+    core: an eighth to a quarter less of the grader's cost above the tests' own. With a worker per
+    core, pinning also keeps two workers from sharing one. A run with more workers than CPUs leaves
+    placement to the kernel.
+    """
+    allowed = _allowed_cpus()
+    if allowed is None or workers > len(allowed):
+        return [None] * workers
+    return list[int | None](allowed[:workers])
+
+
+class _Worker:
+    """A trusted worker process, forked from the preloaded forkserver, grading one job at a time."""
+
+    def __init__(self, ctx: BaseContext, cpu: int | None = None) -> None:
+        self.cpu = cpu
+        self.jobs, child = ctx.Pipe(duplex=True)
+        self.process: BaseProcess = ctx.Process(target=_serve, args=(child, cpu), daemon=True)  # type: ignore[attr-defined]
+        self.process.start()
+        child.close()  # the child holds the only other end: its death means end of file here
+        self.job: JobSpec | None = None
+        self.graded = 0
+        self.deadline = float("inf")
+        self.known: set[str] = set()  # the lockstep recordings it has (made or given)
+        self.recorded: Recordings = {}  # those its last job made
+
+    def usable(self) -> bool:
+        return self.graded < JOBS_PER_WORKER and self.process.is_alive()
+
+    def submit(self, job: JobSpec, shared: Recordings | None = None) -> None:
+        """Start `job` here, with those of the `shared` recordings this worker lacks."""
+        self.job = job
+        self.deadline = time.monotonic() + _watchdog_seconds(job)
+        given = {key: data for key, data in (shared or {}).items() if key not in self.known}
+        self.known.update(given)
+        try:
+            self.jobs.send((job, given))
+        except OSError:
+            pass  # the worker is gone: `result` says so
+
+    def waitables(self) -> list[Any]:
+        return [self.jobs, self.process.sentinel]
+
+    def result(self) -> JobResult:
+        """The job's result, once one of `waitables` is ready (the worker's death is a grader error)."""
+        job, self.job = self.job, None
+        assert job is not None
+        self.graded += 1
+        self.recorded = {}
+        try:
+            if self.jobs.poll():
+                result, self.recorded = self.jobs.recv()
+                self.known.update(self.recorded)
+                return result  # type: ignore[no-any-return]
+        except (EOFError, OSError):
+            pass
+        self.kill()
+        return _grader_error(job, f"grader error: the grading worker died (exit code {self.process.exitcode})")
+
+    def overdue(self) -> JobResult:
+        """The job's result when it ran past its deadline: the worker is killed (a grader error)."""
+        job, self.job = self.job, None
+        assert job is not None
+        self.graded += 1
+        self.recorded = {}
+        self.kill()
+        return _grader_error(
+            job, f"grader error: the job did not finish within {_watchdog_seconds(job):g} s (twice its time limit, "
+            "and 10 minutes for the tests' own work); its worker was killed",
+        )
+
+    def stop(self) -> None:
+        """Let an idle worker exit (it sees the end of its job pipe), or kill it if it does not."""
+        self.jobs.close()
+        self.process.join(timeout=5)
+        self.kill()
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.jobs.close()
+
+
+def _watchdog_seconds(job: JobSpec) -> float:
+    """How long a job may run in its worker before it is killed: a last resort that ends every run.
+
+    Every wait on the student's sandbox has its own deadline within the job's time limit, so only a
+    fault of the grader or the bank can reach this one; it is generous for the tests' own work.
+    """
+    try:
+        return 2 * load_problem(Path(job.root), job.assignment, job.problem).limits.job_timeout + 600
+    except Exception:  # noqa: BLE001 - the job itself reports a problem it cannot load
+        return 3600.0
+
+
+def run_one(job: JobSpec, shared: Recordings | None = None) -> tuple[JobResult, Recordings]:
+    """Grade `job` in a fresh worker process given the `shared` lockstep recordings, and wait for it
+    (thread-safe); returns its result and the recordings it made."""
+    worker = _Worker(_context())
+    try:
+        worker.submit(job, shared)
+        if not wait(worker.waitables(), timeout=_watchdog_seconds(job)):
+            return worker.overdue(), {}
+        return worker.result(), worker.recorded
+    finally:
+        worker.stop()
+
+
+def start_forkserver() -> None:
+    """Start the workers' forkserver now (it preloads torch, pytest and Hypothesis in its own process)."""
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()
+
+
+def run_jobs_here(jobs: Sequence[JobSpec], *, on_result: Callable[[JobResult], None]) -> None:
+    """Run `jobs` one after another in this (trusted) process, putting back what each may change.
+
+    For a run of one job, such as a student's `grader check --problem`: no forkserver to start and
+    no worker to fork, the job runs here while the sandbox zygote starts in its own process. Student
+    code still runs only in the job's sandbox.
+    """
+    from grader.grading.worker import prepare
+
+    prepare()  # torch's threads and determinism; no warm-up session for jobs run here
+
+    baseline = _TrustedState.capture()
+    for job in jobs:
+        result = run_job_safely(job)
+        baseline.restore(job.root)
+        on_result(result)
+
+
+def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobResult], None]) -> None:
+    """Run `jobs` on at most `workers` processes, calling `on_result` in this process as each one ends.
+
+    Student code never runs in these processes (only in each job's own sandbox); a worker grades up to
+    `JOBS_PER_WORKER` jobs, one at a time, and puts back what a job may change before the next. On any
+    exception here, Ctrl-C included, the workers are killed before it propagates: results already
+    passed to `on_result` are all that a run leaves behind.
+    """
+    if not jobs:
+        return
+    ctx = _context()
+    shared = SharedRecordings()  # by problem: what one worker recorded, the others need not record again
+    pending = deque(jobs)
+    busy: list[_Worker] = []
+    idle: list[_Worker] = []
+    free_cpus = worker_cpus(workers)  # a worker that stops hands its CPU to the one that replaces it
+    try:
+        while pending or busy:
+            while pending and len(busy) < workers:
+                worker = idle.pop() if idle else _Worker(ctx, free_cpus.pop())
+                job = pending.popleft()
+                worker.submit(job, shared.get(_problem_of(job)))
+                busy.append(worker)
+            timeout = max(0.0, min(worker.deadline for worker in busy) - time.monotonic())
+            ready = set(wait([w for worker in busy for w in worker.waitables()], timeout=timeout))
+            now = time.monotonic()
+            for worker in [w for w in busy if ready.intersection(w.waitables()) or w.deadline <= now]:
+                busy.remove(worker)
+                graded = worker.job
+                result = worker.result() if ready.intersection(worker.waitables()) else worker.overdue()
+                if graded is not None and worker.recorded:
+                    shared.put(_problem_of(graded), worker.recorded)
+                if worker.usable():
+                    idle.append(worker)
+                else:
+                    worker.stop()
+                    free_cpus.append(worker.cpu)
+                on_result(result)
+    finally:
+        for worker in busy:
+            worker.kill()
+        for worker in idle:
+            worker.stop()
+
+
+def _problem_of(job: JobSpec) -> tuple[str, str, str]:
+    return (job.root, job.assignment, job.problem)
+
+
+# -- a Dask cluster ----------------------------------------------------------------------------------
+
+_cluster_zygote: Any = None
+_cluster_lock = threading.Lock()
+# This Dask worker process's lockstep recordings, by scope (`recordings_scope`), for the jobs it starts.
+_cluster_recordings = SharedRecordings()
+
+
+def recordings_scope(job: JobSpec) -> str | None:
+    """What a problem's lockstep recordings depend on beyond their keys, hashed: a recording is shared
+    only between jobs of one scope.
+
+    A recording's key already holds the test file's hash; a Dask worker's recordings outlive the run,
+    so the scope adds everything else a test's draws could depend on: the problem's folder, its
+    reference, the course's helpers and the grader's version. None when the problem cannot be read
+    (the job itself reports that).
+    """
+    import hashlib
+
+    from grader.grading.jobs import hash_problem
+
+    try:
+        problem = load_problem(Path(job.root), job.assignment, job.problem)
+        h = hashlib.sha256(f"{job.root}\0{job.assignment}\0{job.problem}\0".encode())
+        hash_problem(h, problem)
+        return h.hexdigest()
+    except Exception:  # noqa: BLE001 - the job reports a problem it cannot load; it shares nothing
+        return None
+
+
+def run_job_on_cluster_worker(job: JobSpec, scope: str | None = None) -> JobResult:
+    """The task a Dask worker runs: the job in a fresh process forked from this worker's forkserver.
+
+    The job's process gets the lockstep recordings this Dask worker process holds for `scope` (its
+    problem, see `recordings_scope`), and what it records is kept here for the jobs that follow.
+    """
+    global _cluster_zygote
+    from grader.grading.sandbox_client import zygote_failed
+
+    for attempt in range(2):  # a job the zygote failed is graded again on a fresh one
+        with _cluster_lock:
+            if _cluster_zygote is None or attempt > 0:
+                from grader.grading.sandbox_client import SharedZygote
+
+                # Dask starts worker processes as daemons, and multiprocessing refuses children to daemons.
+                # The job processes are reaped here and the forkserver exits with this process, so the
+                # flag only stands in the way (the same as Dask's own `distributed.worker.daemon: False`).
+                multiprocessing.current_process()._config["daemon"] = False  # type: ignore[attr-defined]
+                if _cluster_zygote is None:
+                    _cluster_zygote = SharedZygote()
+                else:
+                    _cluster_zygote.recover()
+            address = _cluster_zygote.get().address
+        # Recordings come only from the trusted job processes this worker started: values Hypothesis drew
+        # on the trusted side, pickled there (grader.grading.lockstep). Nothing a student's code produced is among
+        # them, and nothing from a sandbox is ever unpickled; keep it that way.
+        shared = _cluster_recordings.get(scope) if scope is not None else {}
+        result, recorded = run_one(dataclasses.replace(job, zygote_address=address), shared)
+        if scope is not None and recorded:
+            _cluster_recordings.put(scope, recorded)
+        if not (result.status == "error" and zygote_failed(result.message)):
+            break
+    return result
+
+
+def run_jobs_on_cluster(jobs: Sequence[JobSpec], *, address: str, on_result: Callable[[JobResult], None]) -> None:
+    """Run `jobs` on the Dask cluster at `address`; results come back here as each one ends."""
+    if not jobs:
+        return
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    scopes: dict[tuple[str, str, str], str | None] = {}
+    for job in jobs:
+        if _problem_of(job) not in scopes:
+            scopes[_problem_of(job)] = recordings_scope(job)
+    with Client(address) as client:
+        futures = [
+            client.submit(
+                run_job_on_cluster_worker, dataclasses.replace(job, zygote_address=None), scopes[_problem_of(job)],
+                pure=False,
+                key=f"grade-{job.assignment}-{job.problem}-{job.student}-{job.key[:12]}",
+            )
+            for job in jobs
+        ]
+        for future in dask_completed(futures):
+            try:
+                result = future.result()
+            except Exception as exc:  # the Dask worker itself failed
+                job = jobs[futures.index(future)]
+                result = _grader_error(job, f"grader error: the cluster could not run the job ({exc})")
+            on_result(result)

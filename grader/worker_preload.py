@@ -1,5 +1,0 @@
-"""Imported by the local pool's forkserver: a warm trusted worker for every job forked from it."""
-
-from grader.worker import prepare
-
-prepare(warm=True)

@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from grader.course.spec import ProblemSpec, list_assignments, load_assignment  # noqa: E402
 from grader.grading.plugin import register_profile, skip_hypothesis_patch  # noqa: E402
 from grader.grading.sandbox_client import SharedZygote  # noqa: E402
-from grader.run.session import grade_assignment  # noqa: E402
+from grader.run.session import GradingSession  # noqa: E402
 
 SLOW_SUFFIX = '''
 
@@ -363,11 +363,10 @@ def _drive(course: Path, out: Path, workers: int, assignments: list[str]) -> Non
     """The grading process of `run_grader`: grade, then write the jobs run and the memory samples."""
     rss: list[float] = []
     ran = 0
-    with SharedZygote() as zygote:  # as `grader grade` does: one sandbox zygote for the whole run
+    with GradingSession(course, workers=workers) as session:  # as `grader grade` does: one zygote for the run
         for a in assignments:
-            summary = grade_assignment(
-                course, a, course / "submissions" / a, out / a, workers=workers,
-                on_result=lambda *_: rss.append(current_rss_mib()), zygote=zygote,
+            summary = session.grade(
+                a, course / "submissions" / a, out / a, on_result=lambda *_: rss.append(current_rss_mib()),
             )
             ran += summary.ran
     out.mkdir(parents=True, exist_ok=True)

@@ -52,9 +52,8 @@ def jobs_count(text: str) -> int | None:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from grader.grading.sandbox_client import SharedZygote
     from grader.results.report import render
-    from grader.run.session import grade_assignment
+    from grader.run.session import GradingSession
 
     root = _root(args)
     if args.assignment:
@@ -67,16 +66,16 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 "give them: grader grade ASSIGNMENT SUBMISSIONS"
             )
     status = 0
-    with SharedZygote() as zygote:  # one sandbox zygote for every assignment of this run
+    session = GradingSession(root, workers=_workers(args), require=tuple(args.require), cluster=args.cluster)
+    with session:  # one sandbox zygote for every assignment of this run
         for assignment_id in assignments:
-            assignment = load_assignment(root, assignment_id)  # validates every spec before anything runs
+            assignment = session.assignment(assignment_id)  # validates every spec before anything runs
             submissions = Path(args.submissions) if args.submissions else root / "submissions" / assignment_id
             out = (Path(args.out) if args.out else root / "reports") / assignment_id
             progress = _Progress(assignment_id)
             try:
-                summary = grade_assignment(
-                    root, assignment_id, submissions, out, workers=_workers(args), regrade=args.regrade,
-                    require=tuple(args.require), cluster=args.cluster, on_result=progress.update, zygote=zygote,
+                summary = session.grade(
+                    assignment, submissions, out, regrade=args.regrade, on_result=progress.update,
                     require_modules=True, times=args.times,
                 )
             finally:
@@ -141,7 +140,8 @@ class _Progress:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from grader.grading.sandbox_client import SharedZygote, keep_warm_seconds
+    from grader.grading.sandbox_client import keep_warm_seconds
+    from grader.run.session import GradingSession, SubmissionsError
 
     root = _root(args)
     keep_warm = keep_warm_seconds()
@@ -155,18 +155,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     expected = f"expected the folder with your files ({', '.join(p.module_file for p in assignment.problems)})"
     if not path.is_dir():
         raise UsageError(f"{args.path} {'is not a folder' if path.exists() else 'does not exist'}; {expected}")
-    with SharedZygote(keep=keep_warm) as zygote:
+    with GradingSession(root, workers=_workers(args), keep_warm=keep_warm) as session:
         # The sandbox zygote imports torch in its own process from now on, while this one does the same
         # for the tests: a one-problem check then costs about one `import torch`, not two in a row. It
         # is kept for the next check (GRADER_KEEP_WARM seconds), which then skips that start.
-        zygote.launch()
-        from grader.run.session import SubmissionsError, grade_one_folder
-
+        session.zygote.launch()
         try:
-            summary, results = grade_one_folder(
-                root, assignment.id, path, "you", zygote=zygote, workers=_workers(args), only=only,
-                require_modules=True,
-            )
+            summary, results = session.grade_one_folder(assignment, path, "you", require_modules=True)
         except SubmissionsError:
             raise UsageError(f"{args.path} holds none of your files for {assignment.id}; {expected}") from None
     for note in summary.warnings:

@@ -274,9 +274,8 @@ def run(assignment_id: str | None = None, submission: Path | None = None, result
     Defaults: the bundle's assignment, GRADER_AUTOGRADER_ROOT's (or /autograder's) submission/ and
     results/results.json, and the course folder in the working directory (run_autograder's source/).
     """
-    from grader.grading.sandbox_client import SharedZygote
     from grader.run.runner import default_workers
-    from grader.run.session import find_root, grade_one_folder
+    from grader.run.session import GradingSession, find_root
 
     root = root or find_root(None)
     submission = submission or autograder_root() / "submission"
@@ -284,21 +283,20 @@ def run(assignment_id: str | None = None, submission: Path | None = None, result
     results_path.parent.mkdir(parents=True, exist_ok=True)
     extra: dict[str, Any] = {}
     try:
-        assignment = load_assignment(root, assignment_id or bundle_config(root)["assignment"])
         required, why = required_protections(root)
         extra.update(required_protections=list(required), required_because=why)
-        files = submission_folder(submission.resolve(), assignment)
-        extra.update(submission_folder=os.path.relpath(files.folder, submission.resolve()),
-                     submission_notes=list(files.notes))
-        with SharedZygote() as sandboxes:
+        with GradingSession(root, workers=default_workers(), require=required) as session:
+            assignment = session.assignment(assignment_id or bundle_config(root)["assignment"])
+            files = submission_folder(submission.resolve(), assignment)
+            extra.update(submission_folder=os.path.relpath(files.folder, submission.resolve()),
+                         submission_notes=list(files.notes))
             now: dict[str, str | None] | None = None
             try:
-                now = probe(sandboxes.get())
+                now = probe(session.zygote.get())
             except Exception as exc:  # noqa: BLE001  (the jobs still enforce `required` in their sandboxes)
                 extra["probe_error"] = f"{type(exc).__name__}: {exc}"
             extra["protections"] = now
-            summary, results = grade_one_folder(root, assignment.id, files.folder, "submission", zygote=sandboxes,
-                                                workers=default_workers(), require=required)
+            summary, results = session.grade_one_folder(assignment, files.folder, "submission")
         document = results_document(assignment, results)
         off, refused, lines = sandbox_report(required, now, results, summary.warnings)
         extra.update(protections_off=off, refused_for=refused, warnings=list(summary.warnings),

@@ -9,7 +9,6 @@ runs only in the sandbox that the plugin's `student` fixture talks to.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import dataclasses
 import hashlib
@@ -20,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,32 +102,28 @@ def job_key(problem: ProblemSpec, files: tuple[tuple[str, bytes], ...]) -> str:
     return h.hexdigest()
 
 
-_zygote: Zygote | None = None
-
-
-def _local_zygote(address: str | None) -> Zygote:
-    """The zygote given by the executor, or one started for this process (Dask workers, tests)."""
-    global _zygote
-    if address is not None:
-        return Zygote(address=address)
-    if _zygote is not None and (_zygote.failure is not None or (_zygote.process and _zygote.process.poll() is not None)):
-        _zygote.close()  # a zygote that failed a job is replaced for the next one
-        _zygote = None
-    if _zygote is None:
-        _zygote = Zygote.start()
-        atexit.register(_zygote.close)
-    return _zygote
+@contextlib.contextmanager
+def _zygote_for(job: JobSpec) -> Iterator[Zygote]:
+    """The zygote the executor gave the job, or one started for this job alone and closed after it."""
+    if job.zygote_address is not None:
+        yield Zygote(address=job.zygote_address)
+        return
+    zygote = Zygote.start()
+    try:
+        yield zygote
+    finally:
+        zygote.close()
 
 
 def run_job(job: JobSpec) -> JobResult:
     """Grade one job; never raises for anything the student did."""
     from grader.grading import lockstep
 
-    with lockstep.switched(job.lockstep):
-        return _run_job(job)
+    with lockstep.switched(job.lockstep), _zygote_for(job) as zygote:
+        return _run_job(job, zygote)
 
 
-def _run_job(job: JobSpec) -> JobResult:
+def _run_job(job: JobSpec, zygote: Zygote) -> JobResult:
     from grader.grading.worker import prepare
 
     prepare()  # once per process; a worker forked from the preloaded forkserver is ready already
@@ -153,7 +149,7 @@ def _run_job(job: JobSpec) -> JobResult:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         os.chdir(trusted)  # Hypothesis and pytest write into the working directory
-        result = _grade(job, problem, submission, str(workdir), trusted)
+        result = _grade(job, zygote, problem, submission, str(workdir), trusted)
     finally:
         os.chdir(cwd)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -162,7 +158,7 @@ def _run_job(job: JobSpec) -> JobResult:
     return dataclasses.replace(result, duration=time.monotonic() - started, key=job.key, cpu_seconds=cpu)
 
 
-def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, trusted: Path) -> JobResult:
+def _grade(job: JobSpec, zygote: Zygote, problem: ProblemSpec, submission: Path, workdir: str, trusted: Path) -> JobResult:
     import pytest
 
     from grader.grading.plugin import SESSION_PLUGINS, GradingPlugin, installed_plugins_off
@@ -170,7 +166,7 @@ def _grade(job: JobSpec, problem: ProblemSpec, submission: Path, workdir: str, t
 
     status, forced = screen_submission(problem, submission)
     session = StudentSession(
-        zygote=_local_zygote(job.zygote_address),
+        zygote=zygote,
         student_dir=str(submission),
         module=problem.module,
         workdir=workdir,

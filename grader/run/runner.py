@@ -8,8 +8,8 @@ what a job may change before the next (see `_TrustedState`), which saves a fork 
 holds all of torch (about 30 ms of CPU) on every job. The scheduler is a plain loop over worker
 sentinels and job pipes, so an interrupted run kills exactly the workers in flight and nothing waits
 on a worker that is gone. On a cluster, each Dask worker process forks a worker per job the same way
-and keeps a zygote of its own; jobs carry the submission's bytes, so workers need only the installed
-grader and the problem bank at the same path.
+and keeps a zygote of its own (grader.run.cluster); jobs carry the submission's bytes, so workers need
+only the installed grader and the problem bank at the same path.
 
 Lockstep recordings (grader.grading.lockstep) are shared between the processes that grade jobs: a job hands
 back the recordings it made with its result, and the process that starts jobs (this run's parent, or
@@ -66,10 +66,10 @@ def run_job_safely(job: JobSpec) -> JobResult:
         return run_job(job)
     except BaseException as exc:  # a grader bug or a broken bank: never a student's zero
         text = "".join(traceback.format_exception(exc))
-        return _grader_error(job, f"grader error: {type(exc).__name__}: {exc}\n{text[-4000:]}")
+        return grader_error(job, f"grader error: {type(exc).__name__}: {exc}\n{text[-4000:]}")
 
 
-def _grader_error(job: JobSpec, message: str) -> JobResult:
+def grader_error(job: JobSpec, message: str) -> JobResult:
     return JobResult(
         student=job.student, assignment=job.assignment, problem=job.problem, status="error", score=0.0,
         max_score=0.0, message=message, key=job.key,
@@ -263,7 +263,7 @@ class _Worker:
         except (EOFError, OSError):
             pass
         self.kill()
-        return _grader_error(job, f"grader error: the grading worker died (exit code {self.process.exitcode})")
+        return grader_error(job, f"grader error: the grading worker died (exit code {self.process.exitcode})")
 
     def overdue(self) -> JobResult:
         """The job's result when it ran past its deadline: the worker is killed (a grader error)."""
@@ -272,7 +272,7 @@ class _Worker:
         self.graded += 1
         self.recorded = {}
         self.kill()
-        return _grader_error(
+        return grader_error(
             job, f"grader error: the job did not finish within {_watchdog_seconds(job):g} s (twice its time limit, "
             "and 10 minutes for the tests' own work); its worker was killed",
         )
@@ -362,7 +362,7 @@ def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobR
             while pending and len(busy) < workers:
                 worker = idle.pop() if idle else _Worker(ctx, free_cpus.pop())
                 job = pending.popleft()
-                worker.submit(job, shared.get(_problem_of(job)))
+                worker.submit(job, shared.get(problem_of(job)))
                 busy.append(worker)
             timeout = max(0.0, min(worker.deadline for worker in busy) - time.monotonic())
             ready = set(wait([w for worker in busy for w in worker.waitables()], timeout=timeout))
@@ -372,7 +372,7 @@ def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobR
                 graded = worker.job
                 result = worker.result() if ready.intersection(worker.waitables()) else worker.overdue()
                 if graded is not None and worker.recorded:
-                    shared.put(_problem_of(graded), worker.recorded)
+                    shared.put(problem_of(graded), worker.recorded)
                 if worker.usable():
                     idle.append(worker)
                 else:
@@ -386,99 +386,5 @@ def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobR
             worker.stop()
 
 
-def _problem_of(job: JobSpec) -> tuple[str, str, str]:
+def problem_of(job: JobSpec) -> tuple[str, str, str]:
     return (job.root, job.assignment, job.problem)
-
-
-# -- a Dask cluster ----------------------------------------------------------------------------------
-
-_cluster_zygote: Any = None
-_cluster_lock = threading.Lock()
-# This Dask worker process's lockstep recordings, by scope (`recordings_scope`), for the jobs it starts.
-_cluster_recordings = SharedRecordings()
-
-
-def recordings_scope(job: JobSpec) -> str | None:
-    """What a problem's lockstep recordings depend on beyond their keys, hashed: a recording is shared
-    only between jobs of one scope.
-
-    A recording's key already holds the test file's hash; a Dask worker's recordings outlive the run,
-    so the scope adds everything else a test's draws could depend on: the problem's folder, its
-    reference, the course's helpers and the grader's version. None when the problem cannot be read
-    (the job itself reports that).
-    """
-    import hashlib
-
-    from grader.grading.jobs import hash_problem
-
-    try:
-        problem = load_problem(Path(job.root), job.assignment, job.problem)
-        h = hashlib.sha256(f"{job.root}\0{job.assignment}\0{job.problem}\0".encode())
-        hash_problem(h, problem)
-        return h.hexdigest()
-    except Exception:  # noqa: BLE001 - the job reports a problem it cannot load; it shares nothing
-        return None
-
-
-def run_job_on_cluster_worker(job: JobSpec, scope: str | None = None) -> JobResult:
-    """The task a Dask worker runs: the job in a fresh process forked from this worker's forkserver.
-
-    The job's process gets the lockstep recordings this Dask worker process holds for `scope` (its
-    problem, see `recordings_scope`), and what it records is kept here for the jobs that follow.
-    """
-    global _cluster_zygote
-    from grader.grading.sandbox_client import zygote_failed
-
-    for attempt in range(2):  # a job the zygote failed is graded again on a fresh one
-        with _cluster_lock:
-            if _cluster_zygote is None or attempt > 0:
-                from grader.grading.sandbox_client import SharedZygote
-
-                # Dask starts worker processes as daemons, and multiprocessing refuses children to daemons.
-                # The job processes are reaped here and the forkserver exits with this process, so the
-                # flag only stands in the way (the same as Dask's own `distributed.worker.daemon: False`).
-                multiprocessing.current_process()._config["daemon"] = False  # type: ignore[attr-defined]
-                if _cluster_zygote is None:
-                    _cluster_zygote = SharedZygote()
-                else:
-                    _cluster_zygote.recover()
-            address = _cluster_zygote.get().address
-        # Recordings come only from the trusted job processes this worker started: values Hypothesis drew
-        # on the trusted side, pickled there (grader.grading.lockstep). Nothing a student's code produced is among
-        # them, and nothing from a sandbox is ever unpickled; keep it that way.
-        shared = _cluster_recordings.get(scope) if scope is not None else {}
-        result, recorded = run_one(dataclasses.replace(job, zygote_address=address), shared)
-        if scope is not None and recorded:
-            _cluster_recordings.put(scope, recorded)
-        if not (result.status == "error" and zygote_failed(result.message)):
-            break
-    return result
-
-
-def run_jobs_on_cluster(jobs: Sequence[JobSpec], *, address: str, on_result: Callable[[JobResult], None]) -> None:
-    """Run `jobs` on the Dask cluster at `address`; results come back here as each one ends."""
-    if not jobs:
-        return
-    from distributed import Client
-    from distributed import as_completed as dask_completed
-
-    scopes: dict[tuple[str, str, str], str | None] = {}
-    for job in jobs:
-        if _problem_of(job) not in scopes:
-            scopes[_problem_of(job)] = recordings_scope(job)
-    with Client(address) as client:
-        futures = [
-            client.submit(
-                run_job_on_cluster_worker, dataclasses.replace(job, zygote_address=None), scopes[_problem_of(job)],
-                pure=False,
-                key=f"grade-{job.assignment}-{job.problem}-{job.student}-{job.key[:12]}",
-            )
-            for job in jobs
-        ]
-        for future in dask_completed(futures):
-            try:
-                result = future.result()
-            except Exception as exc:  # the Dask worker itself failed
-                job = jobs[futures.index(future)]
-                result = _grader_error(job, f"grader error: the cluster could not run the job ({exc})")
-            on_result(result)

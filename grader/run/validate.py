@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.course.spec import Limits, ProblemSpec, load_assignment
+from grader.course.spec import Limits, ProblemSpec
 from grader.grading.jobs import JobSpec
-from grader.grading.sandbox_client import Zygote
 from grader.records import JobResult
 from grader.run.mutate import equivalent_ids, mutants
-from grader.run.runner import run_jobs
+from grader.run.session import GradingSession
 
 MARGIN = 2.0  # a limit must be at least this many times what a correct solution uses
 
@@ -34,10 +33,10 @@ class Check:
     detail: str
 
 
-def _job(root: Path, problem: ProblemSpec, subject: str, source: bytes, zygote: str) -> JobSpec:
+def _job(root: Path, problem: ProblemSpec, subject: str, source: bytes) -> JobSpec:
     return JobSpec(
         root=str(root), assignment=problem.assignment, problem=problem.id, student=subject,
-        files=((problem.module_file, source),), key="", zygote_address=zygote,
+        files=((problem.module_file, source),), key="",
     )
 
 
@@ -144,28 +143,27 @@ def validate(
     automatic mutant of each reference (grader.run.mutate) is graded too: each must lose points, or be
     recorded as equivalent in the problem's `problem.toml`.
     """
-    problems = []
-    for name in assignments:
-        assignment_id, _, problem_id = name.partition("/")
-        spec = load_assignment(root, assignment_id)
-        problems += [spec.problem(problem_id)] if problem_id else list(spec.problems)
-    zygote = Zygote.start()
-    expected: dict[tuple[str, str, str], frozenset[str] | None] = {}
-    stale_checks: list[Check] = []
-    jobs = []
-    try:
+    with GradingSession(root, workers=workers) as session:
+        problems = []
+        for name in assignments:
+            assignment_id, _, problem_id = name.partition("/")
+            spec = session.assignment(assignment_id)
+            problems += [spec.problem(problem_id)] if problem_id else list(spec.problems)
+        expected: dict[tuple[str, str, str], frozenset[str] | None] = {}
+        stale_checks: list[Check] = []
+        jobs = []
         for problem in problems:
-            jobs.append(_job(root, problem, "reference", problem.reference.read_bytes(), zygote.address))
+            jobs.append(_job(root, problem, "reference", problem.reference.read_bytes()))
             expected[(problem.assignment, problem.id, "reference")] = None
             for name, source in alternatives(problem):
                 subject = f"alternative {name}"
-                jobs.append(_job(root, problem, subject, source.encode(), zygote.address))
+                jobs.append(_job(root, problem, subject, source.encode()))
                 expected[(problem.assignment, problem.id, subject)] = None
             if mutate:
                 generated = set()
                 for auto in mutants(problem.reference.read_text()):
                     generated.add(auto.id)
-                    jobs.append(_job(root, problem, AUTO + auto.id, auto.source.encode(), zygote.address))
+                    jobs.append(_job(root, problem, AUTO + auto.id, auto.source.encode()))
                     expected[(problem.assignment, problem.id, AUTO + auto.id)] = None
                 for stale in sorted(set(equivalent_ids(list(problem.equivalent_mutants))) - generated):
                     stale_checks.append(Check(
@@ -174,7 +172,7 @@ def validate(
                     ))
             for mutant in problem.mutants():
                 subject = f"mutant {mutant.name}"
-                jobs.append(_job(root, problem, subject, mutant.source.encode(), zygote.address))
+                jobs.append(_job(root, problem, subject, mutant.source.encode()))
                 expected[(problem.assignment, problem.id, subject)] = mutant.fails
         by_id = {(p.assignment, p.id): p for p in problems}
         checks: list[Check] = []
@@ -187,9 +185,7 @@ def validate(
                 ok, detail = _verdict(problem, expected[(result.assignment, result.problem, result.student)], result)
             checks.append(Check(result.assignment, result.problem, result.student, ok, detail))
 
-        run_jobs(jobs, workers=workers, on_result=judge)
-    finally:
-        zygote.close()
+        session.run_jobs(jobs, judge)
     order = {key: i for i, key in enumerate(expected)}
     return sorted(checks, key=lambda c: order[(c.assignment, c.problem, c.subject)]) + stale_checks
 

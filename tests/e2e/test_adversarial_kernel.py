@@ -162,23 +162,20 @@ def test_the_channel_and_memory_attacks_fail_only_their_student(kernel_class):
 
 def test_a_wedged_zygote_is_replaced_and_its_job_graded_again(tmp_path, monkeypatch):
     from grader.results.store import Store
-    from grader.run.session import grade_assignment
+    from grader.run.session import GradingSession
 
     monkeypatch.setattr(client, "SPAWN_TIMEOUT", 3.0)
     monkeypatch.setattr(client, "PING_TIMEOUT", 2.0)
     root = make_course(tmp_path, students=["alice_correct"])
-    with client.SharedZygote() as shared:
-        wedged = shared.get()
+    with GradingSession(root, workers=1) as session:
+        wedged = session.zygote.get()
         assert wedged.process is not None
         os.kill(wedged.process.pid, signal.SIGSTOP)  # alive, holding its socket, answering nothing
         try:
-            summary = grade_assignment(
-                root, "hw7", root / "submissions/hw7", root / "reports/hw7", workers=1, only=("true_softmax",),
-                zygote=shared,
-            )
+            summary = session.grade("hw7", root / "submissions/hw7", root / "reports/hw7", only=("true_softmax",))
         finally:
             os.kill(wedged.process.pid, signal.SIGCONT)
-        assert shared.replaced == 1
+        assert session.zygote.replaced == 1
     assert summary.errors == [] and summary.ran == 1
     store = Store(root / "reports/hw7/grades.sqlite")
     try:

@@ -11,7 +11,7 @@ from grader.course.spec import load_assignment
 from grader.grading.jobs import make_job
 from grader.grading.sandbox_client import Zygote
 from grader.records import JobResult
-from grader.run import runner
+from grader.run import cluster, runner
 
 # A test file that changes what a later job in the same worker could see, if nothing put it back:
 # its own module state, torch's default dtype and grad mode, the environment and sys.path.
@@ -217,7 +217,7 @@ def test_a_changed_course_helper_changes_the_job_key_and_the_recordings_scope(co
     def look() -> None:
         job = make_job(course, problem, "s0", student)
         keys.add(job.key)
-        scopes.add(runner.recordings_scope(job))
+        scopes.add(cluster.recordings_scope(job))
 
     look()
     helpers.mkdir()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import SpecError
+from grader.sandbox.protocol import SandboxLimits
 
 # How a problem uses a GPU: "never" (the default), or "when-present" (the sandbox admits the GPU's
 # device files where the grading machine has one; elsewhere the same tests run on the CPU).
@@ -26,16 +27,37 @@ _MUTANT_FAILS = re.compile(r"^#\s*fails:\s*(.*)$", re.MULTILINE)
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits for one job (one student's module on one problem)."""
+    """Resource limits for one job (one student's module on one problem): `[limits]` of problem.toml.
+
+    The trusted side enforces the times from outside; the sandbox applies the rest to itself, as
+    `sandbox_limits()` gives them (grader.sandbox.protocol.SandboxLimits, which holds their defaults).
+    """
 
     call_timeout: float = 10.0
     import_timeout: float = 10.0
     job_timeout: float = 300.0
-    memory_mb: int = 1024
+    memory_mb: int = SandboxLimits.memory_mb
     # A call made with grader.call_training (a model trained in place) has its own budget.
     train_timeout: float = 60.0  # wall-clock seconds per training call
     train_cpu_seconds: float = 30.0  # CPU seconds per training call, as the kernel counts them for the sandbox
     train_reference_seconds: float | None = None  # the reference's CPU time for one, shown in budget messages
+    # What a sandbox process may use over its life, whatever its calls' own limits.
+    cpu_seconds: int | None = None  # CPU seconds (RLIMIT_CPU); None: the job's time and 5 s more
+    file_bytes: int = SandboxLimits.file_bytes  # the size of a file it writes (RLIMIT_FSIZE)
+    open_files: int = SandboxLimits.open_files  # descriptors it may hold (RLIMIT_NOFILE)
+    disk_mb: int = SandboxLimits.disk_mb  # its working directory, where that is a tmpfs of its own
+    output_bytes: int = SandboxLimits.output_bytes  # what it may print; further output is dropped with a note
+
+    def sandbox_limits(self) -> SandboxLimits:
+        """The limits a sandbox of this job applies to itself."""
+        return SandboxLimits(
+            memory_mb=self.memory_mb,
+            cpu_seconds=int(self.job_timeout) + 5 if self.cpu_seconds is None else self.cpu_seconds,
+            file_bytes=self.file_bytes,
+            open_files=self.open_files,
+            disk_mb=self.disk_mb,
+            output_bytes=self.output_bytes,
+        )
 
 
 @dataclass(frozen=True)
@@ -221,6 +243,11 @@ _LIMIT_KEYS: dict[str, _Key] = {
     "train_timeout": _Key(_NUMBER, rule=_positive),
     "train_cpu_seconds": _Key(_NUMBER, rule=_positive),
     "train_reference_seconds": _Key(_NUMBER, rule=_positive),
+    "cpu_seconds": _Key((int,), rule=_between(1, 1_000_000)),
+    "file_bytes": _Key((int,), rule=_between(0, 1 << 40)),
+    "open_files": _Key((int,), rule=_between(32, 1 << 20)),
+    "disk_mb": _Key((int,), rule=_between(1, 1 << 20)),
+    "output_bytes": _Key((int,), rule=_between(0, 1 << 40)),
 }
 _HYPOTHESIS_KEYS: dict[str, _Key] = {"max_examples": _Key((int,), rule=_between(1, 10_000))}
 _ASSIGNMENT_KEYS: dict[str, _Key] = {

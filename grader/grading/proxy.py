@@ -26,6 +26,7 @@ from grader.grading.failing_input import Call
 from grader.grading.sandbox_client import SandboxGone, SandboxProcess, Zygote, describe_exit
 from grader.safetext import bounded, one_line
 from grader.sandbox import wire
+from grader.sandbox.protocol import CallMethod, ExitCode, Op, ReplyKind, Request
 from grader.sandbox.purity import argument_images, changed_arguments
 from grader.sandbox.rebuild import QUALIFIED_NAMES, RebuildError, rebuild
 
@@ -185,7 +186,7 @@ class StudentSession:
                 "hidden": list(self.hidden),
                 "require": list(self.require),
                 "disable": list(disabled_protections()),
-                "limits": {"memory_mb": self.limits.memory_mb, "cpu_seconds": int(self.limits.job_timeout) + 5},
+                "limits": self.limits.sandbox_limits().to_wire(),
             }
         )
         self.generation += 1
@@ -193,7 +194,7 @@ class StudentSession:
         self._observe_protections()
         try:
             reply = self._request(
-                {"op": "import", "module": self.module_name}, [], "the import",
+                {"op": Op.IMPORT, "module": self.module_name}, [], "the import",
                 timeout=self.limits.import_timeout,
             )
         except StudentError as exc:
@@ -219,12 +220,12 @@ class StudentSession:
         assert self._process is not None
         try:
             with protections.canary_file() as canary:
-                reply, _, _ = self._exchange({"op": "hello", "canary": canary}, [], "starting the sandbox",
+                reply, _, _ = self._exchange({"op": Op.HELLO, "canary": canary}, [], "starting the sandbox",
                                              timeout=self.limits.import_timeout)
         except StudentFault as exc:  # no student code has run: the machine's fault, not the student's
             self._test_fault = None
             raise SandboxRefused(f"the sandbox did not start: {exc}") from None
-        if reply.get("kind") == "refused":
+        if reply.get("kind") == ReplyKind.REFUSED:
             self.close()
             raise SandboxRefused(f"the sandbox refused to run student code: {reply.get('message')}")
         self.protections = protections.observed(
@@ -244,7 +245,7 @@ class StudentSession:
     def getattr(self, handle: int, generation: int | None, name: str, what: str) -> Any:
         """Read an attribute; `generation` None means the module itself, valid in any sandbox."""
         self._check_usable(generation)
-        return self._request({"op": "getattr", "id": handle, "name": name}, [], what)
+        return self._request({"op": Op.GETATTR, "id": handle, "name": name}, [], what)
 
     def call(
         self,
@@ -254,7 +255,7 @@ class StudentSession:
         kwargs: dict[str, Any],
         what: str,
         *,
-        method: str | None = None,
+        method: CallMethod | None = None,
         check_args: bool = False,
         budget: CallBudget | None = None,
     ) -> Any:
@@ -264,7 +265,7 @@ class StudentSession:
             self._calls.append((self.call_scope() if self.call_scope else None, what, args, kwargs))
         payload = io.BytesIO()
         _ArgPickler(payload, self).dump((args, kwargs))
-        header: dict[str, Any] = {"op": "call", "id": handle, "check_args": check_args}
+        header: Request = {"op": Op.CALL, "id": handle, "check_args": check_args}
         if method:
             header["method"] = method
         if budget is None:
@@ -309,7 +310,7 @@ class StudentSession:
             raise StudentFault("an object returned by the student's code was lost when its sandbox was restarted")
 
     def _request(
-        self, header: dict[str, Any], blobs: list[bytes], what: str, *, timeout: float | None = None,
+        self, header: Request, blobs: list[bytes], what: str, *, timeout: float | None = None,
         want_reply: bool = False,
     ) -> Any:
         """One request and its reply, as a value (and, with `want_reply`, the arguments' images after the call)."""
@@ -317,7 +318,7 @@ class StudentSession:
         return self._interpret(reply, out_blobs, what, limit, want_reply=want_reply)
 
     def _exchange(
-        self, header: dict[str, Any], blobs: list[bytes], what: str, *, timeout: float | None = None,
+        self, header: Request, blobs: list[bytes], what: str, *, timeout: float | None = None,
         reply_limit: int | None = None, timeout_note: str = "",
     ) -> tuple[dict[str, Any], list[bytearray], float]:
         """Send one request and wait, within the call's and the job's time, for the reply.
@@ -343,7 +344,7 @@ class StudentSession:
                 message = f"{what} {self._memory_exceeded()}"
             elif status.get("signal") == 9:
                 message = f"{what} was killed (probably by exceeding the memory limit of {self.limits.memory_mb} MiB)"
-            elif status.get("code") == 70:  # the sandbox's own code failed after the student's had run
+            elif status.get("code") == ExitCode.SANDBOX_BROKEN:  # the sandbox's own code failed after the student's had run
                 message = (
                     f"{what} broke the sandbox: its own code stopped working after the student's code ran "
                     "(was a built-in such as isinstance or open replaced?)"
@@ -397,19 +398,19 @@ class StudentSession:
         kind = reply.get("kind")
         tb = bounded(reply.get("traceback", ""), RECEIVED_TRACEBACK_CHARS)
         said = bounded(reply.get("message", kind), RECEIVED_MESSAGE_CHARS)
-        if kind == "raised":
+        if kind == ReplyKind.RAISED:
             raise StudentError(f"{what} raised {one_line(reply.get('type'), 200)}: {said}", tb)
-        if kind == "refused":  # a genuine refusal answers the first request, before any student code ran
+        if kind == ReplyKind.REFUSED:  # a genuine refusal answers the first request, before any student code ran
             self.close()
             raise self._fault(StudentFault(f"{what} broke the grader's protocol (a refusal after the sandbox started)"))
-        if kind == "unsendable":
+        if kind == ReplyKind.UNSENDABLE:
             raise StudentError(f"{what} returned a value that cannot be sent back: {said}")
         self.close()
-        if kind == "timeout":
+        if kind == ReplyKind.TIMEOUT:
             raise self._fault(StudentFault(f"{what} timed out after {limit:g} s{timeout_note}", tb))
-        if kind == "memory":
+        if kind == ReplyKind.MEMORY:
             raise self._fault(StudentFault(f"{what} {self._memory_exceeded()}", tb))
-        if kind == "exited":
+        if kind == ReplyKind.EXITED:
             raise self._fault(StudentFault(f"{what} exited before returning ({one_line(said, 200)})"))
         raise self._fault(StudentFault(f"{what} failed: {said}"))
 
@@ -534,16 +535,16 @@ class Remote:
         raise AttributeError("objects from student code are read-only on the grading side")
 
     def __len__(self) -> int:
-        n = self._call((), {}, method="len")
+        n = self._call((), {}, method=CallMethod.LEN)
         if type(n) is not int:
             raise StudentError(f"len() of {self._label} is not an int")
         return n
 
     def __getitem__(self, key: Any) -> Any:
-        return self._call((key,), {}, method="getitem")
+        return self._call((key,), {}, method=CallMethod.GETITEM)
 
     def __iter__(self) -> Any:
-        return iter(self._call((), {}, method="iter"))
+        return iter(self._call((), {}, method=CallMethod.ITER))
 
     def __repr__(self) -> str:
         return f"<student {self._ref.type_name} object>"

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.errors import UsageError, ZygoteError
+from grader.sandbox.protocol import ExitStatus, Request, SandboxConfig
 
 _GRADER_ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
 
@@ -34,7 +35,7 @@ _GRADER_ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), os.pardi
 class SandboxGone(Exception):
     """The sandbox process ended (or was killed) before it replied."""
 
-    def __init__(self, status: dict[str, Any] | None, *, timed_out: bool) -> None:
+    def __init__(self, status: ExitStatus | None, *, timed_out: bool) -> None:
         super().__init__(f"sandbox ended: {status}")
         self.status = status
         self.timed_out = timed_out
@@ -134,7 +135,7 @@ class Zygote:
         if self._tmpdir:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
 
-    def spawn(self, config: dict[str, Any], *, timeout: float | None = None) -> SandboxProcess:
+    def spawn(self, config: SandboxConfig, *, timeout: float | None = None) -> SandboxProcess:
         """Fork a fresh sandbox from the zygote; it serves `config` over a private socketpair.
 
         ZygoteError when the zygote does not answer within `timeout` (default `SPAWN_TIMEOUT`: dead,
@@ -144,7 +145,8 @@ class Zygote:
             raise self.failure
         self.wait_ready()
         deadline = time.monotonic() + (SPAWN_TIMEOUT if timeout is None else timeout)
-        config = {**config, "cpus": sorted(os.sched_getaffinity(0))}  # see zygote._share_cpus
+        config = config.copy()
+        config["cpus"] = sorted(os.sched_getaffinity(0))  # see zygote._share_cpus
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         control = None
         try:
@@ -442,7 +444,7 @@ class SandboxProcess:
     channel: socket.socket
     control: socket.socket
     _pending: bytes = b""
-    _status: dict[str, Any] | None = None
+    _status: ExitStatus | None = None
     cpu_seconds: float = 0.0  # known once it has ended
     memory: tuple[int, str] = (0, "")  # its peak in bytes and who counted it (zygote.memory_report), once ended
 
@@ -454,7 +456,7 @@ class SandboxProcess:
         self._messages = wire.Channel(self.channel)
 
     def request(
-        self, header: dict[str, Any], blobs: list[bytes], *, timeout: float, reply_limit: int | None = None,
+        self, header: Request, blobs: list[bytes], *, timeout: float, reply_limit: int | None = None,
     ) -> tuple[dict[str, Any], list[bytearray]]:
         """Send one request and wait for the whole reply, at most `timeout` seconds for both.
 
@@ -486,7 +488,7 @@ class SandboxProcess:
         except OSError:
             pass
 
-    def exit_status(self, wait: float = 5.0) -> dict[str, Any] | None:
+    def exit_status(self, wait: float = 5.0) -> ExitStatus | None:
         """How the sandbox ended, as the zygote saw it; None if it did not say in time."""
         deadline = time.monotonic() + wait
         while self._status is None:
@@ -520,7 +522,7 @@ class SandboxProcess:
         self.control.close()
 
 
-def describe_exit(status: dict[str, Any] | None) -> str:
+def describe_exit(status: ExitStatus | None) -> str:
     if status is None:
         return "ended for an unknown reason"
     if "signal" in status:

@@ -20,6 +20,7 @@ import traceback
 from typing import Any
 
 from grader.sandbox import confine, rebuild, tripwires, wire
+from grader.sandbox.protocol import CallMethod, ExitCode, Op, ReplyKind, SandboxConfig, SandboxLimits, failure
 from grader.sandbox.purity import argument_images
 from grader.sandbox.seeding import seed_all
 
@@ -70,7 +71,7 @@ class _CappedWriter(io.TextIOBase):
 
 
 class _Server:
-    def __init__(self, sock: Any, config: dict[str, Any], protections: dict[str, Any]) -> None:
+    def __init__(self, sock: Any, config: SandboxConfig, protections: dict[str, Any]) -> None:
         self.channel = wire.Channel(sock)
         self.protections = protections
         self.config = config
@@ -122,7 +123,7 @@ class _Server:
             for hid in header.get("release", []):
                 self.release(hid)
             op = header.get("op")
-            if op == "release":
+            if op == Op.RELEASE:
                 continue
             reply, out_blobs = self.dispatch(op, header, blobs)
             tripped = tripwires.take()  # forbidden calls since the last reply, however they were reached
@@ -135,18 +136,18 @@ class _Server:
     def dispatch(self, op: Any, header: dict[str, Any], blobs: list[bytearray]) -> tuple[dict[str, Any], list[bytes]]:
         timeout = float(header.get("timeout", 10.0))
         try:
-            if op == "hello":
+            if op == Op.HELLO:
                 return self.hello(header), []
-            if op == "import":
+            if op == Op.IMPORT:
                 return self.run_student(lambda: self.import_module(header["module"]), timeout)
-            if op == "getattr":
+            if op == Op.GETATTR:
                 obj = self.resolve(header["id"])
                 return self.run_student(lambda: getattr(obj, header["name"]), timeout)
-            if op == "call":
+            if op == Op.CALL:
                 return self.call(header, blobs, timeout)
-            return {"ok": False, "kind": "protocol", "message": f"unknown operation {op!r}"}, []
+            return failure(ReplyKind.PROTOCOL, message=f"unknown operation {op!r}"), []
         except Exception as exc:  # a protocol error, not student code
-            return {"ok": False, "kind": "protocol", "message": f"{type(exc).__name__}: {exc}"}, []
+            return failure(ReplyKind.PROTOCOL, message=f"{type(exc).__name__}: {exc}"), []
 
     def hello(self, header: dict[str, Any]) -> dict[str, Any]:
         """The protections applied, and whether a file the trusted side hid can be opened.
@@ -174,11 +175,11 @@ class _Server:
             # Every call starts from the same random state, so that a student's random initialisation
             # (nn.Conv2d weights, say) is the same when Hypothesis replays an example.
             seed_all(0)
-            if method == "len":
+            if method == CallMethod.LEN:
                 return len(target)
-            if method == "getitem":
+            if method == CallMethod.GETITEM:
                 return target[args[0]]
-            if method == "iter":
+            if method == CallMethod.ITER:
                 return list(target)
             return target(*args, **kwargs)
 
@@ -207,32 +208,31 @@ class _Server:
         try:
             value = fn()
         except _CallTimeout:
-            return {"ok": False, "kind": "timeout", "traceback": self.student_traceback()}, []
+            return failure(ReplyKind.TIMEOUT, traceback=self.student_traceback()), []
         except SystemExit as exc:
-            return {"ok": False, "kind": "exited", "message": f"sys.exit({exc.code!r})"}, []
+            return failure(ReplyKind.EXITED, message=f"sys.exit({exc.code!r})"), []
         except MemoryError:
-            return {"ok": False, "kind": "memory", "traceback": self.student_traceback()}, []
+            return failure(ReplyKind.MEMORY, traceback=self.student_traceback()), []
         except BaseException as exc:
             text = _safe_str(exc)
             if (isinstance(exc, RuntimeError) and any(m in text for m in _MEMORY_MARKERS)) or (
                 isinstance(exc, OSError) and exc.errno == errno.ENOMEM  # mmap past the address-space limit
             ):
-                return {"ok": False, "kind": "memory", "traceback": self.student_traceback()}, []
-            return {
-                "ok": False,
-                "kind": "raised",
-                "type": type(exc).__name__,
-                "message": text.replace(self.student_dir + os.sep, "")[:4000],
-                "traceback": self.student_traceback(),
-            }, []
+                return failure(ReplyKind.MEMORY, traceback=self.student_traceback()), []
+            return failure(
+                ReplyKind.RAISED,
+                type=type(exc).__name__,
+                message=text.replace(self.student_dir + os.sep, "")[:4000],
+                traceback=self.student_traceback(),
+            ), []
         finally:
             _signal.setitimer(_ITIMER_REAL, 0)
         try:
             return self.encode(value)
         except MemoryError:
-            return {"ok": False, "kind": "memory", "traceback": ""}, []
+            return failure(ReplyKind.MEMORY, traceback=""), []
         except Exception as exc:
-            return {"ok": False, "kind": "unsendable", "message": f"{type(exc).__name__}: {_safe_str(exc)}"}, []
+            return failure(ReplyKind.UNSENDABLE, message=f"{type(exc).__name__}: {_safe_str(exc)}"), []
 
     def encode(self, value: Any) -> tuple[dict[str, Any], list[bytes]]:
         """A result as a reply: plain data, handles, and standard modules described as data (grader.sandbox.rebuild).
@@ -325,15 +325,15 @@ def _safe_str(exc: BaseException) -> str:
 _THREADS = 64  # with a uid of its own, RLIMIT_NPROC counts exactly the sandbox's threads
 
 
-def _apply_limits(limits: dict[str, Any], *, address_space: bool) -> None:
+def _apply_limits(limits: SandboxLimits, *, address_space: bool) -> None:
     """Resource limits; `address_space`: limit all mappings (shared ones too) where no memory cgroup counts them."""
-    memory = int(limits.get("memory_mb", 1024)) << 20
+    memory = limits.memory_mb << 20
     usage = _memory_usage()
     settings = [
         (resource.RLIMIT_DATA, usage["VmData"] + memory),
-        (resource.RLIMIT_CPU, int(limits.get("cpu_seconds", 120))),
-        (resource.RLIMIT_FSIZE, int(limits.get("file_bytes", 16 << 20))),
-        (resource.RLIMIT_NOFILE, int(limits.get("open_files", 256))),
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_FSIZE, limits.file_bytes),
+        (resource.RLIMIT_NOFILE, limits.open_files),
         (resource.RLIMIT_CORE, 0),
     ]
     if address_space:
@@ -361,7 +361,7 @@ def _memory_usage() -> dict[str, int]:
     return usage
 
 
-def serve(sock: Any, config: dict[str, Any]) -> None:
+def serve(sock: Any, config: SandboxConfig) -> None:
     """Entry point in the forked child: set the process up, then answer requests until closed.
 
     The zygote has left it no descriptor but its channel (and 0, 1, 2): stdin becomes /dev/null and
@@ -377,7 +377,8 @@ def serve(sock: Any, config: dict[str, Any]) -> None:
     os.dup2(out, 2)
     os.close(out)
     os.close(null)
-    budget = _OutputBudget(int(config.get("limits", {}).get("output_bytes", 4 << 20)))
+    limits = SandboxLimits.from_wire(config.get("limits"))
+    budget = _OutputBudget(limits.output_bytes)
     sys.stdout = _CappedWriter(1, budget)
     sys.stderr = _CappedWriter(2, budget)
     sys.stdin = io.TextIOWrapper(io.BytesIO(b""))
@@ -393,8 +394,7 @@ def serve(sock: Any, config: dict[str, Any]) -> None:
     importlib.invalidate_caches()
     seed_all(0)
     tripwires.install(config.get("forbidden_calls", []))
-    limits = config.get("limits", {})
-    disk_mb, memory_mb = int(limits.get("disk_mb", 64)), int(limits.get("memory_mb", 1024))
+    disk_mb, memory_mb = limits.disk_mb, limits.memory_mb
     try:
         protections = confine.confine(
             student_dir=os.path.realpath(config["student_dir"]),
@@ -419,7 +419,7 @@ def _die_with(parent: int) -> None:
 
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     if os.getppid() != parent:
-        os._exit(70)
+        os._exit(ExitCode.SANDBOX_BROKEN)
 
 
 def _refuse(sock: Any, reason: str) -> None:
@@ -430,5 +430,5 @@ def _refuse(sock: Any, reason: str) -> None:
             channel.recv()
         except (wire.ChannelClosed, OSError, wire.WireError):
             return
-        channel.send({"ok": False, "kind": "refused", "message": reason})
+        channel.send(failure(ReplyKind.REFUSED, message=reason))
 

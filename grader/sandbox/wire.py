@@ -14,7 +14,7 @@ import math
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +100,7 @@ class Channel:
         self._deadline: float | None = None
 
     def send(
-        self, header: dict[str, Any], blobs: list[bytes] | tuple[bytes, ...] = (), *, deadline: float | None = None
+        self, header: Mapping[str, Any], blobs: list[bytes] | tuple[bytes, ...] = (), *, deadline: float | None = None
     ) -> None:
         head = json.dumps(header, allow_nan=False).encode()
         parts: list[bytes] = [_COUNTS.pack(len(head), len(blobs)), head]

@@ -29,9 +29,10 @@ import socket
 import struct
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 from grader.sandbox import cgroup, confine
+from grader.sandbox.protocol import ExitCode, ExitStatus, SandboxConfig
 
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_PDEATHSIG = 1
@@ -39,7 +40,8 @@ CHANNEL_FD = 3  # a sandbox's channel; 0, 1 and 2 are its stdin, stdout and stde
 _REQUEST_TIMEOUT = 5.0  # a client sends its request as soon as it connects
 
 
-def describe_status(status: int) -> dict[str, Any]:
+def describe_status(status: int) -> ExitStatus:
+    """A wait status as data: the signal that killed the process, or its exit code (-1: neither)."""
     if os.WIFSIGNALED(status):
         return {"signal": os.WTERMSIG(status)}
     return {"code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1}
@@ -79,7 +81,7 @@ def _preload() -> None:
     gc.freeze()  # forked sandboxes then never walk (or copy) torch's heap in a garbage collection
 
 
-def _recv_request(conn: socket.socket) -> tuple[dict[str, Any], int | None] | None:
+def _recv_request(conn: socket.socket) -> tuple[SandboxConfig, int | None] | None:
     """A client's request and the descriptor sent with it (None for a ping); None if it is not one."""
     fds = array.array("i")
     msg, ancdata, _flags, _addr = conn.recvmsg(1 << 16, socket.CMSG_SPACE(4 * fds.itemsize))
@@ -96,7 +98,7 @@ def _recv_request(conn: socket.socket) -> tuple[dict[str, Any], int | None] | No
         if fds:
             os.close(fds[0])
         return None
-    return request, (fds[0] if fds else None)
+    return cast(SandboxConfig, request), (fds[0] if fds else None)
 
 
 def _peer_is_trusted(conn: socket.socket) -> bool:
@@ -113,7 +115,7 @@ def _send(conn: socket.socket, payload: dict[str, Any]) -> None:
         pass
 
 
-def _child(channel_fd: int, config: dict[str, Any], close: list[socket.socket]) -> None:
+def _child(channel_fd: int, config: SandboxConfig, close: list[socket.socket]) -> None:
     for s in close:
         s.close()
     signal.set_wakeup_fd(-1)
@@ -124,11 +126,11 @@ def _child(channel_fd: int, config: dict[str, Any], close: list[socket.socket]) 
     _share_cpus(config.get("cpus"))
     from grader.sandbox import server
 
-    code = 0
+    code = ExitCode.OK
     try:
         server.serve(socket.socket(fileno=CHANNEL_FD), config)
     except BaseException:
-        code = 70
+        code = ExitCode.SANDBOX_BROKEN
     finally:
         os._exit(code)
 

@@ -11,6 +11,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PROBLEMS = ("true_softmax", "bn_fold")
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every end-to-end test is `slow`: `pytest -m "not slow"` runs the fast unit tests alone."""
+    for item in items:
+        if item.path.resolve().is_relative_to(HERE):
+            item.add_marker(pytest.mark.slow)
 
 
 def make_course(root: Path, students: list[str] | None = None) -> Path:

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from grader.course.spec import load_assignment
-from grader.grading.sandbox_client import Zygote
-from grader.run.runner import run_jobs
+from grader.run.session import GradingSession
 from grader.run.validate import _job
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,13 +45,11 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, tupl
         text = text.replace(old, new)
     spec_file.write_text(text)
     problem = load_assignment(root, "hw5").problem("label_memorization")
-    zygote = Zygote.start()
     results = {}
-    try:
-        jobs = [_job(root, problem, path.stem, path.read_bytes(), zygote.address) for path in sorted(HOSTILE.glob("*.py"))]
-        run_jobs(jobs, workers=1, on_result=lambda r: results.__setitem__(r.student, r))
-    finally:
-        zygote.close()
+    with GradingSession(root, workers=1) as session:  # as grader validate runs them
+        jobs = [_job(root, problem, path.stem, path.read_bytes()) for path in sorted(HOSTILE.glob("*.py"))]
+        assert len(jobs) > 1  # on the pool of trusted workers, not in this process
+        session.run_jobs(jobs, lambda r: results.__setitem__(r.student, r))
     for name, r in results.items():
         curves[name] = {t.name: t.curves for t in r.tests if t.curves}
     return {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import pytest
+
 from grader.course.spec import load_assignment
 from grader.grading.jobs import make_job
 from grader.run import runner
@@ -26,6 +28,7 @@ def test_hangs_for_one_student(student):
 '''
 
 
+@pytest.mark.slow  # a job left to run past a (shortened) watchdog
 def test_a_job_past_its_watchdog_is_a_grader_error_and_the_run_goes_on(tmp_path, zygote, monkeypatch):
     correct = "def double(x):\n    return 2 * x\n"
     course = make_course(tmp_path, HANGS_ON_THE_TRUSTED_SIDE, correct, [correct, correct])

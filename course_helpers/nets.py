@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from hypothesis import strategies as st
 
-from grader.strategies import seeds
+from grader.strategies import initialised_from, seeds
 
 
 @dataclass(frozen=True)
@@ -36,26 +36,26 @@ class CnnStack:
     def make(self, dtype: torch.dtype = torch.float32) -> torch.nn.Sequential:
         """The stack as modules, with weights drawn from `seed` (BatchNorm layers in eval mode)."""
         nn = torch.nn
-        torch.default_generator.manual_seed(self.seed)
-        modules: list[torch.nn.Module] = []
-        channels = self.in_channels
-        for layer in self.layers:
-            if layer.kind == "Conv2d":
-                modules.append(nn.Conv2d(
-                    channels, layer.out_channels, layer.kernel_size, stride=layer.stride,  # type: ignore[arg-type]
-                    padding=layer.padding, dilation=layer.dilation,
-                ))
-                channels = layer.out_channels
-            elif layer.kind == "MaxPool2d":
-                modules.append(nn.MaxPool2d(layer.kernel_size, stride=layer.stride, dilation=layer.dilation))
-            elif layer.kind == "AvgPool2d":
-                modules.append(nn.AvgPool2d(layer.kernel_size, stride=layer.stride))
-            elif layer.kind == "ReLU":
-                modules.append(nn.ReLU())
-            elif layer.kind == "BatchNorm2d":
-                modules.append(nn.BatchNorm2d(channels))
-            else:
-                raise ValueError(f"unknown layer kind {layer.kind!r}")
+        with initialised_from(self.seed):  # the weights drawn from the seed; the test's own draws untouched
+            modules: list[torch.nn.Module] = []
+            channels = self.in_channels
+            for layer in self.layers:
+                if layer.kind == "Conv2d":
+                    modules.append(nn.Conv2d(
+                        channels, layer.out_channels, layer.kernel_size, stride=layer.stride,  # type: ignore[arg-type]
+                        padding=layer.padding, dilation=layer.dilation,
+                    ))
+                    channels = layer.out_channels
+                elif layer.kind == "MaxPool2d":
+                    modules.append(nn.MaxPool2d(layer.kernel_size, stride=layer.stride, dilation=layer.dilation))
+                elif layer.kind == "AvgPool2d":
+                    modules.append(nn.AvgPool2d(layer.kernel_size, stride=layer.stride))
+                elif layer.kind == "ReLU":
+                    modules.append(nn.ReLU())
+                elif layer.kind == "BatchNorm2d":
+                    modules.append(nn.BatchNorm2d(channels))
+                else:
+                    raise ValueError(f"unknown layer kind {layer.kind!r}")
         return nn.Sequential(*modules).to(dtype).eval()
 
 

@@ -7,7 +7,9 @@ student can reproduce: ``Conv2dConfig(in_channels=2, out_channels=1, kernel_size
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +26,17 @@ def dtypes() -> st.SearchStrategy[torch.dtype]:
 def seeds() -> st.SearchStrategy[int]:
     """A seed for :func:`tensor`: tensors are built from seeds so failures print compactly."""
     return st.integers(min_value=0, max_value=2**16)
+
+
+@contextlib.contextmanager
+def initialised_from(seed: int) -> Iterator[None]:
+    """Inside, torch's default generator starts from `seed`, so modules built there get their default
+    initialisation from it; after, the generator is back as it was. torch.nn modules draw their
+    initial weights from the default generator only: this keeps those draws local to the block, and
+    the test's own draws (or another strategy's) never depend on which modules were built before."""
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
+        yield
 
 
 def tensor(shape: tuple[int, ...], seed: int, *, dtype: torch.dtype = torch.float32, scale: float = 1.0) -> torch.Tensor:
@@ -62,11 +75,11 @@ class Conv2dConfig:
 
     def make(self, seed: int, dtype: torch.dtype = torch.float32) -> torch.nn.Conv2d:
         """The convolution with weights drawn from `seed`."""
-        torch.default_generator.manual_seed(seed)
-        conv = torch.nn.Conv2d(
-            self.in_channels, self.out_channels, self.kernel_size, stride=self.stride, padding=self.padding,
-            dilation=self.dilation, groups=self.groups, bias=self.bias,
-        )
+        with initialised_from(seed):
+            conv = torch.nn.Conv2d(
+                self.in_channels, self.out_channels, self.kernel_size, stride=self.stride, padding=self.padding,
+                dilation=self.dilation, groups=self.groups, bias=self.bias,
+            )
         return conv.to(dtype)
 
 
@@ -244,8 +257,8 @@ class SequentialSpec:
 
     def make(self, dtype: torch.dtype = torch.float32) -> torch.nn.Sequential:
         """The model in eval mode, its parameters (and BatchNorm statistics) drawn from `seed`."""
-        torch.default_generator.manual_seed(self.seed)
-        model = torch.nn.Sequential(*(layer.build() for layer in self.layers))
+        with initialised_from(self.seed):
+            model = torch.nn.Sequential(*(layer.build() for layer in self.layers))
         g = torch.Generator().manual_seed(self.seed)
         for module in model.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):

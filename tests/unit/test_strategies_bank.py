@@ -100,3 +100,22 @@ def test_specs_are_deterministic_and_print_readably():
         assert torch.equal(p, q)
     assert repr(spec.layers[0]) == "Conv2d(in_channels=2, out_channels=3, kernel_size=(2, 3))"
     assert a(torch.zeros(1, 2, 5, 4)).shape == (1, 2)
+
+
+@FAST
+@given(config=conv2d_configs_with_edge_cases(), model=sequential_cnns())
+def test_building_a_module_draws_from_its_seed_and_leaves_the_global_generator_alone(config, model):
+    """Strategies use their own generator state: the weights come from the seed alone, and the draws a
+    test makes after building one are the draws it would have made without building it."""
+    from course_helpers.nets import CnnStack, StackLayer
+
+    stack = CnnStack(in_channels=2, layers=(StackLayer(kind="Conv2d", kernel_size=3, out_channels=2),), seed=5)
+    torch.manual_seed(123)
+    expected = torch.rand(8)
+    for build in (lambda: config.make(7), model.make, stack.make):
+        torch.manual_seed(123)
+        first = build()
+        assert torch.equal(torch.rand(8), expected)  # the global generator is where it was
+        torch.manual_seed(999)  # another state before: the same module
+        again = build()
+        assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import os
 import platform
@@ -47,8 +46,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from inprocess import InProcess  # noqa: E402  (bench/inprocess.py: the baselines' harness)
+
 from grader.course.spec import ProblemSpec, list_assignments, load_assignment  # noqa: E402
-from grader.grading.plugin import register_profile, skip_hypothesis_patch  # noqa: E402
 from grader.grading.sandbox_client import SharedZygote  # noqa: E402
 from grader.run.session import GradingSession  # noqa: E402
 
@@ -108,37 +108,6 @@ def make_class(course: Path, assignments: list[str], students: int) -> dict[str,
 # -- floor: one process, no isolation -----------------------------------------------------------------
 
 
-class _FloorPlugin:
-    def __init__(self, student_file: Path, reference_file: Path, max_examples: int) -> None:
-        self.student_file, self.reference_file, self.max_examples = student_file, reference_file, max_examples
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_configure(self, config: pytest.Config) -> None:
-        config.addinivalue_line("markers", "points(n): points")
-        config.addinivalue_line("markers", "hidden: hidden")
-        register_profile(self.max_examples)
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
-        skip_hypothesis_patch(item)  # as the grader's plugin does
-
-    @staticmethod
-    def _load(path: Path, name: str) -> object:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-    @pytest.fixture(scope="session")
-    def student(self) -> object:
-        return self._load(self.student_file, f"_floor_student_{abs(hash(self.student_file))}")
-
-    @pytest.fixture(scope="session")
-    def reference(self) -> object:
-        return self._load(self.reference_file, f"_floor_reference_{abs(hash(self.reference_file))}")
-
-
 # The grader's own pytest options (grader/grading/jobs.py), so that the floor differs from it only by isolation.
 FLOOR_ARGS = [
     "-q", "-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "no:threadexception",
@@ -163,7 +132,7 @@ def run_floor(course: Path, problems: dict[str, list[ProblemSpec]], students: in
         for i in range(students):
             for p in specs:
                 student_file = course / "submissions" / a / f"student{i:04d}" / p.module_file
-                plugin = _FloorPlugin(student_file, p.reference, p.max_examples)
+                plugin = InProcess({str(p.test_file): (str(student_file), str(p.reference), p.max_examples)})
                 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                     pytest.main(FLOOR_ARGS + [str(p.test_file)], plugins=[plugin])
                 jobs += 1
@@ -172,98 +141,38 @@ def run_floor(course: Path, problems: dict[str, list[ProblemSpec]], students: in
 
 # -- naive: a fresh pytest process per job ----------------------------------------------------------
 
-NAIVE_CONFTEST = '''
-import importlib.util, os, pytest
-from grader.grading.plugin import register_profile
+def _naive_env() -> dict[str, str]:
+    """A fresh pytest's environment: bench/inprocess.py importable, one thread for torch's kernels."""
+    bench = Path(__file__).resolve().parent
+    return {**os.environ, "PYTHONPATH": f"{bench}{os.pathsep}{ROOT}", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "points(n): points")
-    config.addinivalue_line("markers", "hidden: hidden")
-    register_profile(int(os.environ["BENCH_MAX_EXAMPLES"]))
 
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-@pytest.fixture(scope="session")
-def student():
-    return _load(os.environ["BENCH_STUDENT"], "student_module")
-
-@pytest.fixture(scope="session")
-def reference():
-    return _load(os.environ["BENCH_REFERENCE"], "reference_module")
-'''
+def _naive_command(test_files: list[Path]) -> list[str]:
+    return [sys.executable, "-m", "pytest", *map(str, test_files), "-q", "-p", "inprocess", "-p", "no:cacheprovider",
+            "--noconftest", "-W", "ignore"]
 
 
 def run_naive(course: Path, problems: dict[str, list[ProblemSpec]], students: int, sample: int) -> float:
-    """Mean wall time of one job run as a fresh `python -m pytest` process."""
+    """Mean wall time of one job run as a fresh `python -m pytest` process, with one torch thread."""
     plugin_dir = Path(tempfile.mkdtemp(prefix="bench-naive-"))
-    (plugin_dir / "bench_naive_plugin.py").write_text(NAIVE_CONFTEST)
-    env = {**os.environ, "PYTHONPATH": f"{plugin_dir}{os.pathsep}{ROOT}", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = _naive_env()
     every = [(a, i, p) for a, specs in problems.items() for i in range(students) for p in specs]
     step = max(1, len(every) // sample)  # spread over the class: every problem, every kind of submission
     jobs = every[::step][:sample]
     start = time.perf_counter()
     for a, i, p in jobs:
-        env.update(
-            BENCH_STUDENT=str(course / "submissions" / a / f"student{i:04d}" / p.module_file),
-            BENCH_REFERENCE=str(p.reference), BENCH_MAX_EXAMPLES=str(p.max_examples),
-        )
-        subprocess.run(
-            [sys.executable, "-m", "pytest", str(p.test_file), "-q", "-p", "bench_naive_plugin", "-p", "no:cacheprovider", "--noconftest", "-W", "ignore"],
-            env=env, capture_output=True, cwd=plugin_dir,
-        )
+        student = course / "submissions" / a / f"student{i:04d}" / p.module_file
+        env["BENCH_MODULES"] = json.dumps({str(p.test_file): [str(student), str(p.reference), p.max_examples]})
+        subprocess.run(_naive_command([p.test_file]), env=env, capture_output=True, cwd=plugin_dir)
     shutil.rmtree(plugin_dir, ignore_errors=True)
     return (time.perf_counter() - start) / len(jobs)
-
-
-NAIVE_PER_STUDENT_CONFTEST = '''
-import importlib.util, json, os, pytest, torch
-from hypothesis import settings
-from grader.grading.plugin import register_profile
-
-torch.set_num_threads(1)
-MODULES = json.loads(os.environ["BENCH_MODULES"])  # test file -> [student file, reference file, max_examples]
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "points(n): points")
-    config.addinivalue_line("markers", "hidden: hidden")
-    register_profile(50)
-    for n in {m[2] for m in MODULES.values()}:
-        settings.register_profile(f"bench{n}", settings.get_profile("grader"), max_examples=n)
-
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-def _entry(request):
-    return MODULES[str(request.node.path)]
-
-@pytest.fixture(scope="module")
-def student(request):
-    return _load(_entry(request)[0], "student_" + request.node.path.stem)
-
-@pytest.fixture(scope="module")
-def reference(request):
-    return _load(_entry(request)[1], "reference_" + request.node.path.stem)
-
-@pytest.fixture(scope="module", autouse=True)
-def _problem_profile(request):
-    settings.load_profile(f"bench{_entry(request)[2]}")
-'''
 
 
 def run_naive_per_student(course: Path, problems: dict[str, list[ProblemSpec]], students: int, sample: int) -> float:
     """Mean wall time per job of a fresh `python -m pytest` per student over all of an assignment's
     problems, with one torch thread: the baseline a course would more likely script by hand."""
     plugin_dir = Path(tempfile.mkdtemp(prefix="bench-naive-student-"))
-    (plugin_dir / "bench_naive_student_plugin.py").write_text(NAIVE_PER_STUDENT_CONFTEST)
-    env = {**os.environ, "PYTHONPATH": f"{plugin_dir}{os.pathsep}{ROOT}", "PYTHONDONTWRITEBYTECODE": "1",
-           "OMP_NUM_THREADS": "1"}
+    env = _naive_env()
     every = [(a, i) for a, specs in problems.items() for i in range(students)]
     step = max(1, len(every) // sample)
     chosen = every[::step][:sample]
@@ -274,11 +183,7 @@ def run_naive_per_student(course: Path, problems: dict[str, list[ProblemSpec]], 
         folder = course / "submissions" / a / f"student{i:04d}"
         modules = {str(p.test_file): [str(folder / p.module_file), str(p.reference), p.max_examples] for p in specs}
         env["BENCH_MODULES"] = json.dumps(modules)
-        subprocess.run(
-            [sys.executable, "-m", "pytest", *[str(p.test_file) for p in specs], "-q", "-p", "bench_naive_student_plugin",
-             "-p", "no:cacheprovider", "--noconftest", "-W", "ignore"],
-            env=env, capture_output=True, cwd=plugin_dir,
-        )
+        subprocess.run(_naive_command([p.test_file for p in specs]), env=env, capture_output=True, cwd=plugin_dir)
         jobs += len(specs)
     shutil.rmtree(plugin_dir, ignore_errors=True)
     return (time.perf_counter() - start) / jobs

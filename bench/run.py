@@ -52,7 +52,7 @@ from grader.course.spec import ProblemSpec, list_assignments, load_assignment  #
 from grader.grading.sandbox_client import SharedZygote  # noqa: E402
 from grader.run.session import GradingSession  # noqa: E402
 
-SLOW_SUFFIX = '''
+SLOW_SUFFIX = """
 
 import functools as _functools
 import inspect as _inspect
@@ -70,7 +70,7 @@ def _slowly(fn):
 for _name, _value in list(globals().items()):
     if _inspect.isfunction(_value) and not _name.startswith("_"):
         globals()[_name] = _slowly(_value)
-'''
+"""
 
 
 def kind_of(student: int, problem: str) -> str:
@@ -84,7 +84,9 @@ def make_class(course: Path, assignments: list[str], students: int) -> dict[str,
     for a in assignments:
         shutil.copytree(ROOT / "problems" / a, course / "problems" / a, ignore=shutil.ignore_patterns("__pycache__"))
         if (ROOT / "course_helpers").is_dir() and not (course / "course_helpers").exists():
-            shutil.copytree(ROOT / "course_helpers", course / "course_helpers", ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                ROOT / "course_helpers", course / "course_helpers", ignore=shutil.ignore_patterns("__pycache__")
+            )
         shutil.copytree(ROOT / "reference" / a, course / "reference" / a, ignore=shutil.ignore_patterns("__pycache__"))
         spec = load_assignment(course, a)
         problems[a] = list(spec.problems)
@@ -110,8 +112,17 @@ def make_class(course: Path, assignments: list[str], students: int) -> dict[str,
 
 # The grader's own pytest options (grader/grading/jobs.py), so that the floor differs from it only by isolation.
 FLOOR_ARGS = [
-    "-q", "-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "no:threadexception",
-    "--tb=native", "--import-mode=importlib", "-W", "ignore",
+    "-q",
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:unraisableexception",
+    "-p",
+    "no:threadexception",
+    "--tb=native",
+    "--import-mode=importlib",
+    "-W",
+    "ignore",
 ]
 
 
@@ -141,15 +152,33 @@ def run_floor(course: Path, problems: dict[str, list[ProblemSpec]], students: in
 
 # -- naive: a fresh pytest process per job ----------------------------------------------------------
 
+
 def _naive_env() -> dict[str, str]:
     """A fresh pytest's environment: bench/inprocess.py importable, one thread for torch's kernels."""
     bench = Path(__file__).resolve().parent
-    return {**os.environ, "PYTHONPATH": f"{bench}{os.pathsep}{ROOT}", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
+    return {
+        **os.environ,
+        "PYTHONPATH": f"{bench}{os.pathsep}{ROOT}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+    }
 
 
 def _naive_command(test_files: list[Path]) -> list[str]:
-    return [sys.executable, "-m", "pytest", *map(str, test_files), "-q", "-p", "inprocess", "-p", "no:cacheprovider",
-            "--noconftest", "-W", "ignore"]
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        *map(str, test_files),
+        "-q",
+        "-p",
+        "inprocess",
+        "-p",
+        "no:cacheprovider",
+        "--noconftest",
+        "-W",
+        "ignore",
+    ]
 
 
 def run_naive(course: Path, problems: dict[str, list[ProblemSpec]], students: int, sample: int) -> float:
@@ -201,7 +230,11 @@ def current_rss_mib() -> float:
 
 
 def run_grader(
-    course: Path, assignments: list[str], workers: int, out: Path, rss: list[float] | None = None,
+    course: Path,
+    assignments: list[str],
+    workers: int,
+    out: Path,
+    rss: list[float] | None = None,
     env: dict[str, str] | None = None,
 ) -> tuple[float, float, int]:
     """Grade the class in a fresh process, as `grader grade` would; wall, CPU and jobs run.
@@ -217,7 +250,8 @@ def run_grader(
     wall = time.perf_counter()
     subprocess.run(
         [sys.executable, __file__, "--driver", str(course), str(out), str(workers), *assignments],
-        check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
+        check=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
     )
     while True:  # the forkserver and the zygote outlive the grading process by a moment
         try:
@@ -246,12 +280,20 @@ def cost_per_problem(out: Path, problems: dict[str, list[ProblemSpec]], students
         with sqlite3.connect(out / a / "grades.sqlite") as db:
             stored = {(s, p): json.loads(r) for s, p, r in db.execute("SELECT student, problem, result FROM jobs")}
         for p in specs:
-            cpu = [stored[(f"student{i:04d}", p.id)]["cpu_seconds"] for i in range(students) if (f"student{i:04d}", p.id) in stored]
-            correct = [stored[(f"student{i:04d}", p.id)]["cpu_seconds"] for i in range(students)
-                       if kind_of(i, p.id) == "correct" and (f"student{i:04d}", p.id) in stored]
+            cpu = [
+                stored[(f"student{i:04d}", p.id)]["cpu_seconds"]
+                for i in range(students)
+                if (f"student{i:04d}", p.id) in stored
+            ]
+            correct = [
+                stored[(f"student{i:04d}", p.id)]["cpu_seconds"]
+                for i in range(students)
+                if kind_of(i, p.id) == "correct" and (f"student{i:04d}", p.id) in stored
+            ]
             if cpu:
                 cost[f"{a}/{p.id}"] = {
-                    "correct_mean": sum(correct) / len(correct) if correct else float("nan"), "max": max(cpu),
+                    "correct_mean": sum(correct) / len(correct) if correct else float("nan"),
+                    "max": max(cpu),
                 }
     return cost
 
@@ -271,7 +313,10 @@ def _drive(course: Path, out: Path, workers: int, assignments: list[str]) -> Non
     with GradingSession(course, workers=workers) as session:  # as `grader grade` does: one zygote for the run
         for a in assignments:
             summary = session.grade(
-                a, course / "submissions" / a, out / a, on_result=lambda *_: rss.append(current_rss_mib()),
+                a,
+                course / "submissions" / a,
+                out / a,
+                on_result=lambda *_: rss.append(current_rss_mib()),
             )
             ran += summary.ran
     out.mkdir(parents=True, exist_ok=True)
@@ -327,8 +372,19 @@ def run_check(problem_path: str, repeat: int) -> dict[str, float]:
     student = ROOT / "submissions" / assignment / "alice_correct"
     if not student.is_dir():
         student = sorted((ROOT / "submissions" / assignment).iterdir())[0]
-    check = [sys.executable, "-P", "-m", "grader", "--root", str(ROOT), "check", assignment, str(student),
-             "--problem", problem_id]
+    check = [
+        sys.executable,
+        "-P",
+        "-m",
+        "grader",
+        "--root",
+        str(ROOT),
+        "check",
+        assignment,
+        str(student),
+        "--problem",
+        problem_id,
+    ]
     run_dir = Path(tempfile.mkdtemp(prefix="grader-bench-run-"))
     os.chmod(run_dir, 0o700)
     kept = {**os.environ, "XDG_RUNTIME_DIR": str(run_dir), "GRADER_KEEP_WARM": "600"}
@@ -348,11 +404,20 @@ def run_check(problem_path: str, repeat: int) -> dict[str, float]:
         for _ in range(repeat)
     )
     job = _one_job_in_a_warm_process(assignment, problem_id, student)
-    figures = {"cold_s": cold, "warm_s": warm, "warm_kept_zygote_s": warm_kept, "import_torch_s": torch_import,
-               "zygote_start_s": zygote, "one_job_warm_s": job, "page_cache_dropped": float(dropped)}
+    figures = {
+        "cold_s": cold,
+        "warm_s": warm,
+        "warm_kept_zygote_s": warm_kept,
+        "import_torch_s": torch_import,
+        "zygote_start_s": zygote,
+        "one_job_warm_s": job,
+        "page_cache_dropped": float(dropped),
+    }
     print(f"grader check {assignment} --problem {problem_id}, on {os.cpu_count()} cores, {repeat} repeats")
-    print(f"  cold{' (page cache dropped)' if dropped else ' (page cache NOT dropped: not root)'}, no zygote kept: "
-          f"{cold:6.2f} s   (target <= 5 s)")
+    print(
+        f"  cold{' (page cache dropped)' if dropped else ' (page cache NOT dropped: not root)'}, no zygote kept: "
+        f"{cold:6.2f} s   (target <= 5 s)"
+    )
     print(f"  warm, the zygote kept by the last check (median):   {warm_kept:6.2f} s   (target <= 3 s)")
     print(f"  warm, no zygote kept (GRADER_KEEP_WARM=0, median):  {warm:6.2f} s")
     print(f"  bounds: python -c 'import torch' {torch_import:6.2f} s; the sandbox zygote's start {zygote:6.2f} s;")
@@ -402,25 +467,33 @@ def main() -> None:
     try:
         problems = make_class(course, assignments, args.students)
         n_jobs = sum(len(v) for v in problems.values()) * args.students
-        print(f"class: {args.students} students x {n_jobs // args.students} problems = {n_jobs} jobs "
-              f"({', '.join(assignments)}); machine: {os.cpu_count()} cores, {platform.python_version()}")
+        print(
+            f"class: {args.students} students x {n_jobs // args.students} problems = {n_jobs} jobs "
+            f"({', '.join(assignments)}); machine: {os.cpu_count()} cores, {platform.python_version()}"
+        )
         floor_wall, floor_cpu, _ = run_floor(course, problems, args.students)
         print(f"floor (one process, no isolation): {floor_wall:8.1f} s wall, {floor_cpu:8.1f} s CPU")
         naive_per_job = run_naive(course, problems, args.students, args.naive_sample)
         naive_total = naive_per_job * n_jobs
-        print(f"naive (fresh pytest per job):      {naive_per_job:8.2f} s per job (sample of {args.naive_sample}), "
-              f"{naive_total:8.1f} s for the class serially, {naive_total / 2:8.1f} s two at a time")
+        print(
+            f"naive (fresh pytest per job):      {naive_per_job:8.2f} s per job (sample of {args.naive_sample}), "
+            f"{naive_total:8.1f} s for the class serially, {naive_total / 2:8.1f} s two at a time"
+        )
         per_student = run_naive_per_student(course, problems, args.students, max(1, args.naive_sample // 4))
-        print(f"naive (fresh pytest per student):  {per_student:8.2f} s per job (all of an assignment's problems in one "
-              "process, one torch thread)")
+        print(
+            f"naive (fresh pytest per student):  {per_student:8.2f} s per job (all of an assignment's problems in one "
+            "process, one torch thread)"
+        )
         one_wall, one_cpu, _ = run_grader(course, assignments, 1, course / "out1")
         print(f"grader, 1 worker:                  {one_wall:8.1f} s wall, {one_cpu:8.1f} s CPU")
         off_wall, off_cpu, _ = run_grader(course, assignments, 1, course / "out1-off", env={"GRADER_LOCKSTEP": "0"})
         print(f"grader, 1 worker, lockstep off:    {off_wall:8.1f} s wall, {off_cpu:8.1f} s CPU")
         per_problem_off = cost_per_problem(course / "out1-off", problems, args.students)
         per_problem = cost_per_problem(course / "out1", problems, args.students)
-        print("CPU per job, by problem (1 worker; a correct solution's mean with lockstep on and off, and the most "
-              "any job took):")
+        print(
+            "CPU per job, by problem (1 worker; a correct solution's mean with lockstep on and off, and the most "
+            "any job took):"
+        )
         for name, c in per_problem.items():
             off = per_problem_off.get(name, {}).get("correct_mean", float("nan"))
             print(f"  {name:32s} {c['correct_mean']:6.2f} s   off {off:6.2f} s   max {c['max']:6.2f} s")
@@ -451,16 +524,24 @@ def main() -> None:
         }
         print()
         print(f"speed-up vs naive (serial):            {figures['speedup_vs_naive_serial']:6.1f}x")
-        print(f"speed-up vs naive (two at a time):     {figures['speedup_vs_naive_two_at_a_time']:6.1f}x   (target >= 20x)")
-        print(f"  bound: the floor over naive, serially {figures['floor_speedup_vs_naive_serial']:5.1f}x   "
-              "(what a grader with no overhead at all would reach at equal parallelism)")
+        print(
+            f"speed-up vs naive (two at a time):     {figures['speedup_vs_naive_two_at_a_time']:6.1f}x   (target >= 20x)"
+        )
+        print(
+            f"  bound: the floor over naive, serially {figures['floor_speedup_vs_naive_serial']:5.1f}x   "
+            "(what a grader with no overhead at all would reach at equal parallelism)"
+        )
         print(f"CPU time vs the floor:                 {figures['cpu_vs_floor']:6.2f}x   (target <= 1.5x)")
         print(f"overhead per job above the floor:      {figures['overhead_ms_per_job_above_floor']:6.0f} ms CPU")
         print(f"CPU time vs the floor, lockstep off:   {figures['cpu_vs_floor_lockstep_off']:6.2f}x")
         print(f"lockstep CPU / lockstep off CPU:       {figures['lockstep_cpu_vs_off']:6.2f}x")
-        print(f"speed-up vs naive per student (2 at a time): {figures['speedup_vs_naive_per_student_two_at_a_time']:5.1f}x")
+        print(
+            f"speed-up vs naive per student (2 at a time): {figures['speedup_vs_naive_per_student_two_at_a_time']:5.1f}x"
+        )
         print(f"scaling from 1 to 2 workers:           {figures['scaling_1_to_2_workers']:6.2f}x")
-        print(f"second unchanged run / first run:      {100 * figures['second_run_fraction_of_first']:6.1f}%   (target < 5%)")
+        print(
+            f"second unchanged run / first run:      {100 * figures['second_run_fraction_of_first']:6.1f}%   (target < 5%)"
+        )
         print(f"grading process RSS, after {quarter} vs {len(rss)} jobs: {rss_quarter:6.0f} MiB vs {rss_full:.0f} MiB")
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2) + "\n")

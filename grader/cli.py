@@ -75,8 +75,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
             progress = _Progress(assignment_id)
             try:
                 summary = session.grade(
-                    assignment, submissions, out, regrade=args.regrade, on_result=progress.update,
-                    require_modules=True, times=args.times,
+                    assignment,
+                    submissions,
+                    out,
+                    regrade=args.regrade,
+                    on_result=progress.update,
+                    require_modules=True,
+                    times=args.times,
                 )
             finally:
                 progress.close()
@@ -93,7 +98,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
                     f"their results are kept ('grader forget {assignment_id} --missing' removes them)"
                 )
             for error in summary.errors:
-                print(f"  grader error: {error.student}/{error.problem}: {error.message.splitlines()[0]}", file=sys.stderr)
+                print(
+                    f"  grader error: {error.student}/{error.problem}: {error.message.splitlines()[0]}", file=sys.stderr
+                )
                 status = 1
     return status
 
@@ -122,7 +129,10 @@ class _Progress:
                     return Text("" if speed is None else f"{speed:.1f} jobs/s")
 
             self.bar = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), JobsPerSecond(),
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                JobsPerSecond(),
                 TimeRemainingColumn(),
             )
             self.bar.start()
@@ -243,11 +253,18 @@ def _mutation_report(table: Sequence[tuple[str, int, int, int, int]], checks: Se
     survivors = [c for c in checks if c.subject.startswith("auto ") and not c.ok]
     lines += [f"- `{c.assignment}/{c.problem}` `{c.subject[5:]}`: {c.detail}" for c in survivors] or ["None."]
     equivalent = [c for c in checks if c.subject.startswith("auto ") and c.ok and c.detail.startswith("equivalent:")]
-    lines += ["", "## Recorded as equivalent", "",
-              "Each computes what the reference computes on every input the statement allows; the reason is",
-              "the one recorded in the problem's `problem.toml`.", ""]
-    lines += [f"- `{c.assignment}/{c.problem}` `{c.subject[5:]}`: {c.detail[len('equivalent:'):].strip()}"
-              for c in equivalent] or ["None."]
+    lines += [
+        "",
+        "## Recorded as equivalent",
+        "",
+        "Each computes what the reference computes on every input the statement allows; the reason is",
+        "the one recorded in the problem's `problem.toml`.",
+        "",
+    ]
+    lines += [
+        f"- `{c.assignment}/{c.problem}` `{c.subject[5:]}`: {c.detail[len('equivalent:') :].strip()}"
+        for c in equivalent
+    ] or ["None."]
     return "\n".join(lines) + "\n"
 
 
@@ -327,14 +344,18 @@ def _chosen_jobs(store: Any, args: argparse.Namespace) -> list[tuple[str, str]]:
     problems = {p for _, p in stored}
     unknown = [s for s in args.students if s not in students]
     if unknown:
-        raise UsageError(f"no stored results for {', '.join(unknown)}; 'grader report {args.assignment}' lists the students")
+        raise UsageError(
+            f"no stored results for {', '.join(unknown)}; 'grader report {args.assignment}' lists the students"
+        )
     for problem in args.problem:
         if problem not in problems:
             raise UsageError(f"no stored results of the problem {problem!r} (stored: {', '.join(sorted(problems))})")
     chosen = set(args.students)
     if args.missing:
         if store.last_run_students() is None:
-            raise UsageError("the store records no finished run with its students; --missing needs one: grade a folder first")
+            raise UsageError(
+                "the store records no finished run with its students; --missing needs one: grade a folder first"
+            )
         chosen.update(store.missing_from_last_run())
     elif not args.students:
         if not args.problem:
@@ -416,8 +437,13 @@ def cmd_adjust(args: argparse.Namespace) -> int:
     except Exception as exc:  # SpecError: one line for the user
         raise UsageError(str(exc)) from None
     adjustment = adjustments.Adjustment(
-        student=student, problem=problem, kind=kind, points=points, reason=args.reason.strip(),
-        by=adjustments.who(args.by), at=adjustments.now(),
+        student=student,
+        problem=problem,
+        kind=kind,
+        points=points,
+        reason=args.reason.strip(),
+        by=adjustments.who(args.by),
+        at=adjustments.now(),
     )
     adjustments.append(path, assignment, adjustment)
     where = f" on {problem}" if problem else ""
@@ -449,8 +475,10 @@ def _list_adjustments(assignment: Any, store_path: Path, *, show_withdrawn: bool
         print(f"{row.id}: tests {s.test_score:g}, final {s.final:g} / {row.max_total:g}")
         for a in s.adjustments:
             where = a.adjustment.problem or "assignment"
-            print(f"  {where} {a.adjustment.change} ({a.effect:+g}): {a.adjustment.reason} "
-                  f"[by {a.adjustment.by or 'hand'}, {a.adjustment.at or 'no date'}]")
+            print(
+                f"  {where} {a.adjustment.change} ({a.effect:+g}): {a.adjustment.reason} "
+                f"[by {a.adjustment.by or 'hand'}, {a.adjustment.at or 'no date'}]"
+            )
         if s.extension is not None:
             print(f"  extended until {s.extension.isoformat()}")
         if s.late is not None and s.late.submitted is not None:
@@ -462,8 +490,10 @@ def _list_adjustments(assignment: Any, store_path: Path, *, show_withdrawn: bool
         print(f"withdrawn ({len(gone)}):" if gone else "withdrawn: none")
         for entry, seen, at in gone:
             what = entry.get("points") if entry.get("kind") != "extend" else entry.get("until")
-            print(f"  {entry.get('student')} {entry.get('problem') or 'assignment'} {entry.get('kind')} {what}: "
-                  f"{entry.get('reason')} [recorded {seen}, withdrawn {at}]")
+            print(
+                f"  {entry.get('student')} {entry.get('problem') or 'assignment'} {entry.get('kind')} {what}: "
+                f"{entry.get('reason')} [recorded {seen}, withdrawn {at}]"
+            )
     return 0
 
 
@@ -477,8 +507,13 @@ def cmd_extend(args: argparse.Namespace) -> int:
     if args.student not in _stored_students(store_path):
         raise UsageError(f"no stored results for {args.student!r}; 'grader report {assignment.id}' lists the students")
     adjustment = adjustments.Adjustment(
-        student=args.student, problem="", kind="extend", until=args.until.strip(), reason=(args.reason or "").strip(),
-        by=adjustments.who(args.by), at=adjustments.now(),
+        student=args.student,
+        problem="",
+        kind="extend",
+        until=args.until.strip(),
+        reason=(args.reason or "").strip(),
+        by=adjustments.who(args.by),
+        at=adjustments.now(),
     )
     path = adjustments.file_path(assignment)
     adjustments.append(path, assignment, adjustment)
@@ -505,7 +540,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
                 print(f"{snap_id:>4}  {taken_at}  {event}")
             return 0
         if len(args.snapshots) not in (0, 2):
-            raise UsageError("give two snapshots (grader diff ASSIGNMENT A B), or none for the last two; --list lists them")
+            raise UsageError(
+                "give two snapshots (grader diff ASSIGNMENT A B), or none for the last two; --list lists them"
+            )
         try:
             ids = [int(x) for x in args.snapshots]
         except ValueError:
@@ -540,8 +577,10 @@ def cmd_similarity(args: argparse.Namespace) -> int:
     for p in compare_class(assignment, results, top=args.top):
         print(f"{assignment.id}/{p.problem.id}: {p.compared} modules compared")
         for i, pair in enumerate(p.pairs, start=1):
-            print(f"  {i:>2}. {pair.a} and {pair.b}: {100 * pair.share_a:.0f}% of {pair.a}'s code and "
-                  f"{100 * pair.share_b:.0f}% of {pair.b}'s is in both")
+            print(
+                f"  {i:>2}. {pair.a} and {pair.b}: {100 * pair.share_a:.0f}% of {pair.a}'s code and "
+                f"{100 * pair.share_b:.0f}% of {pair.b}'s is in both"
+            )
         if not p.pairs:
             print("  no two modules share a run of code long enough to count")
     print(WORDING)
@@ -566,11 +605,15 @@ def cmd_gradebook(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Autograder for deep-learning homework.")
-    parser.add_argument("--root", type=Path, help="course folder with problems/ and reference/ (default: the bundled demo)")
+    parser.add_argument(
+        "--root", type=Path, help="course folder with problems/ and reference/ (default: the bundled demo)"
+    )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     # --debug is also taken after the command (`grader grade hw7 --debug`), without overriding it before.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error"
+    )
     jobs_help = "parallel workers: 1 or more, or 'auto' (default: auto, one per core)"
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -581,15 +624,22 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--jobs", "-j", type=jobs_count, metavar="N", help=jobs_help)
     grade.add_argument("--regrade", action="store_true", help="grade every job again, even unchanged ones")
     grade.add_argument(
-        "--cluster", metavar="ADDRESS",
+        "--cluster",
+        metavar="ADDRESS",
         help="run the jobs on a Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) instead of locally",
     )
     grade.add_argument(
-        "--require", action="append", default=[], choices=PROTECTIONS, metavar="PROTECTION",
+        "--require",
+        action="append",
+        default=[],
+        choices=PROTECTIONS,
+        metavar="PROTECTION",
         help=f"refuse to run student code without this sandbox protection ({', '.join(PROTECTIONS)}); repeatable",
     )
     grade.add_argument(
-        "--times", default="auto", metavar="SOURCE",
+        "--times",
+        default="auto",
+        metavar="SOURCE",
         help="submission times for the late policy: auto (submitted.csv in the folder, else the layout's markers), "
         "mtime (the files' modification times), none, or a CSV file (student,submitted_at)",
     )
@@ -605,13 +655,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
 
     val = sub.add_parser(
-        "validate", parents=[common],
-        help="check the bank: references and alternatives score full marks, mutants fail as declared"
+        "validate",
+        parents=[common],
+        help="check the bank: references and alternatives score full marks, mutants fail as declared",
     )
     val.add_argument("assignment", nargs="?", help="an assignment, or one problem as ASSIGNMENT/PROBLEM (default: all)")
     val.add_argument("--jobs", "-j", type=jobs_count, metavar="N", help=jobs_help)
     val.add_argument(
-        "--mutate", action="store_true",
+        "--mutate",
+        action="store_true",
         help="also grade automatic mutants of each reference; each must lose points or be recorded as equivalent",
     )
     val.add_argument("--mutation-report", metavar="PATH", help="with --mutate: write the kill table as Markdown")
@@ -638,20 +690,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exp.add_argument("assignment")
     exp.add_argument(
-        "--format", choices=("csv", "gradescope", "junit"),
+        "--format",
+        choices=("csv", "gradescope", "junit"),
         help="csv: grades.csv; gradescope: gradescope/<student>.json; junit: junit.xml (default: all three)",
     )
     exp.add_argument("--out", help="reports folder (default: ROOT/reports)")
     exp.set_defaults(func=cmd_export)
 
     forget = sub.add_parser(
-        "forget", parents=[common],
+        "forget",
+        parents=[common],
         help="remove stored results (grading never does): lists them, removes them with --yes",
     )
     forget.add_argument("assignment")
     forget.add_argument("students", nargs="*", metavar="STUDENT", help="students whose results to remove")
     forget.add_argument(
-        "--problem", action="append", default=[], metavar="ID",
+        "--problem",
+        action="append",
+        default=[],
+        metavar="ID",
         help="only this problem's results (repeatable); alone: this problem's results of every student",
     )
     forget.add_argument(
@@ -675,18 +732,27 @@ def build_parser() -> argparse.ArgumentParser:
     gs.add_argument("assignment")
     gs.add_argument("--out", required=True, help="folder for autograder/ and autograder.zip")
     gs.add_argument(
-        "--require", action="append", default=[], choices=PROTECTIONS, metavar="PROTECTION",
+        "--require",
+        action="append",
+        default=[],
+        choices=PROTECTIONS,
+        metavar="PROTECTION",
         help="require exactly these sandbox protections (repeatable; default: every one the image applies at set-up)",
     )
     gs.set_defaults(func=cmd_gradescope)
 
     adjust = sub.add_parser(
-        "adjust", parents=[common],
+        "adjust",
+        parents=[common],
         help="record a manual adjustment (+N, -N, =N) with its reason, or list them (--list)",
     )
     adjust.add_argument("assignment")
-    adjust.add_argument("words", nargs="*", metavar="STUDENT [PROBLEM] CHANGE",
-                        help="the student, a problem (default: the whole assignment), and +N, -N or =N")
+    adjust.add_argument(
+        "words",
+        nargs="*",
+        metavar="STUDENT [PROBLEM] CHANGE",
+        help="the student, a problem (default: the whole assignment), and +N, -N or =N",
+    )
     adjust.add_argument("--reason", help="why (required: it is the audit trail)")
     adjust.add_argument("--by", help="who (default: the operating system's user)")
     adjust.add_argument("--list", action="store_true", help="list every adjustment, extension and late submission")

@@ -86,5 +86,6 @@ class JobResult:
         tests = tuple(TestResult.from_dict(t) for t in data.get("tests", ()))
         sources = tuple((str(name), str(text)) for name, text in data.get("sources", ()))
         modes = tuple(int(n) for n in data.get("modes", (0, 0, 0)))
-        return cls(**{**data, "tests": tests, "warnings": tuple(data.get("warnings", ())), "sources": sources,
-                      "modes": modes})
+        return cls(
+            **{**data, "tests": tests, "warnings": tuple(data.get("warnings", ())), "sources": sources, "modes": modes}
+        )

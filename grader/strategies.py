@@ -39,7 +39,9 @@ def initialised_from(seed: int) -> Iterator[None]:
         yield
 
 
-def tensor(shape: tuple[int, ...], seed: int, *, dtype: torch.dtype = torch.float32, scale: float = 1.0) -> torch.Tensor:
+def tensor(
+    shape: tuple[int, ...], seed: int, *, dtype: torch.dtype = torch.float32, scale: float = 1.0
+) -> torch.Tensor:
     """A standard-normal tensor (times `scale`) determined by `seed`."""
     g = torch.Generator().manual_seed(seed)
     return (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(dtype)
@@ -77,8 +79,14 @@ class Conv2dConfig:
         """The convolution with weights drawn from `seed`."""
         with initialised_from(seed):
             conv = torch.nn.Conv2d(
-                self.in_channels, self.out_channels, self.kernel_size, stride=self.stride, padding=self.padding,
-                dilation=self.dilation, groups=self.groups, bias=self.bias,
+                self.in_channels,
+                self.out_channels,
+                self.kernel_size,
+                stride=self.stride,
+                padding=self.padding,
+                dilation=self.dilation,
+                groups=self.groups,
+                bias=self.bias,
             )
         return conv.to(dtype)
 
@@ -110,9 +118,17 @@ def conv2d_configs(
         smallest = max(1, d * (k - 1) + 1 - 2 * p)
         sizes.append(draw(st.integers(smallest, max(smallest, max_size))))
     return Conv2dConfig(
-        in_channels=in_channels, out_channels=out_channels, kernel_size=kernel, stride=stride, padding=padding,
-        dilation=dilation, groups=n_groups, bias=draw(st.booleans()), batch=draw(st.integers(1, max_batch)),
-        height=sizes[0], width=sizes[1],
+        in_channels=in_channels,
+        out_channels=out_channels,
+        kernel_size=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=n_groups,
+        bias=draw(st.booleans()),
+        batch=draw(st.integers(1, max_batch)),
+        height=sizes[0],
+        width=sizes[1],
     )
 
 
@@ -164,7 +180,7 @@ def batchnorm_stats(
     log_eps = draw(st.floats(math.log10(eps_range[0]), math.log10(eps_range[1])))
     return BatchNormStats(
         num_features=num_features,
-        eps=float(f"{10 ** log_eps:.3g}"),
+        eps=float(f"{10**log_eps:.3g}"),
         affine=draw(st.booleans()) if affine is None else affine,
         log_var_low=math.log(var_range[0]),
         log_var_high=math.log(var_range[1]),
@@ -184,27 +200,55 @@ def float64_copy(module: torch.nn.Module) -> torch.nn.Module:
 
 @st.composite
 def pointwise_conv2d_configs(
-    draw: st.DrawFn, *, max_channels: int = 4, max_stride: int = 3, max_padding: int = 2, groups: bool = True,
-    max_batch: int = 3, max_size: int = 9,
+    draw: st.DrawFn,
+    *,
+    max_channels: int = 4,
+    max_stride: int = 3,
+    max_padding: int = 2,
+    groups: bool = True,
+    max_batch: int = 3,
+    max_size: int = 9,
 ) -> Conv2dConfig:
     """1x1 convolutions (any stride, padding, groups; dilation is irrelevant and stays 1)."""
-    config = draw(conv2d_configs(
-        max_channels=max_channels, max_kernel=1, max_stride=max_stride, max_padding=max_padding, max_dilation=1,
-        groups=groups, max_batch=max_batch, max_size=max_size,
-    ))
+    config = draw(
+        conv2d_configs(
+            max_channels=max_channels,
+            max_kernel=1,
+            max_stride=max_stride,
+            max_padding=max_padding,
+            max_dilation=1,
+            groups=groups,
+            max_batch=max_batch,
+            max_size=max_size,
+        )
+    )
     return config
 
 
 @st.composite
 def full_kernel_conv2d_configs(
-    draw: st.DrawFn, *, max_channels: int = 4, max_stride: int = 3, max_padding: int = 2, groups: bool = True,
-    max_batch: int = 3, max_size: int = 6,
+    draw: st.DrawFn,
+    *,
+    max_channels: int = 4,
+    max_stride: int = 3,
+    max_padding: int = 2,
+    groups: bool = True,
+    max_batch: int = 3,
+    max_size: int = 6,
 ) -> Conv2dConfig:
     """Convolutions whose kernel is exactly as large as the padded input: the output is 1x1."""
-    config = draw(conv2d_configs(
-        max_channels=max_channels, max_kernel=1, max_stride=max_stride, max_padding=max_padding, max_dilation=1,
-        groups=groups, max_batch=max_batch, max_size=max_size,
-    ))
+    config = draw(
+        conv2d_configs(
+            max_channels=max_channels,
+            max_kernel=1,
+            max_stride=max_stride,
+            max_padding=max_padding,
+            max_dilation=1,
+            groups=groups,
+            max_batch=max_batch,
+            max_size=max_size,
+        )
+    )
     from dataclasses import replace
 
     height, width = draw(st.integers(1, max_size)), draw(st.integers(1, max_size))
@@ -213,12 +257,20 @@ def full_kernel_conv2d_configs(
 
 
 def conv2d_configs_with_edge_cases(
-    *, max_channels: int = 4, max_kernel: int = 4, max_stride: int = 3, max_padding: int = 2, max_dilation: int = 2,
-    groups: bool = True, max_batch: int = 3, max_size: int = 9,
+    *,
+    max_channels: int = 4,
+    max_kernel: int = 4,
+    max_stride: int = 3,
+    max_padding: int = 2,
+    max_dilation: int = 2,
+    groups: bool = True,
+    max_batch: int = 3,
+    max_size: int = 9,
 ) -> st.SearchStrategy[Conv2dConfig]:
     """:func:`conv2d_configs`, 1x1 kernels, and kernels as large as the padded input, mixed."""
-    shared = dict(max_channels=max_channels, max_stride=max_stride, max_padding=max_padding, groups=groups,
-                  max_batch=max_batch)
+    shared = dict(
+        max_channels=max_channels, max_stride=max_stride, max_padding=max_padding, groups=groups, max_batch=max_batch
+    )
     return st.one_of(
         conv2d_configs(max_kernel=max_kernel, max_dilation=max_dilation, max_size=max_size, **shared),  # type: ignore[arg-type]
         pointwise_conv2d_configs(max_size=max_size, **shared),  # type: ignore[arg-type]
@@ -302,10 +354,19 @@ def sequential_cnns(
             for size, kk, pp in zip((h, w), k, p, strict=True)
         )
         s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-        layers.append(_layer(
-            "Conv2d", in_channels=c, out_channels=out, kernel_size=k, stride=s, padding=p, dilation=d,
-            groups=n_groups, bias=draw(st.booleans()),
-        ))
+        layers.append(
+            _layer(
+                "Conv2d",
+                in_channels=c,
+                out_channels=out,
+                kernel_size=k,
+                stride=s,
+                padding=p,
+                dilation=d,
+                groups=n_groups,
+                bias=draw(st.booleans()),
+            )
+        )
         c, h, w = out, _conv_output_size(h, k[0], s[0], p[0], d[0]), _conv_output_size(w, k[1], s[1], p[1], d[1])
         if draw(st.booleans()):
             layers.append(_layer("BatchNorm2d", num_features=c))
@@ -329,7 +390,12 @@ def sequential_cnns(
 
 @st.composite
 def classifier_heads(
-    draw: st.DrawFn, *, max_channels: int = 4, max_size: int = 5, max_linear: int = 3, max_width: int = 8,
+    draw: st.DrawFn,
+    *,
+    max_channels: int = 4,
+    max_size: int = 5,
+    max_linear: int = 3,
+    max_width: int = 8,
 ) -> SequentialSpec:
     """Fully-connected classifiers on a `(C, H, W)` feature map: Flatten, then Linear layers (with or
     without bias) with ReLU, Tanh or Dropout between them, as at the end of AlexNet or VGG."""

@@ -42,9 +42,7 @@ def install(root: Path) -> None:
     if loaded is not None and getattr(loaded, "__grader_course__", None) == str(path):
         return
     _forget()
-    spec = importlib.util.spec_from_file_location(
-        PACKAGE, path / "__init__.py", submodule_search_locations=[str(path)]
-    )
+    spec = importlib.util.spec_from_file_location(PACKAGE, path / "__init__.py", submodule_search_locations=[str(path)])
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     module.__grader_course__ = str(path)  # type: ignore[attr-defined]
@@ -53,7 +51,9 @@ def install(root: Path) -> None:
         spec.loader.exec_module(module)
     except Exception as exc:
         _forget()
-        raise BankError(f"{path / '__init__.py'}: the course's helpers failed to import: {type(exc).__name__}: {exc}") from exc
+        raise BankError(
+            f"{path / '__init__.py'}: the course's helpers failed to import: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def course_root(problem_folder: Path) -> Path:

@@ -148,8 +148,13 @@ class _Candidate:
     covered: frozenset[str]  # the modules found as .py files or notebooks
 
     def rank(self, root: Path) -> tuple[bool, int, int, int, str]:
-        return (self.material, -len(self.covered), -len(self.modules), self.depth,
-                self.folder.relative_to(root).as_posix())
+        return (
+            self.material,
+            -len(self.covered),
+            -len(self.modules),
+            self.depth,
+            self.folder.relative_to(root).as_posix(),
+        )
 
 
 def find_student_files(submission: Path, modules: tuple[str, ...]) -> FilesFound:
@@ -201,24 +206,33 @@ def find_student_files(submission: Path, modules: tuple[str, ...]) -> FilesFound
     if not candidates:
         if stand_ins:
             names = ", ".join(_relative(p, submission) for p in sorted(stand_ins)[:3])
-            notes.append(f"found only the course kit's stand-ins for the references ({names}), which are not "
-                         "the student's work: no file of the student's to grade")
+            notes.append(
+                f"found only the course kit's stand-ins for the references ({names}), which are not "
+                "the student's work: no file of the student's to grade"
+            )
         return FilesFound(submission, found=False, notes=tuple(notes))
     if candidates[0].folder == submission:  # files at the top: the common case, graded as they are
         return FilesFound(submission, found=True)
     candidates.sort(key=lambda c: c.rank(submission))
     best = candidates[0]
-    others = [c for c in candidates[1:] if c.material == best.material
-              and not c.folder.is_relative_to(best.folder) and c.folder != submission]
+    others = [
+        c
+        for c in candidates[1:]
+        if c.material == best.material and not c.folder.is_relative_to(best.folder) and c.folder != submission
+    ]
     where = _relative(best.folder, submission) + "/"
     notes.append(f"graded the files in {where} (none at the top of the submission)")
     if best.material:
-        notes.append(f"{where} is inside a copy of the course material; nothing else in the submission holds "
-                     f"{' or '.join(modules)}")
+        notes.append(
+            f"{where} is inside a copy of the course material; nothing else in the submission holds "
+            f"{' or '.join(modules)}"
+        )
     if others:
         listed = "; ".join(f"{_relative(c.folder, submission)}/ ({_files(c)})" for c in others[:4])
-        notes.append(f"more than one folder holds files of this assignment: graded {where} ({_files(best)}), "
-                     f"not {listed}; keep one copy of the files to be graded")
+        notes.append(
+            f"more than one folder holds files of this assignment: graded {where} ({_files(best)}), "
+            f"not {listed}; keep one copy of the files to be graded"
+        )
     return FilesFound(best.folder, found=True, notes=tuple(notes), others=tuple(c.folder for c in others))
 
 
@@ -230,8 +244,9 @@ def _files(candidate: _Candidate) -> str:
     return ", ".join(sorted(candidate.modules)) or "a notebook"
 
 
-def discover(folder: Path, staging: Path, *, modules: tuple[str, ...] = (),
-             keep_names: frozenset[str] = frozenset()) -> Discovered:
+def discover(
+    folder: Path, staging: Path, *, modules: tuple[str, ...] = (), keep_names: frozenset[str] = frozenset()
+) -> Discovered:
     """Every student in `folder`, each as one folder; non-folder layouts and notebooks go to `staging`.
 
     `modules` are the module files the problems ask for (`bn_fold.py`); `keep_names` the names they
@@ -287,7 +302,11 @@ def discover(folder: Path, staging: Path, *, modules: tuple[str, ...] = (),
                 searched[student] = find_student_files(items[0][1], modules)
             except Exception as exc:  # noqa: BLE001  (one student's odd files never stop the run)
                 unreadable[student] = _reason(exc)
-    if len(sources) > 1 and len(searched) == len(sources) and not any(r.found and not r.others for r in searched.values()):
+    if (
+        len(sources) > 1
+        and len(searched) == len(sources)
+        and not any(r.found and not r.others for r in searched.values())
+    ):
         # No entry is one student's folder: each that holds files holds them in several sub-folders.
         # This is a folder of classes (`submissions/` for `submissions/hw7`): nothing is picked in it.
         searched = {student: FilesFound(sources[student][0][1], found=False) for student in searched}
@@ -343,8 +362,9 @@ class _Submission:
         return f"{_source_name(self.key[1])}_* files"
 
     def sources(self) -> str:
-        return ", ".join(_source_name(path.name) + ("/" if kind == "folder" else "")
-                         for kind, path in self.items[:4]) + (" ..." if len(self.items) > 4 else "")
+        return ", ".join(
+            _source_name(path.name) + ("/" if kind == "folder" else "") for kind, path in self.items[:4]
+        ) + (" ..." if len(self.items) > 4 else "")
 
 
 def _source_name(name: str) -> str:
@@ -356,8 +376,9 @@ def _undecodable(name: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in name)  # os.fsdecode's stand-ins for bytes that are not UTF-8
 
 
-def _add(submissions: dict[tuple[str, ...], _Submission], key: tuple[str, ...], item: tuple[str, Path], *,
-         late: bool) -> None:
+def _add(
+    submissions: dict[tuple[str, ...], _Submission], key: tuple[str, ...], item: tuple[str, Path], *, late: bool
+) -> None:
     submission = submissions.setdefault(key, _Submission(key, []))
     submission.items.append(item)
     submission.late = submission.late or late
@@ -401,8 +422,10 @@ def student_ids(submissions: list[_Submission], notes: list[str]) -> dict[tuple[
     for submission in sorted(submissions, key=lambda s: s.key):
         by_id.setdefault(clean_id(submission.name), []).append(submission)
         if clean_id(submission.name) != submission.name and submission.name.strip():
-            notes.append(f"{clean_id(submission.name)}: the name {printable_name(submission.name)!r} was made "
-                         f"printable{' and shortened' if len(submission.name) > MAX_ID_CHARS else ''} for the reports")
+            notes.append(
+                f"{clean_id(submission.name)}: the name {printable_name(submission.name)!r} was made "
+                f"printable{' and shortened' if len(submission.name) > MAX_ID_CHARS else ''} for the reports"
+            )
     ids: dict[tuple[str, ...], str] = {}
     taken: set[str] = set(by_id)
     for name, group in sorted(by_id.items()):
@@ -419,15 +442,20 @@ def student_ids(submissions: list[_Submission], notes: list[str]) -> dict[tuple[
             taken.add(candidate)
             ids[submission.key] = candidate
             chosen.append(f"{submission.sources()} as {candidate!r}")
-        notes.append(f"{len(group)} submissions are named {name!r}; all are graded, none merged: "
-                     + "; ".join(chosen) + " (rename the folders or files to choose the ids)")
+        notes.append(
+            f"{len(group)} submissions are named {name!r}; all are graded, none merged: "
+            + "; ".join(chosen)
+            + " (rename the folders or files to choose the ids)"
+        )
     folded: dict[str, list[str]] = {}
     for student in ids.values():
         folded.setdefault(unicodedata.normalize("NFKC", student).casefold(), []).append(student)
     for same in folded.values():
         if len(same) > 1:
-            notes.append(f"the ids {', '.join(repr(s) for s in sorted(same))} differ only by case or accents: "
-                         "graded as different students")
+            notes.append(
+                f"the ids {', '.join(repr(s) for s in sorted(same))} differ only by case or accents: "
+                "graded as different students"
+            )
     return ids
 
 
@@ -437,9 +465,16 @@ def _reason(exc: BaseException) -> str:
     return text[:300]
 
 
-def _stage_student(found: Discovered, student: str, items: list[tuple[str, Path]], number: int,
-                   searched: dict[str, FilesFound], staging: Path, modules: tuple[str, ...],
-                   keep_names: frozenset[str]) -> None:
+def _stage_student(
+    found: Discovered,
+    student: str,
+    items: list[tuple[str, Path]],
+    number: int,
+    searched: dict[str, FilesFound],
+    staging: Path,
+    modules: tuple[str, ...],
+    keep_names: frozenset[str],
+) -> None:
     """One student's files as one folder in `found.students`; notes on what was read or refused."""
     if student in searched:
         files = searched[student]
@@ -471,8 +506,10 @@ def _stage_student(found: Discovered, student: str, items: list[tuple[str, Path]
         found.notes.extend(f"{student}: {note}" for note in files.notes)
         chosen = files.folder
     for notebook, left_out in convert_notebooks(chosen, modules=modules, keep_names=keep_names).items():
-        found.notes.append(f"{student}: read {notebook} as a module of its definitions "
-                           f"({left_out} top-level statements or magics left out, listed at the top of the module)")
+        found.notes.append(
+            f"{student}: read {notebook} as a module of its definitions "
+            f"({left_out} top-level statements or magics left out, listed at the top of the module)"
+        )
     found.students[student] = chosen
 
 
@@ -577,12 +614,16 @@ def _read_capped(zf: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
     return data
 
 
-def convert_notebooks(folder: Path, *, modules: tuple[str, ...] = (),
-                      keep_names: frozenset[str] = frozenset()) -> dict[str, int]:
+def convert_notebooks(
+    folder: Path, *, modules: tuple[str, ...] = (), keep_names: frozenset[str] = frozenset()
+) -> dict[str, int]:
     """Write `<name>.py` next to each `<name>.ipynb` (unless present); per notebook, how much was left out."""
     notes: dict[str, int] = {}
-    notebooks = [p for p in plain_files(folder)
-                 if p.suffix == ".ipynb" and ".ipynb_checkpoints" not in p.relative_to(folder).parts]
+    notebooks = [
+        p
+        for p in plain_files(folder)
+        if p.suffix == ".ipynb" and ".ipynb_checkpoints" not in p.relative_to(folder).parts
+    ]
     extracted: dict[Path, str] = {}
     for nb in notebooks:
         result = extract_module(nb.read_bytes(), name=nb.name, keep=keep_names)

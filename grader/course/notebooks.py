@@ -64,8 +64,10 @@ def extract_module(data: bytes, *, name: str, keep: frozenset[str] = frozenset()
         cells = notebook_cells(data)
         code_chars = sum(len(c) for c in cells)
         if code_chars > MAX_CODE_CHARS:
-            raise ValueError(f"could not read the submission: {code_chars} characters of code, more than the "
-                             f"grader reads ({MAX_CODE_CHARS})")
+            raise ValueError(
+                f"could not read the submission: {code_chars} characters of code, more than the "
+                f"grader reads ({MAX_CODE_CHARS})"
+            )
         return _extract(cells, name, keep)
     except ValueError as exc:
         # A module that fails to import with the reason, so the student sees it as an import failure.
@@ -103,11 +105,17 @@ def _extract(cells: list[str], name: str, keep: frozenset[str]) -> ExtractedModu
                 _note_imports(node, imported)
                 kept.append(_segment(lines, tree.body, index, encoded))
             else:
-                notes.append(f"{name} cell {number} line {node.lineno}: left out top-level "
-                             f"{_describe(node)} (not run when grading)")
+                notes.append(
+                    f"{name} cell {number} line {node.lineno}: left out top-level "
+                    f"{_describe(node)} (not run when grading)"
+                )
         if kept:
             parts.append(f"# cell {number}\n" + "\n".join(kept) + "\n")
-    shown = notes if len(notes) <= MAX_NOTES_SHOWN else [*notes[:MAX_NOTES_SHOWN], f"... and {len(notes) - MAX_NOTES_SHOWN} more"]
+    shown = (
+        notes
+        if len(notes) <= MAX_NOTES_SHOWN
+        else [*notes[:MAX_NOTES_SHOWN], f"... and {len(notes) - MAX_NOTES_SHOWN} more"]
+    )
     header = "".join(f"# note: {n}\n" for n in shown)
     return ExtractedModule(source=parts[0] + header + "\n".join(parts[1:]), notes=tuple(notes))
 
@@ -137,8 +145,11 @@ def _segment(lines: list[str], body: list[ast.stmt], index: int, encoded: dict[i
     if first == last:
         return _encoded(lines, first, encoded)[start:end].decode("utf-8", "replace")
     middle = "".join(lines[first : last - 1])
-    return (_encoded(lines, first, encoded)[start:].decode("utf-8", "replace") + middle
-            + _encoded(lines, last, encoded)[:end].decode("utf-8", "replace"))
+    return (
+        _encoded(lines, first, encoded)[start:].decode("utf-8", "replace")
+        + middle
+        + _encoded(lines, last, encoded)[:end].decode("utf-8", "replace")
+    )
 
 
 def _encoded(lines: list[str], number: int, encoded: dict[int, bytes]) -> bytes:
@@ -167,9 +178,11 @@ def _keeps(node: ast.stmt, imported: set[str], keep: frozenset[str]) -> bool:
     if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return True
     if isinstance(node, ast.Try):  # `try: import x except ImportError: ...`
-        return all(isinstance(s, (ast.Import, ast.ImportFrom, ast.Pass)) or _keeps(s, imported, keep)
-                   for block in (node.body, node.orelse, node.finalbody, *[h.body for h in node.handlers])
-                   for s in block)
+        return all(
+            isinstance(s, (ast.Import, ast.ImportFrom, ast.Pass)) or _keeps(s, imported, keep)
+            for block in (node.body, node.orelse, node.finalbody, *[h.body for h in node.handlers])
+            for s in block
+        )
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
         return True  # a docstring
     targets: list[ast.expr]
@@ -227,7 +240,9 @@ def _is_simple(node: ast.expr, imported: set[str], depth: int = 0) -> bool:
     if isinstance(node, ast.BoolOp):
         return all(_is_simple(v, imported, depth + 1) for v in node.values)
     if isinstance(node, ast.Compare):
-        return _is_simple(node.left, imported, depth + 1) and all(_is_simple(c, imported, depth + 1) for c in node.comparators)
+        return _is_simple(node.left, imported, depth + 1) and all(
+            _is_simple(c, imported, depth + 1) for c in node.comparators
+        )
     if isinstance(node, ast.Subscript):
         return _is_simple(node.value, imported, depth + 1) and _is_simple(node.slice, imported, depth + 1)
     if isinstance(node, ast.Slice):
@@ -264,8 +279,14 @@ def _note_imports(node: ast.stmt, imported: set[str]) -> None:
 
 def _describe(node: ast.stmt) -> str:
     kinds = {
-        ast.For: "for loop", ast.While: "while loop", ast.With: "with block", ast.If: "if block",
-        ast.Expr: "expression", ast.Assign: "assignment", ast.AugAssign: "assignment", ast.AnnAssign: "assignment",
+        ast.For: "for loop",
+        ast.While: "while loop",
+        ast.With: "with block",
+        ast.If: "if block",
+        ast.Expr: "expression",
+        ast.Assign: "assignment",
+        ast.AugAssign: "assignment",
+        ast.AnnAssign: "assignment",
     }
     for kind, label in kinds.items():
         if isinstance(node, kind):

@@ -44,8 +44,9 @@ def apply_diff(original: str, diff: str, *, where: str) -> str:
 
 def _find(lines: list[str], old: list[str], hint: int, first: int) -> int | None:
     """Where `old` occurs in `lines` at or after `first`: at `hint` if it does, else the nearest place."""
+
     def matches(at: int) -> bool:
-        return at + len(old) <= len(lines) and [line.rstrip("\n") for line in lines[at:at + len(old)]] == [
+        return at + len(old) <= len(lines) and [line.rstrip("\n") for line in lines[at : at + len(old)]] == [
             line.rstrip("\n") for line in old
         ]
 

@@ -19,7 +19,7 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*\Z")
 _PROBLEM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _PROBLEMS_LINE = re.compile(r"^problems\s*=\s*\[(?P<items>[^\]\n]*)\]\s*$", re.MULTILINE)
 
-_PROBLEM_TOML = '''\
+_PROBLEM_TOML = """\
 id = "{problem}"
 title = "A leaky ReLU and its gradient (the scaffold's example: replace it with your problem)"
 module = "{problem}"                     # the student hands in {problem}.py
@@ -34,9 +34,9 @@ memory_mb = 1024
 
 [hypothesis]
 max_examples = 30
-'''
+"""
 
-_README = '''\
+_README = """\
 # A leaky ReLU and its gradient
 
 *This statement comes from `grader new`: replace it with your problem's, in your own words.*
@@ -58,7 +58,7 @@ Conventions:
 - Inputs are float32 or float64 tensors of one to three dimensions; results keep the input's dtype.
 - A function never modifies its arguments.
 - `torch.autograd` and `Tensor.backward` are forbidden: derive the gradient by hand.
-'''
+"""
 
 _TEST = '''\
 """Tests for {assignment}/{problem}: the forward pass, the gradient, and the convention at exactly 0.
@@ -136,7 +136,7 @@ def leaky_relu_grad(x: torch.Tensor, slope: float, dy: torch.Tensor) -> torch.Te
 # Each mutant is a plausible wrong solution; its `# fails:` line lists the tests it must fail.
 _MUTANTS = {
     # A mutant may be a unified diff against the reference (`diff -u`, `git diff`): it stays in step with it.
-    "mask_includes_zero.diff": '''\
+    "mask_includes_zero.diff": """\
 # Takes the derivative at exactly 0 to be 1 (a mask `x >= 0`), against the statement's convention.
 # fails: test_grad_at_zero
 --- reference/{assignment}/{problem}.py
@@ -145,8 +145,8 @@ _MUTANTS = {
  def leaky_relu_grad(x: torch.Tensor, slope: float, dy: torch.Tensor) -> torch.Tensor:
 -    return torch.where(x > 0, dy, slope * dy)
 +    return torch.where(x >= 0, dy, slope * dy)
-''',
-    "slope_forgotten_in_grad": '''\
+""",
+    "slope_forgotten_in_grad": """\
 # Differentiates a plain ReLU: the gradient is 0, not slope, where x < 0.
 # fails: test_grad, test_grad_at_zero
 import torch
@@ -158,12 +158,12 @@ def leaky_relu(x, slope):
 
 def leaky_relu_grad(x, slope, dy):
     return torch.where(x > 0, dy, torch.zeros_like(dy))
-''',
+""",
 }
 
 # Correct solutions written far from the reference: each must score full marks.
 _ALTERNATIVES = {
-    "max_min": '''\
+    "max_min": """\
 # max(x, 0) + slope * min(x, 0), and the gradient from a mask of floats.
 import torch
 
@@ -175,8 +175,8 @@ def leaky_relu(x, slope):
 def leaky_relu_grad(x, slope, dy):
     positive = (x > 0).to(dy.dtype)
     return dy * (positive + slope * (1 - positive))
-''',
-    "numpy_float64": '''\
+""",
+    "numpy_float64": """\
 # NumPy in float64, converted back to the input's dtype.
 import numpy as np
 import torch
@@ -191,8 +191,8 @@ def leaky_relu_grad(x, slope, dy):
     a = x.detach().cpu().numpy().astype(np.float64)
     g = dy.detach().cpu().numpy().astype(np.float64)
     return torch.from_numpy(np.where(a > 0, g, slope * g)).to(x.dtype)
-''',
-    "layer_class": '''\
+""",
+    "layer_class": """\
 # A textbook layer object with its own forward and backward methods (not autograd's).
 import torch
 
@@ -217,7 +217,7 @@ def leaky_relu_grad(x, slope, dy):
     layer = LeakyReLU(slope)
     layer.forward(x)
     return layer.backward(dy)
-''',
+""",
 }
 
 
@@ -275,4 +275,4 @@ def _extended_assignment(toml: Path, assignment: str, problem: str) -> str:
         )
     items = match.group("items").strip().rstrip(",")
     new_items = f'{items}, "{problem}"' if items else f'"{problem}"'
-    return text[: match.start()] + f"problems = [{new_items}]" + text[match.end():]
+    return text[: match.start()] + f"problems = [{new_items}]" + text[match.end() :]

@@ -296,7 +296,7 @@ def _late_policy(path: Path, data: dict[str, Any]) -> tuple[dt.datetime | None, 
     late = data["late"]
     _check(path, late, _LATE_KEYS, "late.")
     if due is None:
-        raise SpecError(f"{path}: [late] needs a due date to count from: add due = \"{_DATE_TIME_EXAMPLE}\"")
+        raise SpecError(f'{path}: [late] needs a due date to count from: add due = "{_DATE_TIME_EXAMPLE}"')
     if due_at is None:
         raise SpecError(
             f"{path}: due = {due!r} must be a date and time with a time zone, like {_DATE_TIME_EXAMPLE} "
@@ -343,9 +343,7 @@ def _check(path: Path, table: dict[str, Any], keys: dict[str, _Key], prefix: str
         value = table[name]
         if isinstance(value, bool) and bool not in key.types or not isinstance(value, key.types):
             want = " or ".join(t.__name__ for t in key.types)
-            raise SpecError(
-                f"{path}: {prefix}{name} = {value!r} must be of type {want} (got {type(value).__name__})"
-            )
+            raise SpecError(f"{path}: {prefix}{name} = {value!r} must be of type {want} (got {type(value).__name__})")
         if key.rule is not None:
             problem = key.rule(value)
             if problem:
@@ -425,8 +423,7 @@ def _implied(path: Path, data: dict[str, Any], problem_id: str, tests: Path, ref
         total = _points_in(tests)
         if total is None:
             raise SpecError(
-                f"{path}: points is missing and {tests} does not give every test a literal @points(n): "
-                "write points = N"
+                f"{path}: points is missing and {tests} does not give every test a literal @points(n): write points = N"
             )
         data["points"] = total
     return data
@@ -467,8 +464,10 @@ def _points_in(tests: Path) -> float | None:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.name.startswith("test"):
             continue
         marks = [
-            d for d in node.decorator_list
-            if isinstance(d, ast.Call) and (
+            d
+            for d in node.decorator_list
+            if isinstance(d, ast.Call)
+            and (
                 (isinstance(d.func, ast.Name) and d.func.id == "points")
                 or (isinstance(d.func, ast.Attribute) and d.func.attr == "points")
             )

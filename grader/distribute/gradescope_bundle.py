@@ -176,8 +176,9 @@ def probe(zygote: Zygote | None = None) -> dict[str, str | None]:
             student.mkdir()
             work.mkdir()
             (student / "grader_probe.py").write_text("")
-            session = StudentSession(zygote=sandboxes, student_dir=str(student), module="grader_probe",
-                                     workdir=str(work), limits=Limits())
+            session = StudentSession(
+                zygote=sandboxes, student_dir=str(student), module="grader_probe", workdir=str(work), limits=Limits()
+            )
             try:
                 session.module()
             finally:
@@ -202,7 +203,9 @@ def required_protections(root: Path) -> tuple[tuple[str, ...], str]:
     recorded = root / PROTECTIONS_FILE
     if not recorded.is_file():
         return (), f"none: {PROTECTIONS_FILE} is missing (setup.sh did not record the image's protections)"
-    return tuple(json.loads(recorded.read_text()).get("available", ())), f"every one available at set-up ({PROTECTIONS_FILE})"
+    return tuple(
+        json.loads(recorded.read_text()).get("available", ())
+    ), f"every one available at set-up ({PROTECTIONS_FILE})"
 
 
 def probe_main(root: Path) -> int:
@@ -226,9 +229,11 @@ def probe_main(root: Path) -> int:
     print(json.dumps(document, indent=2))
     missing = [name for name in require or () if name not in available]
     if missing:
-        print(f"grader: this bundle requires the sandbox protection(s) {', '.join(missing)}, which this image does "
-              "not apply; rebuild the bundle without them (grader gradescope --require ...) or fix the image",
-              file=sys.stderr)
+        print(
+            f"grader: this bundle requires the sandbox protection(s) {', '.join(missing)}, which this image does "
+            "not apply; rebuild the bundle without them (grader gradescope --require ...) or fix the image",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -254,21 +259,27 @@ def sandbox_report(
     from grader.sandbox.confine import PROTECTIONS
 
     off = {name for name, on in (now or {}).items() if on is None}
-    off.update(w[len(_OFF_WARNING):] for w in warnings if w.startswith(_OFF_WARNING))
+    off.update(w[len(_OFF_WARNING) :] for w in warnings if w.startswith(_OFF_WARNING))
     ordered = [name for name in PROTECTIONS if name in off]
     refused = [name for name in ordered if name in required]
     lines = []
     if refused and any(r.status == "error" for r in results):
-        lines.append(f"The grader did not run your code: the sandbox protection(s) {', '.join(refused)}, which "
-                     "this course requires, are off on this machine. It is not your fault; the score is not final "
-                     "and your instructor will regrade.")
+        lines.append(
+            f"The grader did not run your code: the sandbox protection(s) {', '.join(refused)}, which "
+            "this course requires, are off on this machine. It is not your fault; the score is not final "
+            "and your instructor will regrade."
+        )
     if ordered:
         lines.append(f"Sandbox protections off on this machine: {', '.join(ordered)}.")
     return ordered, refused, lines
 
 
-def run(assignment_id: str | None = None, submission: Path | None = None, results_path: Path | None = None,
-        root: Path | None = None) -> int:
+def run(
+    assignment_id: str | None = None,
+    submission: Path | None = None,
+    results_path: Path | None = None,
+    root: Path | None = None,
+) -> int:
     """Grade one Gradescope submission and write its results.json; never leaves Gradescope without one.
 
     Defaults: the bundle's assignment, GRADER_AUTOGRADER_ROOT's (or /autograder's) submission/ and
@@ -288,8 +299,10 @@ def run(assignment_id: str | None = None, submission: Path | None = None, result
         with GradingSession(root, workers=default_workers(), require=required) as session:
             assignment = session.assignment(assignment_id or bundle_config(root)["assignment"])
             files = submission_folder(submission.resolve(), assignment)
-            extra.update(submission_folder=os.path.relpath(files.folder, submission.resolve()),
-                         submission_notes=list(files.notes))
+            extra.update(
+                submission_folder=os.path.relpath(files.folder, submission.resolve()),
+                submission_notes=list(files.notes),
+            )
             now: dict[str, str | None] | None = None
             try:
                 now = probe(session.zygote.get())
@@ -299,8 +312,12 @@ def run(assignment_id: str | None = None, submission: Path | None = None, result
             summary, results = session.grade_one_folder(assignment, files.folder, "submission")
         document = results_document(assignment, results)
         off, refused, lines = sandbox_report(required, now, results, summary.warnings)
-        extra.update(protections_off=off, refused_for=refused, warnings=list(summary.warnings),
-                     errors=[f"{r.problem}: {r.message}" for r in results if r.status == "error"])
+        extra.update(
+            protections_off=off,
+            refused_for=refused,
+            warnings=list(summary.warnings),
+            errors=[f"{r.problem}: {r.message}" for r in results if r.status == "error"],
+        )
         notes = [f"Your files: {note}" for note in files.notes]
         document["output"] = "\n\n".join(part for part in (document.get("output", ""), *notes, *lines) if part)
         status = 0
@@ -308,7 +325,7 @@ def run(assignment_id: str | None = None, submission: Path | None = None, result
         document = {
             "score": 0.0,
             "output": f"A grader error stopped the grading ({type(exc).__name__}: {exc}). It is not your fault; "
-                      "the score is not final and your instructor will regrade.",
+            "the score is not final and your instructor will regrade.",
             "tests": [],
         }
         extra["error"] = f"{type(exc).__name__}: {exc}"

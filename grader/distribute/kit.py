@@ -75,9 +75,13 @@ def _is_hidden_marker(node: ast.expr) -> bool:
 
 def _points(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> float:
     for d in node.decorator_list:
-        if isinstance(d, ast.Call) and d.args and (
-            (isinstance(d.func, ast.Name) and d.func.id == "points")
-            or (isinstance(d.func, ast.Attribute) and d.func.attr == "points")
+        if (
+            isinstance(d, ast.Call)
+            and d.args
+            and (
+                (isinstance(d.func, ast.Name) and d.func.id == "points")
+                or (isinstance(d.func, ast.Attribute) and d.func.attr == "points")
+            )
         ):
             try:
                 return float(ast.literal_eval(d.args[0]))
@@ -121,9 +125,11 @@ def strip_hidden(source: str) -> TestFile:
     removed: list[ast.stmt] = []
     kept: list[ast.stmt] = []
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name.startswith(
-            ("test", "Test")
-        ) and (everything_hidden or any(_is_hidden_marker(d) for d in node.decorator_list)):
+        if (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and node.name.startswith(("test", "Test"))
+            and (everything_hidden or any(_is_hidden_marker(d) for d in node.decorator_list))
+        ):
             hidden.append(node.name)
             drop.append((_first_line(node), node.end_lineno or node.lineno))
             removed.append(node)
@@ -142,8 +148,10 @@ def strip_hidden(source: str) -> TestFile:
         used_by_removed = _names_used(removed)
         alive = [n for n in kept if n not in removed]
         orphans = [
-            n for n in alive
-            if (name := _defined_name(n)) is not None and name in used_by_removed
+            n
+            for n in alive
+            if (name := _defined_name(n)) is not None
+            and name in used_by_removed
             and not name.startswith(("test", "Test"))
             and name not in _names_used([m for m in alive if m is not n])
         ]
@@ -164,18 +172,26 @@ def _public_tests(source: str) -> list[PublicTest]:
     tree = ast.parse(source)
     reference_fixtures = {"reference"}
     for node in tree.body:  # fixtures in the file that take the reference count as the reference
-        if isinstance(node, ast.FunctionDef) and not node.name.startswith("test") and any(
-            "fixture" in ast.unparse(d) for d in node.decorator_list
-        ) and any(a.arg == "reference" for a in node.args.args):
+        if (
+            isinstance(node, ast.FunctionDef)
+            and not node.name.startswith("test")
+            and any("fixture" in ast.unparse(d) for d in node.decorator_list)
+            and any(a.arg == "reference" for a in node.args.args)
+        ):
             reference_fixtures.add(node.name)
     tests = []
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
             args = {a.arg for a in node.args.args + node.args.kwonlyargs}
-            tests.append(PublicTest(
-                name=node.name, points=_points(node), uses_reference=bool(args & reference_fixtures),
-                start=_first_line(node), end=node.end_lineno or node.lineno,
-            ))
+            tests.append(
+                PublicTest(
+                    name=node.name,
+                    points=_points(node),
+                    uses_reference=bool(args & reference_fixtures),
+                    start=_first_line(node),
+                    end=node.end_lineno or node.lineno,
+                )
+            )
     return tests
 
 
@@ -236,10 +252,18 @@ class _Recorder:
         except NotPlainData:
             return  # an object (a module, a closure): the kit cannot check it by hash
         description = ", ".join([_describe(a) for a in args] + [f"{k}={_describe(v)}" for k, v in kwargs.items()])
-        self._sink.append({
-            "test": self._plugin.current, "name": name, "kind": kind, "args": list(args), "kwargs": dict(kwargs),
-            "description": description, "answer": asdict(answer), "pure": self._plugin.pure_calls > 0,
-        })
+        self._sink.append(
+            {
+                "test": self._plugin.current,
+                "name": name,
+                "kind": kind,
+                "args": list(args),
+                "kwargs": dict(kwargs),
+                "description": description,
+                "answer": asdict(answer),
+                "pure": self._plugin.pure_calls > 0,
+            }
+        )
 
 
 class _RecordingPlugin:
@@ -334,8 +358,20 @@ def record(root: Path, assignment: str, problem_id: str, tests: list[str], out: 
         ini = Path(tmp) / "pytest.ini"
         ini.write_text("[pytest]\n")
         args = [f"{problem.test_file}::{t}" for t in tests] + [
-            "-c", str(ini), "--rootdir", str(problem.folder), "-p", "no:cacheprovider", "-q", "--noconftest",
-            "--import-mode=importlib", "-o", "addopts=", "-W", "ignore", *SESSION_PLUGINS,
+            "-c",
+            str(ini),
+            "--rootdir",
+            str(problem.folder),
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--noconftest",
+            "--import-mode=importlib",
+            "-o",
+            "addopts=",
+            "-W",
+            "ignore",
+            *SESSION_PLUGINS,
         ]
         log = io.StringIO()
         with redirect_stdout(log), redirect_stderr(log), installed_plugins_off():
@@ -409,7 +445,16 @@ def _record_in_subprocess(root: Path, problem: ProblemSpec, tests: list[str], ou
     """Record in a fresh process, so the kit's builder keeps no test module, profile or seed."""
     import torch
 
-    command = [sys.executable, "-m", "grader.distribute.kit", str(root), problem.assignment, problem.id, str(out), *tests]
+    command = [
+        sys.executable,
+        "-m",
+        "grader.distribute.kit",
+        str(root),
+        problem.assignment,
+        problem.id,
+        str(out),
+        *tests,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
     if done.returncode != 0:
         raise KitError(f"{problem.test_file}: recording the reference's answers failed:\n{done.stderr[-3000:]}")
@@ -446,7 +491,7 @@ def _stub(test: PublicTest) -> str:
         "from grader.grading.answers import check_answers as _kit_check_answers  # noqa: E402\n\n\n"
         f"@_kit_points({test.points:g})\n"
         f"def {test.name}(student):\n"
-        f"    \"\"\"The reference's answers on fixed inputs, checked against salted hashes.\"\"\"\n"
+        f'    """The reference\'s answers on fixed inputs, checked against salted hashes."""\n'
         f"    _kit_check_answers(student, __file__, {test.name!r})\n"
     )
 
@@ -474,7 +519,9 @@ def build_kit(root: Path, assignment_id: str, out: Path) -> Kit:
     shutil.copy(root / "problems" / assignment.id / "assignment.toml", a_dir / "assignment.toml")
     helpers = extensions.folder(root)
     if helpers is not None:  # public tests may import the course's helpers (grader.course.extensions)
-        shutil.copytree(helpers, out / extensions.PACKAGE, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+        shutil.copytree(
+            helpers, out / extensions.PACKAGE, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True
+        )
     (out / "reference" / assignment.id).mkdir(parents=True)
     for problem in assignment.problems:
         kit.problems.append(_kit_problem(root, problem, a_dir / problem.id, out, kit.warnings))
@@ -536,7 +583,7 @@ def _kit_problem(root: Path, problem: ProblemSpec, folder: Path, out: Path, warn
     else:
         lines = parsed.source.splitlines(keepends=True)
         for t in sorted((t for t in parsed.public if t.name in stubs), key=lambda t: -t.start):
-            lines[t.start - 1: t.end] = [stubs[t.name]]
+            lines[t.start - 1 : t.end] = [stubs[t.name]]
         source = "".join(lines)
     (folder / problem.test_file.name).write_text(source)
     toml = (problem.folder / "problem.toml").read_text()
@@ -650,4 +697,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -144,7 +144,10 @@ def hash_answer(value: Any) -> HashedAnswer:
     codes = [_codes(x, s, o) for x, s, o in zip(floats, steps, offsets, strict=True)]
     salt = secrets.token_bytes(16)
     return HashedAnswer(
-        structure=structure, salt=salt.hex(), digest=_digest(structure, exact, codes, salt), steps=steps,
+        structure=structure,
+        salt=salt.hex(),
+        digest=_digest(structure, exact, codes, salt),
+        steps=steps,
         offsets=tuple(np.packbits(o).tobytes().hex() for o in offsets),
     )
 
@@ -197,8 +200,7 @@ def load_checks(test_file: str) -> list[RecordedCheck]:
 
     data = torch.load(Path(test_file).with_name(ANSWERS_FILE), weights_only=False)
     return [
-        RecordedCheck(**{**c, "args": tuple(c["args"]), "answer": HashedAnswer(**c["answer"])})
-        for c in data["checks"]
+        RecordedCheck(**{**c, "args": tuple(c["args"]), "answer": HashedAnswer(**c["answer"])}) for c in data["checks"]
     ]
 
 

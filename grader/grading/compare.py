@@ -149,7 +149,9 @@ def _compare(actual: Any, expected: Any, path: str, **opts: Any) -> None:
         if type(actual) not in (float, int) or isinstance(actual, bool):
             raise AssertionError(f"{path}: expected a float, got {_describe(actual)}")
         _compare_tensors(
-            torch.tensor(float(actual), dtype=torch.float64), torch.tensor(expected, dtype=torch.float64), path,
+            torch.tensor(float(actual), dtype=torch.float64),
+            torch.tensor(expected, dtype=torch.float64),
+            path,
             **{**opts, "dtype": torch.float64},
         )
     elif expected is None:
@@ -246,7 +248,12 @@ def _compare_tensors(
 
 
 def _all_close_numpy(
-    actual: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float, scale: float | None, equal_nan: bool,
+    actual: torch.Tensor,
+    expected: torch.Tensor,
+    rtol: float,
+    atol: float,
+    scale: float | None,
+    equal_nan: bool,
 ) -> bool:
     """Whether every value is close, decided exactly as the torch path below decides it, in numpy.
 

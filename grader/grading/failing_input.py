@@ -127,8 +127,10 @@ def describe_tensor(t: Any) -> str:
     bad = n - int(finite.sum())
     if bad:
         nans = int(torch.isnan(values).sum())
-        summary += f" ({nans} NaN, {bad - nans} infinite)" if nans and bad - nans else (
-            f" ({nans} NaN)" if nans else f" ({bad} infinite)"
+        summary += (
+            f" ({nans} NaN, {bad - nans} infinite)"
+            if nans and bad - nans
+            else (f" ({nans} NaN)" if nans else f" ({bad} infinite)")
         )
     if bad < n:
         kept = values[finite]

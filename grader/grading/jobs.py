@@ -158,7 +158,9 @@ def _run_job(job: JobSpec, zygote: Zygote) -> JobResult:
     return dataclasses.replace(result, duration=time.monotonic() - started, key=job.key, cpu_seconds=cpu)
 
 
-def _grade(job: JobSpec, zygote: Zygote, problem: ProblemSpec, submission: Path, workdir: str, trusted: Path) -> JobResult:
+def _grade(
+    job: JobSpec, zygote: Zygote, problem: ProblemSpec, submission: Path, workdir: str, trusted: Path
+) -> JobResult:
     import pytest
 
     from grader.grading.plugin import SESSION_PLUGINS, GradingPlugin, installed_plugins_off
@@ -181,18 +183,25 @@ def _grade(job: JobSpec, zygote: Zygote, problem: ProblemSpec, submission: Path,
     ini.write_text("[pytest]\n")
     args = [
         str(problem.test_file),
-        "-c", str(ini),
-        "--rootdir", str(problem.folder),
-        "-p", "no:cacheprovider",
-        "-p", "no:unraisableexception",  # its gc.collect() calls cost a second on a heap that holds torch
-        "-p", "no:threadexception",
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(problem.folder),
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:unraisableexception",  # its gc.collect() calls cost a second on a heap that holds torch
+        "-p",
+        "no:threadexception",
         *SESSION_PLUGINS,
         "-q",
         "--tb=native",  # the cheapest traceback; messages come from the exception itself
         "--noconftest",
         "--import-mode=importlib",
-        "-o", "addopts=",
-        "-W", "ignore",
+        "-o",
+        "addopts=",
+        "-W",
+        "ignore",
     ]
     log = io.StringIO()  # pytest's own report: only shown when the bank itself is broken
     try:
@@ -212,7 +221,9 @@ def _grade(job: JobSpec, zygote: Zygote, problem: ProblemSpec, submission: Path,
     message = forced or ""
     if plugin.errors or exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         status = "error"
-        message = "\n".join(plugin.errors) or f"pytest stopped with exit code {int(exit_code)}:\n{log.getvalue()[-3000:]}"
+        message = (
+            "\n".join(plugin.errors) or f"pytest stopped with exit code {int(exit_code)}:\n{log.getvalue()[-3000:]}"
+        )
         tests = []
     elif any(t.outcome == "error" for t in tests):
         status = "error"
@@ -220,7 +231,9 @@ def _grade(job: JobSpec, zygote: Zygote, problem: ProblemSpec, submission: Path,
     elif session.tripped:  # a forbidden function ran, however the code reached it: the problem's points go
         status = "forbidden"
         message = forbidden_use_message(problem.module_file, session.tripped)
-        tests = [dataclasses.replace(t, outcome="failed", points=0.0, message=_joined(message, t.message)) for t in tests]
+        tests = [
+            dataclasses.replace(t, outcome="failed", points=0.0, message=_joined(message, t.message)) for t in tests
+        ]
     elif status == "graded" and session.import_failure is not None:
         status = "crashed"
         message = session.import_failure
@@ -282,7 +295,11 @@ def protection_warnings(protections: dict[str, object]) -> tuple[str, ...]:
 
 
 def make_job(
-    root: Path, problem: ProblemSpec, student: str, folder: Path, zygote_address: str | None = None,
+    root: Path,
+    problem: ProblemSpec,
+    student: str,
+    folder: Path,
+    zygote_address: str | None = None,
     require: tuple[str, ...] = (),
 ) -> JobSpec:
     from grader.grading import lockstep
@@ -299,4 +316,3 @@ def make_job(
         require=require,
         lockstep=lockstep.enabled(),
     )
-

@@ -82,7 +82,9 @@ class Diverged(Exception):
 @dataclass
 class _Example:
     kwargs: bytes  # the drawn arguments, pickled when the example started
-    draws: list[tuple[str, str | None, bytes]] = field(default_factory=list)  # st.data() draws: (strategy, label, value)
+    draws: list[tuple[str, str | None, bytes]] = field(
+        default_factory=list
+    )  # st.data() draws: (strategy, label, value)
     data_names: tuple[str, ...] = ()  # arguments that were Hypothesis `data` objects (st.data())
     rejected: bool = False  # the example called assume(False) (Hypothesis discards it)
 

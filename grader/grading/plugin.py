@@ -75,7 +75,11 @@ def register_profile(max_examples: int) -> None:
         report_multiple_bugs=False,
         # No "explain" phase: it reruns many examples to annotate the output, at a cost per failure.
         phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
     )
     settings.load_profile(PROFILE)
     try:  # budgets for shrinking; Hypothesis has no public setting for them
@@ -85,7 +89,6 @@ def register_profile(max_examples: int) -> None:
         engine.MAX_SHRINKING_SECONDS = _SHRINK_SECONDS  # type: ignore[attr-defined]
     except (ImportError, AttributeError):
         pass
-
 
 
 # The only pytest plugins a grading session loads besides pytest's own: the grader's markers and
@@ -110,6 +113,7 @@ def installed_plugins_off() -> Iterator[None]:
         else:
             os.environ[name] = before
 
+
 @dataclass
 class _Collected:
     name: str
@@ -128,10 +132,14 @@ class GradingPlugin:
     collected: dict[str, _Collected] = field(default_factory=dict)  # by test name, in file order
     errors: list[str] = field(default_factory=list)
     _reference: ModuleType | None = None
-    _student_caused: set[str] = field(default_factory=set)  # node ids of tests whose failure the reference does not share
+    _student_caused: set[str] = field(
+        default_factory=set
+    )  # node ids of tests whose failure the reference does not share
     _output_start: int = 0
     _cannot_run_at_start: str | None = None
-    _curves: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)  # by test name (grader.grading.training)
+    _curves: dict[str, tuple[dict[str, Any], ...]] = field(
+        default_factory=dict
+    )  # by test name (grader.grading.training)
     modes: lockstep.Modes = field(default_factory=lockstep.Modes)  # how the tests ran (grader.grading.lockstep)
     _recorders: dict[str, lockstep.Recorder] = field(default_factory=dict)  # by node id, while a test records
     _replay_output: tuple[int, int] | None = None  # what a replay printed, left out of the test's output
@@ -333,13 +341,20 @@ class GradingPlugin:
             if result is not None and self._curves.get(item.name):
                 self.results[item.name] = replace(result, curves=self._curves[item.name])
 
-    def _record(self, item: pytest.Item, call: pytest.CallInfo[Any], report: pytest.TestReport, meta: _Collected) -> None:
+    def _record(
+        self, item: pytest.Item, call: pytest.CallInfo[Any], report: pytest.TestReport, meta: _Collected
+    ) -> None:
         previous = self.results.get(item.name)
         duration = report.duration + (previous.duration if previous else 0.0)
         if report.when == "call" and report.passed and previous is None:
             self.results[item.name] = TestResult(
-                name=item.name, outcome="passed", points=meta.points, max_points=meta.points,
-                hidden=meta.hidden, output=self._output(), duration=duration,
+                name=item.name,
+                outcome="passed",
+                points=meta.points,
+                max_points=meta.points,
+                hidden=meta.hidden,
+                output=self._output(),
+                duration=duration,
             )
             return
         if not report.failed or (previous is not None and previous.outcome != "passed"):
@@ -352,16 +367,26 @@ class GradingPlugin:
         if reason is not None:
             fault = self.session.import_fault
             self.results[item.name] = TestResult(
-                name=item.name, outcome="failed", points=0.0, max_points=meta.points, hidden=meta.hidden,
+                name=item.name,
+                outcome="failed",
+                points=0.0,
+                max_points=meta.points,
+                hidden=meta.hidden,
                 message=NOT_RUN + reason,
                 student_traceback=fault.student_traceback if fault is not None and reason == str(fault) else "",
-                output=self._output(), duration=duration,
+                output=self._output(),
+                duration=duration,
             )
             return
         examples = item.__dict__.get(_HYPOTHESIS_EXAMPLES) or ()
         self.results[item.name] = _failure(
-            meta, exc, self._output(), duration, test_function=getattr(item, "originalname", item.name),
-            examples=tuple(str(e) for e in examples), failing_input=describe_calls(self.session.last_calls()),
+            meta,
+            exc,
+            self._output(),
+            duration,
+            test_function=getattr(item, "originalname", item.name),
+            examples=tuple(str(e) for e in examples),
+            failing_input=describe_calls(self.session.last_calls()),
             student_caused=item.nodeid in self._student_caused,
         )
 
@@ -391,7 +416,11 @@ class GradingPlugin:
             result = self.results.get(meta.name)
             if result is None:
                 result = TestResult(
-                    name=meta.name, outcome="error", points=0.0, max_points=meta.points, hidden=meta.hidden,
+                    name=meta.name,
+                    outcome="error",
+                    points=0.0,
+                    max_points=meta.points,
+                    hidden=meta.hidden,
                     message="the test did not run to completion (grader error)",
                 )
             out.append(result)
@@ -470,14 +499,21 @@ def _example_body(note: str, test_function: str, examples: tuple[str, ...]) -> s
             return body
     known = _KNOWN_EXAMPLE_LABEL.match(note)
     if known is not None:
-        return note[known.end():].strip()
+        return note[known.end() :].strip()
     generic = re.match(rf"^[A-Za-z][\w ]{{0,40}}:\s*({re.escape(test_function)}\(.*)$", text, re.DOTALL)
     return generic.group(1) if generic is not None else None
 
 
 def _failure(
-    meta: _Collected, exc: BaseException, output: str, duration: float, *, test_function: str = "",
-    examples: tuple[str, ...] = (), failing_input: str = "", student_caused: bool = False,
+    meta: _Collected,
+    exc: BaseException,
+    output: str,
+    duration: float,
+    *,
+    test_function: str = "",
+    examples: tuple[str, ...] = (),
+    failing_input: str = "",
+    student_caused: bool = False,
 ) -> TestResult:
     """Turn an exception from a test into a result: a student's failure, or a grader error.
 
@@ -507,9 +543,19 @@ def _failure(
         outcome = "error"
         message = f"grader error in {meta.name}: {type(exc).__name__}: {exc}"
     return TestResult(
-        name=meta.name, outcome=outcome, points=0.0, max_points=meta.points, hidden=meta.hidden,
-        message=message, falsifying_example=found.example, reproduce=found.reproduce, notes=found.notes,
-        student_traceback=traceback, output=output, duration=duration, failing_input=failing_input,
+        name=meta.name,
+        outcome=outcome,
+        points=0.0,
+        max_points=meta.points,
+        hidden=meta.hidden,
+        message=message,
+        falsifying_example=found.example,
+        reproduce=found.reproduce,
+        notes=found.notes,
+        student_traceback=traceback,
+        output=output,
+        duration=duration,
+        failing_input=failing_input,
     )
 
 
@@ -535,9 +581,8 @@ def _caused_message(exc: BaseException) -> str:
     except Exception:  # noqa: BLE001
         text = ""
     text = _ADDRESS.sub("0x…", text)[:2000]
-    return (
-        f"the test could not use what the student's code returned: {type(exc).__name__}"
-        + (f": {text}" if text else "")
+    return f"the test could not use what the student's code returned: {type(exc).__name__}" + (
+        f": {text}" if text else ""
     )
 
 
@@ -560,7 +605,11 @@ def _leaf_exceptions(exc: BaseException) -> list[BaseException]:
 # Failures that are never the student's, whatever the reference does: the machine refused to run
 # student code, the bank is broken, or the run was interrupted.
 _NEVER_THE_STUDENTS: tuple[type[BaseException], ...] = (
-    SandboxSetupError, BankError, KeyboardInterrupt, SystemExit, pytest.skip.Exception,
+    SandboxSetupError,
+    BankError,
+    KeyboardInterrupt,
+    SystemExit,
+    pytest.skip.Exception,
     pytest.fail.Exception,
 )
 

@@ -54,7 +54,9 @@ def observed(pid: int, *, workdir: str, reported: Any, canary_readable: bool) ->
     seen: dict[str, str | None] = {
         "capabilities": (
             "no capabilities (kernel)"
-            if main and all(_hex(main.get(k)) == 0 for k in ("CapEff", "CapPrm", "CapAmb")) and main.get("NoNewPrivs") == "1"
+            if main
+            and all(_hex(main.get(k)) == 0 for k in ("CapEff", "CapPrm", "CapAmb"))
+            and main.get("NoNewPrivs") == "1"
             else None
         ),
         "uid": _uid(main),
@@ -121,7 +123,7 @@ def _memory_cgroup(pid: int) -> str | None:
             if path != root and not path.startswith(root.rstrip("/") + "/"):
                 continue
             try:
-                with open(os.path.join(mount, path[len(root):].lstrip("/"), limit_file)) as f:
+                with open(os.path.join(mount, path[len(root) :].lstrip("/"), limit_file)) as f:
                     text = f.read().strip()
             except OSError:
                 continue
@@ -158,7 +160,13 @@ def _cgroup_mounts(controller: str) -> list[tuple[str, str]]:
         fields, tail = left.split(), right.split()
         if len(fields) < 5 or len(tail) < 3:
             continue
-        if controller == "" and tail[0] == "cgroup2" or controller and tail[0] == "cgroup" and controller in tail[2].split(","):
+        if (
+            controller == ""
+            and tail[0] == "cgroup2"
+            or controller
+            and tail[0] == "cgroup"
+            and controller in tail[2].split(",")
+        ):
             found.append((_unescape(fields[3]), _unescape(fields[4])))
     return found
 

@@ -194,19 +194,27 @@ class StudentSession:
         self._observe_protections()
         try:
             reply = self._request(
-                {"op": Op.IMPORT, "module": self.module_name}, [], "the import",
+                {"op": Op.IMPORT, "module": self.module_name},
+                [],
+                "the import",
                 timeout=self.limits.import_timeout,
             )
         except StudentError as exc:
-            self._import_fault = StudentFault(f"{self.module_name}.py could not be imported: {exc}", exc.student_traceback)
+            self._import_fault = StudentFault(
+                f"{self.module_name}.py could not be imported: {exc}", exc.student_traceback
+            )
             raise self._import_fault from None
         except StudentFault as exc:
-            self._import_fault = StudentFault(f"{self.module_name}.py could not be imported: {exc}", exc.student_traceback)
+            self._import_fault = StudentFault(
+                f"{self.module_name}.py could not be imported: {exc}", exc.student_traceback
+            )
             raise self._import_fault from None
         names = reply.get("names") if isinstance(reply, dict) else None
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             self.close()
-            self._import_fault = StudentFault(f"{self.module_name}.py could not be imported: the import broke the grader's protocol (a malformed reply)")
+            self._import_fault = StudentFault(
+                f"{self.module_name}.py could not be imported: the import broke the grader's protocol (a malformed reply)"
+            )
             raise self._import_fault
         self._names = frozenset(names)
 
@@ -220,8 +228,9 @@ class StudentSession:
         assert self._process is not None
         try:
             with protections.canary_file() as canary:
-                reply, _, _ = self._exchange({"op": Op.HELLO, "canary": canary}, [], "starting the sandbox",
-                                             timeout=self.limits.import_timeout)
+                reply, _, _ = self._exchange(
+                    {"op": Op.HELLO, "canary": canary}, [], "starting the sandbox", timeout=self.limits.import_timeout
+                )
         except StudentFault as exc:  # no student code has run: the machine's fault, not the student's
             self._test_fault = None
             raise SandboxRefused(f"the sandbox did not start: {exc}") from None
@@ -229,7 +238,9 @@ class StudentSession:
             self.close()
             raise SandboxRefused(f"the sandbox refused to run student code: {reply.get('message')}")
         self.protections = protections.observed(
-            self._process.pid, workdir=self.workdir, reported=reply.get("protections"),
+            self._process.pid,
+            workdir=self.workdir,
+            reported=reply.get("protections"),
             canary_readable=reply.get("canary_readable") is not False,
         )
         missing = [name for name in self.require if self.protections.get(name) is None]
@@ -271,15 +282,23 @@ class StudentSession:
         if budget is None:
             return self._request(header, [payload.getvalue()], what, want_reply=check_args)
         cpu_before = self.cpu_seconds_used()
-        reply, out_blobs, limit = self._exchange(header, [payload.getvalue()], what, timeout=budget.wall_seconds,
-                                                 reply_limit=budget.reply_bytes, timeout_note=budget.note)
+        reply, out_blobs, limit = self._exchange(
+            header,
+            [payload.getvalue()],
+            what,
+            timeout=budget.wall_seconds,
+            reply_limit=budget.reply_bytes,
+            timeout_note=budget.note,
+        )
         cpu_after = self.cpu_seconds_used()
         if cpu_before is not None and cpu_after is not None:
             self.training_cpu_seconds = max(self.training_cpu_seconds, cpu_after - cpu_before)
         if cpu_before is not None and cpu_after is not None and cpu_after - cpu_before > budget.cpu_seconds:
-            raise self._fault(StudentFault(
-                f"{what} ran out of its budget: it used more than {budget.cpu_seconds:g} s of CPU time{budget.note}"
-            ))
+            raise self._fault(
+                StudentFault(
+                    f"{what} ran out of its budget: it used more than {budget.cpu_seconds:g} s of CPU time{budget.note}"
+                )
+            )
         return self._interpret(reply, out_blobs, what, limit, want_reply=check_args, timeout_note=budget.note)
 
     def cpu_seconds_used(self) -> float | None:
@@ -310,7 +329,12 @@ class StudentSession:
             raise StudentFault("an object returned by the student's code was lost when its sandbox was restarted")
 
     def _request(
-        self, header: Request, blobs: list[bytes], what: str, *, timeout: float | None = None,
+        self,
+        header: Request,
+        blobs: list[bytes],
+        what: str,
+        *,
+        timeout: float | None = None,
         want_reply: bool = False,
     ) -> Any:
         """One request and its reply, as a value (and, with `want_reply`, the arguments' images after the call)."""
@@ -318,8 +342,14 @@ class StudentSession:
         return self._interpret(reply, out_blobs, what, limit, want_reply=want_reply)
 
     def _exchange(
-        self, header: Request, blobs: list[bytes], what: str, *, timeout: float | None = None,
-        reply_limit: int | None = None, timeout_note: str = "",
+        self,
+        header: Request,
+        blobs: list[bytes],
+        what: str,
+        *,
+        timeout: float | None = None,
+        reply_limit: int | None = None,
+        timeout_note: str = "",
     ) -> tuple[dict[str, Any], list[bytearray], float]:
         """Send one request and wait, within the call's and the job's time, for the reply.
 
@@ -328,7 +358,9 @@ class StudentSession:
         assert self._process is not None
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            raise self._fault(StudentFault(f"the time limit for this problem ({self.limits.job_timeout:g} s) was reached"))
+            raise self._fault(
+                StudentFault(f"the time limit for this problem ({self.limits.job_timeout:g} s) was reached")
+            )
         limit = min(timeout or self.limits.call_timeout, remaining)
         header["timeout"] = limit
         if self._released:
@@ -344,7 +376,9 @@ class StudentSession:
                 message = f"{what} {self._memory_exceeded()}"
             elif status.get("signal") == 9:
                 message = f"{what} was killed (probably by exceeding the memory limit of {self.limits.memory_mb} MiB)"
-            elif status.get("code") == ExitCode.SANDBOX_BROKEN:  # the sandbox's own code failed after the student's had run
+            elif (
+                status.get("code") == ExitCode.SANDBOX_BROKEN
+            ):  # the sandbox's own code failed after the student's had run
                 message = (
                     f"{what} broke the sandbox: its own code stopped working after the student's code ran "
                     "(was a built-in such as isinstance or open replaced?)"
@@ -358,17 +392,25 @@ class StudentSession:
             self.close()
             if reply_limit is None:  # the channel's own limit: a frame no honest reply reaches
                 raise self._fault(StudentFault(f"{what} broke the grader's protocol ({exc})")) from None
-            raise self._fault(StudentFault(
-                f"{what} sent back more than the {_mib(reply_limit)} the grader accepts for this "
-                "call (were the arguments' tensors replaced by larger ones?)"
-            )) from None
+            raise self._fault(
+                StudentFault(
+                    f"{what} sent back more than the {_mib(reply_limit)} the grader accepts for this "
+                    "call (were the arguments' tensors replaced by larger ones?)"
+                )
+            ) from None
         except wire.ProtocolError as exc:
             self.close()
             raise self._fault(StudentFault(f"{what} broke the grader's protocol ({exc})")) from None
         return reply, out_blobs, limit
 
     def _interpret(
-        self, reply: dict[str, Any], out_blobs: list[bytearray], what: str, limit: float, *, want_reply: bool,
+        self,
+        reply: dict[str, Any],
+        out_blobs: list[bytearray],
+        what: str,
+        limit: float,
+        *,
+        want_reply: bool,
         timeout_note: str = "",
     ) -> Any:
         """A reply as a value or as the student's failure; whatever cannot be read is the student's failure."""
@@ -388,9 +430,11 @@ class StudentSession:
                 raise self._fault(StudentFault(f"{what} sent back something that is not plain data ({exc})")) from None
             except Exception as exc:  # noqa: BLE001 - whatever the sandbox sent, reading it fails only this student
                 self.close()
-                raise self._fault(StudentFault(
-                    f"{what} sent back something the grader cannot read ({type(exc).__name__}: {_short(exc)})"
-                )) from None
+                raise self._fault(
+                    StudentFault(
+                        f"{what} sent back something the grader cannot read ({type(exc).__name__}: {_short(exc)})"
+                    )
+                ) from None
             value = self._wrap(value, modules, what)
             return (value, after) if want_reply else value
         # Whatever the sandbox says is the student's text: bounded and encodable here, where it arrives

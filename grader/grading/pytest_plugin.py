@@ -36,7 +36,10 @@ _PLUGIN_NAME = "grader-bank"
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("grader", "grader: the problem bank's tests on a student's files")
     group.addoption(
-        "--student", action="store", default=None, metavar="PATH",
+        "--student",
+        action="store",
+        default=None,
+        metavar="PATH",
         help="the student's file or folder for the problem bank's tests (default: each problem's reference)",
     )
 
@@ -181,7 +184,8 @@ class BankRun:
             if self.student_path is None and not _defines_any(problem.reference, problem.names):
                 pytest.fail(
                     f"{problem.reference} holds no reference solution (is this a student kit?): name your file "
-                    "or folder with --student PATH", pytrace=False,
+                    "or folder with --student PATH",
+                    pytrace=False,
                 )
             if self._zygote is None:
                 self._zygote = Zygote.start()

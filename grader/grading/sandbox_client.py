@@ -324,7 +324,9 @@ class SharedZygote:
         if address is None:
             return None
         try:
-            lock = os.open(address[: -len(".sock")] + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+            lock = os.open(
+                address[: -len(".sock")] + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
+            )
         except OSError:
             return None
         try:
@@ -456,7 +458,12 @@ class SandboxProcess:
         self._messages = wire.Channel(self.channel)
 
     def request(
-        self, header: Request, blobs: list[bytes], *, timeout: float, reply_limit: int | None = None,
+        self,
+        header: Request,
+        blobs: list[bytes],
+        *,
+        timeout: float,
+        reply_limit: int | None = None,
     ) -> tuple[dict[str, Any], list[bytearray]]:
         """Send one request and wait for the whole reply, at most `timeout` seconds for both.
 

@@ -170,7 +170,11 @@ _recorded: list[dict[str, Any]] = []
 
 
 def record_curve(
-    title: str, student: Sequence[float], reference: Sequence[float], *, y_label: str = "accuracy",
+    title: str,
+    student: Sequence[float],
+    reference: Sequence[float],
+    *,
+    y_label: str = "accuracy",
     x_label: str = "epoch",
 ) -> None:
     """Record one figure per epoch (the student's and the reference's) with the running test's result.

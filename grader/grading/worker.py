@@ -15,14 +15,14 @@ import os
 import sys
 import tempfile
 
-_WARMUP_TEST = '''
+_WARMUP_TEST = """
 import torch
 from hypothesis import given, strategies as st
 
 @given(st.integers(0, 3), st.floats(0, 1))
 def test_warm(n, x):
     assert torch.ones(n).sum().item() == n
-'''
+"""
 
 
 def prepare(*, warm: bool = False) -> None:
@@ -99,11 +99,26 @@ def _warm_pytest() -> None:
         with open(os.path.join(tmp, "pytest.ini"), "w") as f:
             f.write("[pytest]\n")
         register_profile(5)
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-                installed_plugins_off():
-            pytest.main([
-                path, "-c", os.path.join(tmp, "pytest.ini"), "-p", "no:cacheprovider", "-q", "--import-mode=importlib",
-                # as in every job (grader.grading.jobs): their gc.collect() calls cost a second on a heap that holds torch
-                "-p", "no:unraisableexception", "-p", "no:threadexception", *SESSION_PLUGINS,
-            ])
+        with (
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+            installed_plugins_off(),
+        ):
+            pytest.main(
+                [
+                    path,
+                    "-c",
+                    os.path.join(tmp, "pytest.ini"),
+                    "-p",
+                    "no:cacheprovider",
+                    "-q",
+                    "--import-mode=importlib",
+                    # as in every job (grader.grading.jobs): their gc.collect() calls cost a second on a heap that holds torch
+                    "-p",
+                    "no:unraisableexception",
+                    "-p",
+                    "no:threadexception",
+                    *SESSION_PLUGINS,
+                ]
+            )
     sys.dont_write_bytecode = dont_write

@@ -122,7 +122,9 @@ def validate(adjustment: Adjustment, assignment: AssignmentSpec, where: str) -> 
         )
     if adjustment.kind == "extend":
         if adjustment.problem:
-            raise SpecError(f"{where}: problem = {adjustment.problem!r} must be empty for an extension (it covers the assignment)")
+            raise SpecError(
+                f"{where}: problem = {adjustment.problem!r} must be empty for an extension (it covers the assignment)"
+            )
         if adjustment.until_at is None:
             raise SpecError(
                 f"{where}: until = {adjustment.until!r} must be a date and time with a time zone, like 2026-10-05T23:59:00+02:00"
@@ -164,8 +166,14 @@ def read(path: Path, assignment: AssignmentSpec) -> list[Adjustment]:
             raise SpecError(f"{where}: points = {points_text!r} must be a number") from None
         kind = cells["kind"]
         adjustment = Adjustment(
-            student=cells["student"], problem=cells["problem"], kind=kind,  # type: ignore[arg-type]
-            points=points, until=cells["until"], reason=cells["reason"], by=cells["by"], at=cells["at"],
+            student=cells["student"],
+            problem=cells["problem"],
+            kind=kind,  # type: ignore[arg-type]
+            points=points,
+            until=cells["until"],
+            reason=cells["reason"],
+            by=cells["by"],
+            at=cells["at"],
         )
         validate(adjustment, assignment, where)
         rows.append(adjustment)
@@ -179,7 +187,9 @@ def write(path: Path, adjustments: Iterable[Adjustment]) -> None:
     writer.writerow(FIELDS)
     for a in adjustments:
         points = "" if a.kind == "extend" else f"{a.points:g}"
-        writer.writerow([_cell(a.student), _cell(a.problem), a.kind, points, a.until, _cell(a.reason), _cell(a.by), a.at])
+        writer.writerow(
+            [_cell(a.student), _cell(a.problem), a.kind, points, a.until, _cell(a.reason), _cell(a.by), a.at]
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(buffer.getvalue(), encoding="utf-8")

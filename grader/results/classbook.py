@@ -327,5 +327,7 @@ def common_mistakes(assignment: AssignmentSpec, rows: list[StudentRow]) -> list[
                 hidden=example.hidden if example else False,
             )
         )
-    mistakes.sort(key=lambda m: (-m.count, order.get(m.problem, 0), test_order.get((m.problem, m.test), -1), m.signature))
+    mistakes.sort(
+        key=lambda m: (-m.count, order.get(m.problem, 0), test_order.get((m.problem, m.test), -1), m.signature)
+    )
     return mistakes

@@ -103,7 +103,11 @@ def render_files(files: Mapping[str, str], marked: Mapping[str, set[int]], slugs
         lines = text.count("\n") + (0 if text.endswith("\n") else 1)
         prefix = anchor(slugs[name])
         formatter = HtmlFormatter(
-            linenos="inline", anchorlinenos=True, lineanchors=prefix, cssclass=CSS_CLASS, wrapcode=True,
+            linenos="inline",
+            anchorlinenos=True,
+            lineanchors=prefix,
+            cssclass=CSS_CLASS,
+            wrapcode=True,
             hl_lines=sorted(marked.get(name, ())),
         )
         html = Markup(highlight(text, PythonLexer(), formatter))  # noqa: S704 (pygments escapes the code)

@@ -72,11 +72,23 @@ def curve_chart(curve: dict[str, Any], *, width: int = 420, height: int = 220) -
     x_ticks = tuple(CurveTick(x(i), str(i + 1)) for i in marks)
     x_label = str(curve.get("x_label", "epoch"))
     return CurveChart(
-        width=width, height=height, left=left, top=top, right=width - right_margin, bottom=top + plot_h,
-        student=line(student), reference=line(reference),
-        student_points=tuple((x(i), y(v), f"{x_label} {i + 1}: {_number(v)}") for i, v in enumerate(student) if v is not None),
-        x_ticks=x_ticks, y_ticks=y_ticks, title=str(curve.get("title", "")), x_label=x_label,
-        y_label=str(curve.get("y_label", "")), summary=_summary(student, reference, x_label),
+        width=width,
+        height=height,
+        left=left,
+        top=top,
+        right=width - right_margin,
+        bottom=top + plot_h,
+        student=line(student),
+        reference=line(reference),
+        student_points=tuple(
+            (x(i), y(v), f"{x_label} {i + 1}: {_number(v)}") for i, v in enumerate(student) if v is not None
+        ),
+        x_ticks=x_ticks,
+        y_ticks=y_ticks,
+        title=str(curve.get("title", "")),
+        x_label=x_label,
+        y_label=str(curve.get("y_label", "")),
+        summary=_summary(student, reference, x_label),
     )
 
 
@@ -110,7 +122,9 @@ class FinalValues:
     max_count: int
 
 
-def final_values(assignment: AssignmentSpec, rows: Sequence[StudentRow], *, width: int = 420, height: int = 180) -> list[FinalValues]:
+def final_values(
+    assignment: AssignmentSpec, rows: Sequence[StudentRow], *, width: int = 420, height: int = 180
+) -> list[FinalValues]:
     """Per problem, test and curve title (in the assignment's order): the class's final values of the curve.
 
     Only curves whose values lie in [0, 1] (accuracies, rates) are summarised; a student whose test
@@ -145,18 +159,34 @@ def final_values(assignment: AssignmentSpec, rows: Sequence[StudentRow], *, widt
         slot = plot_w / _BINS
         bars = tuple(
             FinalBar(
-                round(left + i * slot + slot * 0.1, 2), round(top + plot_h * (1 - c / top_count), 2), round(slot * 0.8, 2),
-                round(plot_h * c / top_count, 2), c,
+                round(left + i * slot + slot * 0.1, 2),
+                round(top + plot_h * (1 - c / top_count), 2),
+                round(slot * 0.8, 2),
+                round(plot_h * c / top_count, 2),
+                c,
                 f"{i / _BINS:.1f}–{(i + 1) / _BINS:.1f}" + (" (the upper bound included)" if i == _BINS - 1 else ""),
             )
             for i, c in enumerate(counts)
         )
         ref_x = None if reference is None or not 0.0 <= reference <= 1.0 else round(left + plot_w * reference, 2)
-        out.append(FinalValues(
-            problem=problem_id, test=test, title=title, values=tuple(sorted(values)), reference=reference, bars=bars,
-            reference_x=ref_x, width=width, height=height, left=left, top=top, right=width - right_margin,
-            bottom=top + plot_h, max_count=top_count,
-        ))
+        out.append(
+            FinalValues(
+                problem=problem_id,
+                test=test,
+                title=title,
+                values=tuple(sorted(values)),
+                reference=reference,
+                bars=bars,
+                reference_x=ref_x,
+                width=width,
+                height=height,
+                left=left,
+                top=top,
+                right=width - right_margin,
+                bottom=top + plot_h,
+                max_count=top_count,
+            )
+        )
     return out
 
 

@@ -89,8 +89,14 @@ def grades_csv(assignment: AssignmentSpec, rows: list[StudentRow]) -> str:
         adjustments = s.adjustment_total if s is not None else 0.0
         late = -s.late_deduction if s is not None and s.late_deduction else 0.0
         writer.writerow(
-            [spreadsheet_safe(row.id), *cells, _points(row.test_total), _points(adjustments), _points(late),
-             _points(row.total)]
+            [
+                spreadsheet_safe(row.id),
+                *cells,
+                _points(row.test_total),
+                _points(adjustments),
+                _points(late),
+                _points(row.total),
+            ]
         )
     return buffer.getvalue()
 
@@ -115,7 +121,9 @@ def _test_output(t: TestResult) -> str:
         t.falsifying_example,
         t.reproduce,
         t.notes,
-        f"What your code was given (the last calls into it before the failure):\n{t.failing_input}" if t.failing_input else "",
+        f"What your code was given (the last calls into it before the failure):\n{t.failing_input}"
+        if t.failing_input
+        else "",
         f"Your traceback:\n{t.student_traceback}" if t.student_traceback else "",
         f"Your output:\n{t.output}" if t.output else "",
     ]
@@ -136,8 +144,15 @@ def gradescope_document(assignment: AssignmentSpec, row: StudentRow) -> dict[str
         if r is None:
             notes.append(f"{p.id}: not graded yet")
             tests.append(
-                {"name": f"{p.id}", "number": str(number), "score": 0.0, "max_score": p.points, "status": "failed",
-                 "output": "Not graded yet.", "visibility": "visible"}
+                {
+                    "name": f"{p.id}",
+                    "number": str(number),
+                    "score": 0.0,
+                    "max_score": p.points,
+                    "status": "failed",
+                    "output": "Not graded yet.",
+                    "visibility": "visible",
+                }
             )
             continue
         seconds += r.duration
@@ -157,9 +172,7 @@ def gradescope_document(assignment: AssignmentSpec, row: StudentRow) -> dict[str
                     "tags": [p.id] + (["hidden"] if t.hidden else []),
                 }
             )
-    header = "\n".join(
-        [f"{assignment.title}: {_points(row.total)} / {_points(row.max_total)}", *standing_lines(row)]
-    )
+    header = "\n".join([f"{assignment.title}: {_points(row.total)} / {_points(row.max_total)}", *standing_lines(row)])
     return {
         "score": row.total,
         "execution_time": round(seconds, 2),
@@ -221,7 +234,9 @@ def junit_tree(assignment: AssignmentSpec, rows: list[StudentRow], run: dict[str
                 counts["skipped"] += 1
             else:
                 if r.message and r.status != "error":
-                    ET.SubElement(ET.SubElement(suite, "properties"), "property", name="status", value=_xml_text(r.status))
+                    ET.SubElement(
+                        ET.SubElement(suite, "properties"), "property", name="status", value=_xml_text(r.status)
+                    )
                 for t in r.tests:
                     counts["tests"] += 1
                     case = ET.SubElement(
@@ -229,7 +244,9 @@ def junit_tree(assignment: AssignmentSpec, rows: list[StudentRow], run: dict[str
                     )
                     if t.outcome == "error" or r.status == "error":
                         counts["errors"] += 1
-                        ET.SubElement(case, "error", message="grader error", type="GraderError").text = GRADER_ERROR_NOTE
+                        ET.SubElement(
+                            case, "error", message="grader error", type="GraderError"
+                        ).text = GRADER_ERROR_NOTE
                     elif t.outcome == "failed":
                         counts["failures"] += 1
                         details = _test_output(t)
@@ -270,7 +287,11 @@ _WRITERS: dict[str, Callable[[AssignmentSpec, list[StudentRow], dict[str, Any], 
 
 
 def write_exports(
-    assignment: AssignmentSpec, rows: list[StudentRow], run: dict[str, Any], out: Path, formats: tuple[str, ...] = FORMATS
+    assignment: AssignmentSpec,
+    rows: list[StudentRow],
+    run: dict[str, Any],
+    out: Path,
+    formats: tuple[str, ...] = FORMATS,
 ) -> list[Path]:
     """Write the chosen exports into `out`; returns their paths (a folder for Gradescope)."""
     return [_WRITERS[f](assignment, rows, run, out) for f in formats]

@@ -89,7 +89,9 @@ def read_weights(root: Path) -> tuple[str, dict[str, float]] | None:
         if name not in known:
             raise SpecError(f"{path}: weights.{name} names no assignment (assignments: {', '.join(known) or 'none'})")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SpecError(f"{path}: weights.{name} = {value!r} must be of type int or float (got {type(value).__name__})")
+            raise SpecError(
+                f"{path}: weights.{name} = {value!r} must be of type int or float (got {type(value).__name__})"
+            )
         if value < 0:
             raise SpecError(f"{path}: weights.{name} = {value!r} must not be negative")
     if sum(weights.values()) <= 0:
@@ -115,8 +117,15 @@ def build_gradebook(root: Path, reports: Path) -> Gradebook:
         assignment = load_assignment(root, name)
         title = title or assignment.course
         store_path = reports / name / "grades.sqlite"
-        columns.append(Column(name, assignment.title, sum(p.points for p in assignment.problems),
-                              weight / total_weight, store_path.is_file()))
+        columns.append(
+            Column(
+                name,
+                assignment.title,
+                sum(p.points for p in assignment.problems),
+                weight / total_weight,
+                store_path.is_file(),
+            )
+        )
         if not store_path.is_file():
             notes.append(f"{name}: no results in {store_path.parent} (every student counts 0 for it)")
             continue

@@ -40,13 +40,20 @@ def state(rows: Iterable[StudentRow], run: int | None) -> dict[str, Any]:
         late_text = ""
         extension = None
         if s is not None:
-            adjustments = [[a.adjustment.problem, a.adjustment.change, a.adjustment.reason, a.effect] for a in s.adjustments]
+            adjustments = [
+                [a.adjustment.problem, a.adjustment.change, a.adjustment.reason, a.effect] for a in s.adjustments
+            ]
             late = s.late_deduction
             late_text = s.late.describe() if s.late is not None and s.late.submitted is not None else ""
             extension = s.extension.isoformat() if s.extension is not None else None
         students[row.id] = {
-            "jobs": jobs, "tests": row.test_total, "adjustments": adjustments, "late": late, "late_text": late_text,
-            "extension": extension, "final": row.total,
+            "jobs": jobs,
+            "tests": row.test_total,
+            "adjustments": adjustments,
+            "late": late,
+            "late_text": late_text,
+            "extension": extension,
+            "final": row.total,
         }
     return {"run": run, "students": students}
 
@@ -74,7 +81,9 @@ class Change:
             return "–" if x is None else f"{x:g}"
 
         what = self.problem or "total"
-        return f"{what} {show(self.before)} → {show(self.after)}" + (f": {'; '.join(self.reasons)}" if self.reasons else "")
+        return f"{what} {show(self.before)} → {show(self.after)}" + (
+            f": {'; '.join(self.reasons)}" if self.reasons else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -90,8 +99,10 @@ class Diff:
         return sorted({c.student for c in self.changes})
 
     def lines(self) -> list[str]:
-        head = (f"snapshot {self.before.id} ({self.before.event}, {self.before.taken_at}) → "
-                f"snapshot {self.after.id} ({self.after.event}, {self.after.taken_at})")
+        head = (
+            f"snapshot {self.before.id} ({self.before.event}, {self.before.taken_at}) → "
+            f"snapshot {self.after.id} ({self.after.event}, {self.after.taken_at})"
+        )
         out = [head]
         if not self.changes:
             out.append("  no score changed")
@@ -178,7 +189,9 @@ def diff(store: Store, before_id: int | None = None, after_id: int | None = None
         if sa.get("extension") != sb.get("extension"):
             whole.append(f"extension until {sb['extension']}" if sb.get("extension") else "extension withdrawn")
         if sa["late"] != sb["late"]:
-            whole.append(f"late deduction {sa['late']:g} → {sb['late']:g}" + (f" ({sb['late_text']})" if sb["late_text"] else ""))
+            whole.append(
+                f"late deduction {sa['late']:g} → {sb['late']:g}" + (f" ({sb['late_text']})" if sb["late_text"] else "")
+            )
         if sa["final"] != sb["final"] or whole:
             changes.append(Change(student, "", sa["final"], sb["final"], tuple(whole)))
     return Diff(known[before_id], known[after_id], tuple(changes), same_score)

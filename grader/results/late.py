@@ -75,16 +75,20 @@ class Lateness:
         if self.submitted is None:
             return f"no submission time known; {due}"
         if self.submitted.at is None:
-            return (f"marked late ({self.submitted.source}) but no time is known: nothing deducted; "
-                    f"give the time in {SUBMITTED_CSV} to apply the late policy; {due}")
+            return (
+                f"marked late ({self.submitted.source}) but no time is known: nothing deducted; "
+                f"give the time in {SUBMITTED_CSV} to apply the late policy; {due}"
+            )
         when = f"submitted {self.submitted.at.astimezone(self.due.tzinfo).isoformat()} ({self.submitted.source})"
         if self.rejected:
             return f"{when}, after the last accepted time: not accepted, -{self.deduction:g} points; {due}"
         if not self.late:
             return f"{when}: on time; {due}"
         late = _duration(self.late_seconds)
-        return (f"{when}: {late} late, {self.units} {self.unit}{'s' if self.units != 1 else ''} counted, "
-                f"{100 * self.fraction:g}% of the points: -{self.deduction:g} points; {due}")
+        return (
+            f"{when}: {late} late, {self.units} {self.unit}{'s' if self.units != 1 else ''} counted, "
+            f"{100 * self.fraction:g}% of the points: -{self.deduction:g} points; {due}"
+        )
 
 
 def _duration(seconds: float) -> str:
@@ -189,8 +193,9 @@ def submission_times(
         return {}
     csv_path = folder / SUBMITTED_CSV if how in ("auto", "mtime") else Path(how)
     if how not in TIMES_CHOICES and not csv_path.is_file():
-        raise SpecError(f"--times {how}: expected auto, mtime, none or a CSV file (student,submitted_at), "
-                        "and no such file exists")
+        raise SpecError(
+            f"--times {how}: expected auto, mtime, none or a CSV file (student,submitted_at), and no such file exists"
+        )
     from_csv = read_submitted_csv(csv_path, default_zone) if csv_path.is_file() else {}
     late = set(marked_late)
     times: dict[str, SubmissionTime] = {}

@@ -159,13 +159,30 @@ def histogram_chart(h: Histogram, *, width: int = 720, height: int = 300) -> His
     for i, b in enumerate(h.bins):
         bar_h = plot_h * b.count / top_count
         x = left + i * slot + slot * 0.1
-        bars.append(Bar(round(x, 2), round(top + plot_h - bar_h, 2), round(slot * 0.8, 2), round(bar_h, 2),
-                        round(left + (i + 0.5) * slot, 2), b.count, b.label))
+        bars.append(
+            Bar(
+                round(x, 2),
+                round(top + plot_h - bar_h, 2),
+                round(slot * 0.8, 2),
+                round(bar_h, 2),
+                round(left + (i + 0.5) * slot, 2),
+                b.count,
+                b.label,
+            )
+        )
     step = max(1, -(-top_count // 4))
     ticks = tuple(Tick(round(top + plot_h - plot_h * c / top_count, 2), str(c)) for c in range(0, top_count + 1, step))
     return HistogramChart(
-        width=width, height=height, left=left, top=top, bottom=top + plot_h, right=width - right, bars=tuple(bars),
-        ticks=ticks, label_size=13 if len(h.bins) <= 12 else 11, data=h,
+        width=width,
+        height=height,
+        left=left,
+        top=top,
+        bottom=top + plot_h,
+        right=width - right,
+        bars=tuple(bars),
+        ticks=ticks,
+        label_size=13 if len(h.bins) <= 12 else 11,
+        data=h,
     )
 
 
@@ -225,8 +242,14 @@ def _standing_entry(s: Standing | None) -> dict[str, Any]:
         }
     return {
         "adjustments": [
-            {"problem": a.adjustment.problem or None, "change": a.adjustment.change, "points": a.effect,
-             "reason": a.adjustment.reason, "by": a.adjustment.by, "at": a.adjustment.at}
+            {
+                "problem": a.adjustment.problem or None,
+                "change": a.adjustment.change,
+                "points": a.effect,
+                "reason": a.adjustment.reason,
+                "by": a.adjustment.by,
+                "at": a.adjustment.at,
+            }
             for a in s.adjustments
         ],
         "extension": s.extension.isoformat() if s.extension else None,
@@ -236,7 +259,14 @@ def _standing_entry(s: Standing | None) -> dict[str, Any]:
 
 def _problem_entry(problem_id: str, max_score: float, result: JobResult | None) -> dict[str, Any]:
     if result is None:
-        return {"id": problem_id, "status": "not graded", "score": 0.0, "max_score": max_score, "message": "", "tests": []}
+        return {
+            "id": problem_id,
+            "status": "not graded",
+            "score": 0.0,
+            "max_score": max_score,
+            "message": "",
+            "tests": [],
+        }
     return {
         "id": problem_id,
         "status": result.status,
@@ -280,7 +310,9 @@ def run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
     for key, label in _RUN_LABELS.items():
         if key in run:
             value = run[key]
-            facts.append((label, f"{value:g} s" if key == "seconds" and isinstance(value, (int, float)) else str(value)))
+            facts.append(
+                (label, f"{value:g} s" if key == "seconds" and isinstance(value, (int, float)) else str(value))
+            )
     facts.extend((key, str(value)) for key, value in run.items() if key not in _RUN_LABELS and key != SUBMISSION_NOTES)
     return facts
 
@@ -327,8 +359,14 @@ def _student_code(row: StudentRow) -> tuple[list[CodeFile], dict[str, list[CodeL
 
 
 def render_pages(
-    assignment: AssignmentSpec, results: list[JobResult], run: dict[str, Any], out: Path, *,
-    missing: Collection[str] = (), term: Term | None = None, changes: Diff | None = None,
+    assignment: AssignmentSpec,
+    results: list[JobResult],
+    run: dict[str, Any],
+    out: Path,
+    *,
+    missing: Collection[str] = (),
+    term: Term | None = None,
+    changes: Diff | None = None,
 ) -> Path:
     """Write `index.html`, `students/<student>.html` and `similarity.html` into `out`; returns the index page.
 
@@ -354,7 +392,9 @@ def render_pages(
     script = env.get_template("sort_script.html").render()
     index = out / "index.html"
     term_notes = list(term.notes) if term is not None else []
-    unknown_times = [row.id for row in rows if row.standing and row.standing.late and row.standing.late.late_seconds < 0]
+    unknown_times = [
+        row.id for row in rows if row.standing and row.standing.late and row.standing.late.late_seconds < 0
+    ]
     if unknown_times:
         term_notes.append(
             f"{len(unknown_times)} marked late with no submission time ({', '.join(unknown_times)}): nothing was "
@@ -397,8 +437,14 @@ def render_pages(
         code, code_links = _student_code(row)
         (out / row.page).write_text(
             student_page.render(
-                assignment=assignment, row=row, statements=statements, run=run_facts(run), csp=_CSP,
-                code=code, code_links=code_links, code_css=css,
+                assignment=assignment,
+                row=row,
+                statements=statements,
+                run=run_facts(run),
+                csp=_CSP,
+                code=code,
+                code_links=code_links,
+                code_css=css,
             ),
             encoding="utf-8",
         )

@@ -72,7 +72,7 @@ def _hash(gram: Iterable[str]) -> int:
 
 def kgram_hashes(toks: list[Token], k: int = K) -> list[int]:
     kinds = [t.kind for t in toks]
-    return [_hash(kinds[i:i + k]) for i in range(len(kinds) - k + 1)]
+    return [_hash(kinds[i : i + k]) for i in range(len(kinds) - k + 1)]
 
 
 def winnow(hashes: list[int], w: int = W) -> list[tuple[int, int]]:
@@ -81,7 +81,7 @@ def winnow(hashes: list[int], w: int = W) -> list[tuple[int, int]]:
         return []
     chosen: list[tuple[int, int]] = []
     for start in range(max(len(hashes) - w + 1, 1)):
-        window = hashes[start:start + w]
+        window = hashes[start : start + w]
         low = min(window)
         pos = start + max(i for i, h in enumerate(window) if h == low)
         if not chosen or chosen[-1][1] != pos:
@@ -197,7 +197,7 @@ def compare_problem(
     students = list(prints)
     scored: list[tuple[float, str, str, float, float]] = []
     for i, a in enumerate(students):
-        for b in students[i + 1:]:
+        for b in students[i + 1 :]:
             if not prints[a].prints & prints[b].prints:  # winnowing: no shared run of K + W - 1 tokens
                 continue
             common = prints[a].hashes & prints[b].hashes
@@ -223,7 +223,9 @@ def starter_code(problem: ProblemSpec) -> list[str]:
     return texts
 
 
-def compare_class(assignment: AssignmentSpec, results: Iterable[JobResult], *, top: int = SHOWN_PAIRS) -> list[ProblemSimilarity]:
+def compare_class(
+    assignment: AssignmentSpec, results: Iterable[JobResult], *, top: int = SHOWN_PAIRS
+) -> list[ProblemSimilarity]:
     """Per problem of the assignment, the most similar pairs of the students' stored modules."""
     modules: dict[str, dict[str, str]] = {p.id: {} for p in assignment.problems}
     files = {p.id: p.module_file for p in assignment.problems}

@@ -156,7 +156,9 @@ class Store:
     def start_run(self, facts: dict[str, object], *, students: Iterable[str] = ()) -> int:
         """Record a run that starts, with what it knows already and the students its folder holds."""
         with self._transaction():
-            cur = self.db.execute("INSERT INTO runs (started_at, facts) VALUES (?, ?)", (time.time(), json.dumps(facts)))
+            cur = self.db.execute(
+                "INSERT INTO runs (started_at, facts) VALUES (?, ?)", (time.time(), json.dumps(facts))
+            )
             run_id = int(cur.lastrowid or 0)
             self.db.executemany(
                 "INSERT OR IGNORE INTO run_students (run, student) VALUES (?, ?)", ((run_id, s) for s in students)
@@ -218,7 +220,9 @@ class Store:
         with self._transaction():
             for student, manifest in files.items():
                 text = json.dumps(manifest, sort_keys=True)
-                row = self.db.execute("SELECT files, submitted FROM submissions WHERE student = ?", (student,)).fetchone()
+                row = self.db.execute(
+                    "SELECT files, submitted FROM submissions WHERE student = ?", (student,)
+                ).fetchone()
                 when = submitted.get(student)
                 if when is None and row is not None and row[0] == text:
                     kept = row[1]

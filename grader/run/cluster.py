@@ -121,7 +121,9 @@ def run_jobs_on_cluster(jobs: Sequence[JobSpec], *, address: str, on_result: Cal
         client.register_plugin(GradingWorkerState(), name=PLUGIN_NAME)
         futures = [
             client.submit(
-                run_job_on_cluster_worker, dataclasses.replace(job, zygote_address=None), scopes[problem_of(job)],
+                run_job_on_cluster_worker,
+                dataclasses.replace(job, zygote_address=None),
+                scopes[problem_of(job)],
                 pure=False,
                 key=f"grade-{job.assignment}-{job.problem}-{job.student}-{job.key[:12]}",
             )

@@ -43,13 +43,22 @@ class RunRecord:
     so that a bad `--times` file stops the run before anything is written."""
 
     def __init__(
-        self, assignment: AssignmentSpec, submissions: Path, students: Mapping[str, Path],
-        found: Discovered | None, *, times: str = "auto",
+        self,
+        assignment: AssignmentSpec,
+        submissions: Path,
+        students: Mapping[str, Path],
+        found: Discovered | None,
+        *,
+        times: str = "auto",
     ) -> None:
         self.assignment = assignment
         found = found or Discovered()
         self.times: dict[str, SubmissionTime] = submission_times(
-            submissions, students, how=times, entries=found.entries, marked_late=found.marked_late,
+            submissions,
+            students,
+            how=times,
+            entries=found.entries,
+            marked_late=found.marked_late,
             default_zone=assignment.due_at.tzinfo if assignment.due_at else None,
         )
         self.problems = {p.id: problem_inputs(p) for p in assignment.problems}

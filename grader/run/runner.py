@@ -42,7 +42,12 @@ from grader.grading.jobs import JobSpec, run_job
 from grader.records import JobResult
 
 _PRELOAD = [
-    "grader.grading.jobs", "grader.grading.plugin", "grader.grading.compare", "grader.strategies", "grader.grading.worker_preload", "grader.run.runner",
+    "grader.grading.jobs",
+    "grader.grading.plugin",
+    "grader.grading.compare",
+    "grader.strategies",
+    "grader.grading.worker_preload",
+    "grader.run.runner",
     "grader.sandbox.confine",
 ]
 
@@ -71,8 +76,14 @@ def run_job_safely(job: JobSpec) -> JobResult:
 
 def grader_error(job: JobSpec, message: str) -> JobResult:
     return JobResult(
-        student=job.student, assignment=job.assignment, problem=job.problem, status="error", score=0.0,
-        max_score=0.0, message=message, key=job.key,
+        student=job.student,
+        assignment=job.assignment,
+        problem=job.problem,
+        status="error",
+        score=0.0,
+        max_score=0.0,
+        message=message,
+        key=job.key,
     )
 
 
@@ -273,7 +284,8 @@ class _Worker:
         self.recorded = {}
         self.kill()
         return grader_error(
-            job, f"grader error: the job did not finish within {_watchdog_seconds(job):g} s (twice its time limit, "
+            job,
+            f"grader error: the job did not finish within {_watchdog_seconds(job):g} s (twice its time limit, "
             "and 10 minutes for the tests' own work); its worker was killed",
         )
 

@@ -104,7 +104,12 @@ class GradingSession:
     """
 
     def __init__(
-        self, root: Path, *, workers: int = 1, require: tuple[str, ...] = (), cluster: str | None = None,
+        self,
+        root: Path,
+        *,
+        workers: int = 1,
+        require: tuple[str, ...] = (),
+        cluster: str | None = None,
         keep_warm: float = 0.0,
     ) -> None:
         if workers < 1:
@@ -147,7 +152,10 @@ class GradingSession:
         return folder
 
     def discover_students(
-        self, folder: Path, assignment: AssignmentSpec | None = None, notes: list[str] | None = None,
+        self,
+        folder: Path,
+        assignment: AssignmentSpec | None = None,
+        notes: list[str] | None = None,
         discovered: list[Discovered] | None = None,
     ) -> dict[str, Path]:
         """Every student in `folder`, each as one folder of files (hidden entries are ignored).
@@ -168,7 +176,12 @@ class GradingSession:
         return found.students
 
     def find_submissions(
-        self, folder: Path, assignment: AssignmentSpec, notes: list[str] | None = None, *, require_modules: bool = False,
+        self,
+        folder: Path,
+        assignment: AssignmentSpec,
+        notes: list[str] | None = None,
+        *,
+        require_modules: bool = False,
         discovered: list[Discovered] | None = None,
     ) -> dict[str, Path]:
         """The students of `folder` (as discover_students), or SubmissionsError when it holds none.
@@ -187,9 +200,7 @@ class GradingSession:
             return students
         wanted = ", ".join(modules)
         if any((folder / m).is_file() or (folder / m).with_suffix(".ipynb").is_file() for m in modules):
-            raise SubmissionsError(
-                f"{folder} holds one student's files ({wanted}), not a class; {EXPECTED_LAYOUT}"
-            )
+            raise SubmissionsError(f"{folder} holds one student's files ({wanted}), not a class; {EXPECTED_LAYOUT}")
         what = "no student" if not students else f"no student with any of {assignment.id}'s files ({wanted})"
         hint = f" (did you mean {folder / assignment.id}?)" if (folder / assignment.id).is_dir() else ""
         raise SubmissionsError(f"{folder} holds {what}; {EXPECTED_LAYOUT}{hint}")
@@ -277,7 +288,11 @@ class GradingSession:
         store = Store(out / "grades.sqlite")
         try:
             run_id = store.start_run(
-                {"submissions": str(submissions.resolve()), "students": len(students), "submission_notes": layout_notes},
+                {
+                    "submissions": str(submissions.resolve()),
+                    "students": len(students),
+                    "submission_notes": layout_notes,
+                },
                 students=students,
             )
             stored = store.keys()
@@ -330,8 +345,15 @@ class GradingSession:
         finally:
             store.close()
         return GradeSummary(
-            assignment=assignment.id, students=len(students), jobs=total, ran=len(jobs), reused=total - len(jobs),
-            seconds=seconds, errors=failures, warnings=sorted(warnings), missing=missing,
+            assignment=assignment.id,
+            students=len(students),
+            jobs=total,
+            ran=len(jobs),
+            reused=total - len(jobs),
+            seconds=seconds,
+            errors=failures,
+            warnings=sorted(warnings),
+            missing=missing,
         )
 
     def grade_one_folder(

@@ -35,8 +35,12 @@ class Check:
 
 def _job(root: Path, problem: ProblemSpec, subject: str, source: bytes) -> JobSpec:
     return JobSpec(
-        root=str(root), assignment=problem.assignment, problem=problem.id, student=subject,
-        files=((problem.module_file, source),), key="",
+        root=str(root),
+        assignment=problem.assignment,
+        problem=problem.id,
+        student=subject,
+        files=((problem.module_file, source),),
+        key="",
     )
 
 
@@ -47,9 +51,14 @@ def _verdict(problem: ProblemSpec, expected_fails: frozenset[str] | None, result
     if expected_fails is None:
         who = "the reference" if result.student == "reference" else f"the {result.student}"
         if failed or result.status != "graded":
-            details = "; ".join(
-                f"{t.name}: {t.message.splitlines()[0] if t.message else ''}" for t in result.tests if t.outcome != "passed"
-            ) or result.message
+            details = (
+                "; ".join(
+                    f"{t.name}: {t.message.splitlines()[0] if t.message else ''}"
+                    for t in result.tests
+                    if t.outcome != "passed"
+                )
+                or result.message
+            )
             return False, f"{who} scores {result.score:g}/{problem.points:g}: {details}"
         usage, tight = usage_against_limits(problem.limits, result)
         if tight:
@@ -97,9 +106,10 @@ def usage_against_limits(limits: Limits, result: JobResult) -> tuple[str, list[s
     )
     tight = []
     if result.training_cpu_seconds > 0:
-        usage += (
-            f"; slowest training call {result.training_cpu_seconds:.2f} of {limits.train_cpu_seconds:g} s CPU"
-            + ("" if limits.train_reference_seconds is None else f" (recorded for the reference: {limits.train_reference_seconds:g} s)")
+        usage += f"; slowest training call {result.training_cpu_seconds:.2f} of {limits.train_cpu_seconds:g} s CPU" + (
+            ""
+            if limits.train_reference_seconds is None
+            else f" (recorded for the reference: {limits.train_reference_seconds:g} s)"
         )
         if result.training_cpu_seconds * MARGIN > limits.train_cpu_seconds:
             tight.append(
@@ -134,9 +144,7 @@ def _auto_verdict(problem: ProblemSpec, mutant_id: str, result: JobResult) -> tu
     return False, "survives: no test tells it from the reference (strengthen a test, or record it as equivalent)"
 
 
-def validate(
-    root: Path, assignments: Sequence[str], *, workers: int, mutate: bool = False
-) -> list[Check]:
+def validate(root: Path, assignments: Sequence[str], *, workers: int, mutate: bool = False) -> list[Check]:
     """Grade every reference, alternative and mutant of `assignments` and compare with what they declare.
 
     An entry of `assignments` may name one problem as `ASSIGNMENT/PROBLEM`. With `mutate`, every
@@ -166,10 +174,15 @@ def validate(
                     jobs.append(_job(root, problem, AUTO + auto.id, auto.source.encode()))
                     expected[(problem.assignment, problem.id, AUTO + auto.id)] = None
                 for stale in sorted(set(equivalent_ids(list(problem.equivalent_mutants))) - generated):
-                    stale_checks.append(Check(
-                        problem.assignment, problem.id, AUTO + stale, False,
-                        "declared equivalent in problem.toml, but no such mutant is generated any more",
-                    ))
+                    stale_checks.append(
+                        Check(
+                            problem.assignment,
+                            problem.id,
+                            AUTO + stale,
+                            False,
+                            "declared equivalent in problem.toml, but no such mutant is generated any more",
+                        )
+                    )
             for mutant in problem.mutants():
                 subject = f"mutant {mutant.name}"
                 jobs.append(_job(root, problem, subject, mutant.source.encode()))
@@ -180,7 +193,7 @@ def validate(
         def judge(result: JobResult) -> None:
             problem = by_id[(result.assignment, result.problem)]
             if result.student.startswith(AUTO):
-                ok, detail = _auto_verdict(problem, result.student[len(AUTO):], result)
+                ok, detail = _auto_verdict(problem, result.student[len(AUTO) :], result)
             else:
                 ok, detail = _verdict(problem, expected[(result.assignment, result.problem, result.student)], result)
             checks.append(Check(result.assignment, result.problem, result.student, ok, detail))

@@ -123,7 +123,7 @@ def _remove_stale(parent: str, tag: str) -> None:
     for name in os.listdir(parent):
         if not name.startswith(prefix) or name == tag:
             continue
-        pid = name[len(prefix):]
+        pid = name[len(prefix) :]
         if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
             remove(os.path.join(parent, name))
 

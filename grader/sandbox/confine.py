@@ -84,7 +84,11 @@ _MS_BIND = 4096
 
 
 class _RulesetAttr(ctypes.Structure):
-    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
 
 
 class _PathBeneathAttr(ctypes.Structure):
@@ -102,7 +106,12 @@ def _landlock(read_paths: Iterable[str], write_paths: Iterable[str], list_paths:
     abi = landlock_abi()
     if abi < 1:
         raise OSError(errno.ENOSYS, "Landlock is not available in this kernel")
-    handled = _FS_ALL_V1 | (_FS_REFER if abi >= 2 else 0) | (_FS_TRUNCATE if abi >= 3 else 0) | (_FS_IOCTL_DEV if abi >= 5 else 0)
+    handled = (
+        _FS_ALL_V1
+        | (_FS_REFER if abi >= 2 else 0)
+        | (_FS_TRUNCATE if abi >= 3 else 0)
+        | (_FS_IOCTL_DEV if abi >= 5 else 0)
+    )
     attr = _RulesetAttr(
         handled_access_fs=handled,
         handled_access_net=(_NET_BIND_TCP | _NET_CONNECT_TCP) if abi >= 4 else 0,
@@ -124,7 +133,10 @@ def _landlock(read_paths: Iterable[str], write_paths: Iterable[str], list_paths:
                 try:
                     allowed = rights if os.path.isdir(path) else rights & file_rights
                     rule = _PathBeneathAttr(allowed_access=allowed, parent_fd=pfd)
-                    if _libc.syscall(_SYS_LANDLOCK_ADD_RULE, fd, _LANDLOCK_RULE_PATH_BENEATH, ctypes.byref(rule), 0) < 0:
+                    if (
+                        _libc.syscall(_SYS_LANDLOCK_ADD_RULE, fd, _LANDLOCK_RULE_PATH_BENEATH, ctypes.byref(rule), 0)
+                        < 0
+                    ):
                         raise OSError(ctypes.get_errno(), f"landlock_add_rule failed for {path}")
                 finally:
                     os.close(pfd)
@@ -145,16 +157,64 @@ def _landlock(read_paths: Iterable[str], write_paths: Iterable[str], list_paths:
 # -- seccomp ---------------------------------------------------------------------------------------
 
 _DENIED_SYSCALLS = (
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_open", "pidfd_getfd",
-    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "bpf", "perf_event_open",
-    "keyctl", "add_key", "request_key", "userfaultfd", "io_uring_setup", "io_uring_enter",
-    "io_uring_register", "socket", "socketpair", "fork", "vfork", "kexec_load", "init_module",
-    "finit_module", "delete_module", "reboot", "swapon", "swapoff", "acct", "quotactl",
-    "open_by_handle_at", "name_to_handle_at", "personality",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "pidfd_open",
+    "pidfd_getfd",
+    "unshare",
+    "setns",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "bpf",
+    "perf_event_open",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "socket",
+    "socketpair",
+    "fork",
+    "vfork",
+    "kexec_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "quotactl",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "personality",
     # Kernel objects that outlive a process or are shared memory outside the address-space limit.
-    "shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop",
-    "semtimedop", "semctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify",
-    "mq_getsetattr", "memfd_create", "memfd_secret",
+    "shmget",
+    "shmat",
+    "shmdt",
+    "shmctl",
+    "msgget",
+    "msgsnd",
+    "msgrcv",
+    "msgctl",
+    "semget",
+    "semop",
+    "semtimedop",
+    "semctl",
+    "mq_open",
+    "mq_unlink",
+    "mq_timedsend",
+    "mq_timedreceive",
+    "mq_notify",
+    "mq_getsetattr",
+    "memfd_create",
+    "memfd_secret",
 )
 
 
@@ -346,7 +406,10 @@ def _make_reachable(paths: Iterable[str], uid: int, gid: int) -> list[str]:
                         os.mkdir(target)
                     else:
                         os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
-                    if _libc.mount(f"/proc/self/fd/{fd}".encode(), target.encode(), None, _MS_BIND | _MS_REC, None) != 0:
+                    if (
+                        _libc.mount(f"/proc/self/fd/{fd}".encode(), target.encode(), None, _MS_BIND | _MS_REC, None)
+                        != 0
+                    ):
                         raise OSError(ctypes.get_errno(), f"binding {target} back failed")
             finally:
                 for fd in held.values():
@@ -431,7 +494,12 @@ def _tmpfs(workdir: str, size_mb: int, owner: tuple[int, int] | None) -> str:
     # The machine's shared-memory folder is memory that no limit counts, and it outlives the sandbox:
     # an empty one of its own, with room for nothing, stands in for it (Landlock refuses writing there).
     if os.path.isdir(_SHM) and not _inside(os.path.realpath(workdir), _SHM):
-        if _libc.mount(b"tmpfs", _SHM.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, b"size=4k,nr_inodes=8,mode=1777") != 0:
+        if (
+            _libc.mount(
+                b"tmpfs", _SHM.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, b"size=4k,nr_inodes=8,mode=1777"
+            )
+            != 0
+        ):
             raise OSError(ctypes.get_errno(), f"covering {_SHM} failed")
     return f"{size_mb} MiB tmpfs"
 
@@ -488,15 +556,29 @@ def _inside(path: str, folder: str) -> bool:
 SYSTEM_FILES = (
     # Shared libraries that extension modules load when a student first imports them (lzma, sqlite3,
     # ctypes' libffi, ...), the dynamic loader's cache and configuration, and glibc's C.UTF-8 locale.
-    "/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/local/lib", "/lib", "/lib64", "/lib32",
-    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/lib32",
+    "/usr/local/lib",
+    "/lib",
+    "/lib64",
+    "/lib32",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
     # The local time zone (time.localtime, datetime) and the zone database (zoneinfo).
-    "/etc/localtime", "/etc/timezone", "/usr/share/zoneinfo",
+    "/etc/localtime",
+    "/etc/timezone",
+    "/usr/share/zoneinfo",
     # The CPU's description, read by torch (cpuinfo) on first use, and numpy's CPU count.
-    "/proc/cpuinfo", "/sys/devices/system/cpu",
+    "/proc/cpuinfo",
+    "/sys/devices/system/cpu",
     # glibc's malloc reads the overcommit policy when a thread's heap shrinks.
     "/proc/sys/vm/overcommit_memory",
-    "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random",
+    "/dev/null",
+    "/dev/zero",
+    "/dev/urandom",
+    "/dev/random",
 )
 
 
@@ -546,8 +628,14 @@ def import_path(path: Iterable[str], hidden: Iterable[str]) -> list[str]:
 
 
 def confine(
-    *, student_dir: str, workdir: str, hidden: Iterable[str], disk_mb: int, required: Iterable[str],
-    disabled: Iterable[str] = (), memory_bytes: int = 1 << 30,
+    *,
+    student_dir: str,
+    workdir: str,
+    hidden: Iterable[str],
+    disk_mb: int,
+    required: Iterable[str],
+    disabled: Iterable[str] = (),
+    memory_bytes: int = 1 << 30,
 ) -> dict[str, Any]:
     """Apply every protection this machine supports and the instructor did not switch off.
 

@@ -57,7 +57,9 @@ def plan(gpu: str, present: tuple[str, ...], *, sandbox_admits: bool = SANDBOX_A
     wanted = [*(os.path.basename(p) for p in CONTROL_FILES), f"nvidia{card}"]
     missing = [n for n in wanted if n not in names]
     if missing:
-        return GpuPlan("cpu", (), f"no GPU on this machine ({', '.join(missing)} missing): the CPU, with the CPU budget")
+        return GpuPlan(
+            "cpu", (), f"no GPU on this machine ({', '.join(missing)} missing): the CPU, with the CPU budget"
+        )
     if not sandbox_admits:
         return GpuPlan(
             "cpu", (), "this grader's sandbox does not admit GPU device files yet: the CPU, with the CPU budget"

@@ -27,7 +27,9 @@ def image(value: Any, *, copy: bool = True) -> tuple[Any, ...]:
         return ("tensor", _tensor(value, copy))
     if isinstance(value, torch.nn.Module):
         state = tuple(
-            (key, _tensor(v, copy)) for key, v in value.state_dict(keep_vars=True).items() if isinstance(v, torch.Tensor)
+            (key, _tensor(v, copy))
+            for key, v in value.state_dict(keep_vars=True).items()
+            if isinstance(v, torch.Tensor)
         )
         modes = tuple((name, bool(m.training), str(m.extra_repr())) for name, m in value.named_modules())
         return ("module", state, modes, _hook_counts(value))
@@ -56,7 +58,9 @@ def changed_arguments(before: list[tuple[Any, ...]], after: Any, kwargs: dict[st
     names = list(kwargs or {})
     positional = len(before) - len(names)
     labels = [f"argument {i + 1}" for i in range(positional)] + [f"argument {k!r}" for k in names]
-    return [f"{label}{where}" for label, b, a in zip(labels, before, after) if (where := changed_part(b, a)) is not None]
+    return [
+        f"{label}{where}" for label, b, a in zip(labels, before, after) if (where := changed_part(b, a)) is not None
+    ]
 
 
 def changed_part(before: tuple[Any, ...], after: Any) -> str | None:
@@ -126,7 +130,7 @@ def _hook_counts(module: torch.nn.Module) -> tuple[int, int, int]:
 
 
 def _hooks_left(before: Any, after: Any) -> str | None:
-    """" (left 3 forward hooks registered on it)" where the hook counts differ, None where they agree."""
+    """ " (left 3 forward hooks registered on it)" where the hook counts differ, None where they agree."""
     if not isinstance(after, tuple) or len(after) != len(_HOOK_KINDS) or not all(type(n) is int for n in after):
         raise ValueError("the image of an argument after the call is malformed")
     if tuple(after) == tuple(before):

@@ -34,7 +34,8 @@ KINDS: dict[str, tuple[type[nn.Module], tuple[str, ...]]] = {
     "MaxPool2d": (nn.MaxPool2d, ("kernel_size", "stride", "padding", "dilation", "ceil_mode")),
     "AvgPool1d": (nn.AvgPool1d, ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")),
     "AvgPool2d": (
-        nn.AvgPool2d, ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
+        nn.AvgPool2d,
+        ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
     ),
     "AdaptiveAvgPool1d": (nn.AdaptiveAvgPool1d, ("output_size",)),
     "AdaptiveAvgPool2d": (nn.AdaptiveAvgPool2d, ("output_size",)),
@@ -101,7 +102,10 @@ def describe(module: nn.Module) -> dict[str, Any]:
         "parameters": dict(module._parameters),
         "buffers": dict(module._buffers),
         "training": module.training,
-        "children": [[name, describe(child) if child is not None else {"kind": "None"}] for name, child in module._modules.items()],
+        "children": [
+            [name, describe(child) if child is not None else {"kind": "None"}]
+            for name, child in module._modules.items()
+        ],
     }
 
 

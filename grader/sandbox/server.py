@@ -165,7 +165,9 @@ class _Server:
                 pass
         return {"ok": True, "protections": self.protections, "canary_readable": readable}
 
-    def call(self, header: dict[str, Any], blobs: list[bytearray], timeout: float) -> tuple[dict[str, Any], list[bytes]]:
+    def call(
+        self, header: dict[str, Any], blobs: list[bytearray], timeout: float
+    ) -> tuple[dict[str, Any], list[bytes]]:
         target = self.resolve(header["id"])
         args, kwargs = _ArgUnpickler(io.BytesIO(blobs[0]), self).load()
         method = header.get("method")
@@ -270,9 +272,7 @@ class _Server:
         """The current exception's traceback, keeping only frames from the student's own files."""
         _, exc, tb = sys.exc_info()
         frames = [
-            f
-            for f in traceback.extract_tb(tb)
-            if os.path.realpath(f.filename).startswith(self.student_dir + os.sep)
+            f for f in traceback.extract_tb(tb) if os.path.realpath(f.filename).startswith(self.student_dir + os.sep)
         ]
         for f in frames:
             f.filename = os.path.relpath(os.path.realpath(f.filename), self.student_dir)
@@ -431,4 +431,3 @@ def _refuse(sock: Any, reason: str) -> None:
         except (wire.ChannelClosed, OSError, wire.WireError):
             return
         channel.send(failure(ReplyKind.REFUSED, message=reason))
-

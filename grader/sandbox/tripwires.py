@@ -220,7 +220,9 @@ def set_in_type(cls: type, name: str, value: Any) -> None:
 
 def _operator_name(target: Any) -> str | None:
     """The aten operator a torch builtin dispatches to (`torch.conv2d` -> `conv2d`), if any."""
-    if not isinstance(target, types.BuiltinFunctionType) or not (getattr(target, "__module__", "") or "").startswith("torch"):
+    if not isinstance(target, types.BuiltinFunctionType) or not (getattr(target, "__module__", "") or "").startswith(
+        "torch"
+    ):
         return None
     import torch
 

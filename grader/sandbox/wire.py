@@ -120,7 +120,9 @@ class Channel:
                     self.sock.settimeout(_remaining(deadline))
                 self.sock.sendall(part)
 
-    def recv(self, *, limit: int = MAX_FRAME_BYTES, deadline: float | None = None) -> tuple[dict[str, Any], list[bytearray]]:
+    def recv(
+        self, *, limit: int = MAX_FRAME_BYTES, deadline: float | None = None
+    ) -> tuple[dict[str, Any], list[bytearray]]:
         """The next whole message; ProtocolError for bytes that are not one, TimeoutError past `deadline`."""
         self._deadline = deadline
         head_len, n_blobs = _COUNTS.unpack(self._take(_COUNTS.size))

@@ -209,8 +209,14 @@ def serve_forever(listener: socket.socket, idle: float | None = None, bound_inod
                     exit_status = describe_status(status)
                     if oom:
                         exit_status["oom"] = True
-                    _send(conn, {"exit": exit_status, "cpu": usage.ru_utime + usage.ru_stime,
-                                 "memory": memory_report(peak, usage.ru_maxrss)})
+                    _send(
+                        conn,
+                        {
+                            "exit": exit_status,
+                            "cpu": usage.ru_utime + usage.ru_stime,
+                            "memory": memory_report(peak, usage.ru_maxrss),
+                        },
+                    )
                     conn.close()
         for pid, conn in list(clients.items()):
             if conn.fileno() in ready:

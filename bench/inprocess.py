@@ -18,7 +18,6 @@ from types import ModuleType
 
 import pytest
 import torch
-from hypothesis import settings
 
 from grader.grading.plugin import register_profile, skip_hypothesis_patch
 
@@ -46,9 +45,12 @@ class InProcess:
         torch.set_num_threads(1)  # one thread, as each grading worker has
         config.addinivalue_line("markers", "points(n): points")
         config.addinivalue_line("markers", "hidden: hidden")
-        register_profile(50)
-        for n in {entry[2] for entry in self.modules.values()}:
-            settings.register_profile(f"bench{n}", settings.get_profile("grader"), max_examples=n)
+
+    def pytest_collectstart(self, collector: pytest.Collector) -> None:
+        # @given and @settings take the settings in force when the test module is imported: pin the
+        # problem's before it is (as the grader's plugins do), and again before its tests run.
+        if isinstance(collector, pytest.Module) and str(collector.path) in self.modules:
+            register_profile(self.modules[str(collector.path)][2])
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
@@ -71,7 +73,7 @@ class InProcess:
 
     @pytest.fixture(scope="module", autouse=True)
     def _problem_profile(self, request: pytest.FixtureRequest) -> None:
-        settings.load_profile(f"bench{self._entry(request)[2]}")
+        register_profile(self._entry(request)[2])
 
 
 def pytest_configure(config: pytest.Config) -> None:

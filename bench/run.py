@@ -165,6 +165,7 @@ def _naive_env() -> dict[str, str]:
 
 
 def _naive_command(test_files: list[Path]) -> list[str]:
+    # Without the grader's own plugin (its entry point, `grader`): a course's hand-made run has none.
     return [
         sys.executable,
         "-m",
@@ -173,6 +174,8 @@ def _naive_command(test_files: list[Path]) -> list[str]:
         "-q",
         "-p",
         "inprocess",
+        "-p",
+        "no:grader",
         "-p",
         "no:cacheprovider",
         "--noconftest",

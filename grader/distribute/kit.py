@@ -244,8 +244,9 @@ class _Recorder:
 
     def _record(self, name: str, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
         from grader.grading.answers import NotPlainData, hash_answer
+        from grader.grading.proxy import plain_calls
 
-        if self._plugin.training_calls > 0:
+        if "training" in plain_calls():
             return  # a training call (grader.grading.training): what it returns depends on choices the statement leaves open
         try:
             answer = hash_answer(result)
@@ -261,7 +262,7 @@ class _Recorder:
                 "kwargs": dict(kwargs),
                 "description": description,
                 "answer": asdict(answer),
-                "pure": self._plugin.pure_calls > 0,
+                "pure": "pure" in plain_calls(),
             }
         )
 
@@ -277,8 +278,6 @@ class _RecordingPlugin:
         self.problem = problem
         self.reference = load_reference(problem)
         self.current = ""
-        self.pure_calls = 0
-        self.training_calls = 0
         self.sink: list[dict[str, Any]] = []
         self.failed: list[str] = []
 
@@ -324,8 +323,6 @@ def record(root: Path, assignment: str, problem_id: str, tests: list[str], out: 
     import pytest
     import torch
 
-    import grader.grading.proxy
-    import grader.grading.training
     from grader.course.spec import load_problem
     from grader.grading.plugin import SESSION_PLUGINS, installed_plugins_off
 
@@ -333,27 +330,6 @@ def record(root: Path, assignment: str, problem_id: str, tests: list[str], out: 
     problem = load_problem(root, assignment, problem_id)
     plugin = _RecordingPlugin(problem)
 
-    def call_pure(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        # The reference is plain code here; the call is recorded as one the kit must check for purity.
-        plugin.pure_calls += 1
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            plugin.pure_calls -= 1
-
-    def call_training(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        # A trained model's history and weights depend on the order of the examples, which a correct
-        # solution may draw its own way: the kit cannot check them by hash, and records nothing here.
-        plugin.training_calls += 1
-        try:
-            return train_for_real(fn, *args, **kwargs)
-        finally:
-            plugin.training_calls -= 1
-
-    # Tests import call_pure lazily (`from grader import call_pure` at collection), so this replaces theirs.
-    grader.grading.proxy.call_pure = call_pure  # type: ignore[assignment]
-    train_for_real = grader.grading.training.call_training
-    grader.grading.training.call_training = call_training  # type: ignore[assignment]
     with tempfile.TemporaryDirectory(prefix="grader-kit-") as tmp:
         ini = Path(tmp) / "pytest.ini"
         ini.write_text("[pytest]\n")

@@ -10,12 +10,14 @@ missing name; it stops the test at once).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import io
 import os
 import pickle
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -636,6 +638,27 @@ def _short(exc: BaseException, most: int = 300) -> str:
     return text if len(text) <= most else text[:most] + "..."
 
 
+# The kinds of grader call (`call_pure`, `call_training`) that plain code is running inside, innermost
+# last: a stand-in for the student's module in the same process (the kit's recorder) reads it to tell
+# what a test asks of each answer, instead of replacing these functions.
+_PLAIN_CALLS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("grader_plain_calls", default=())
+
+
+def plain_calls() -> tuple[str, ...]:
+    """The grader calls ("pure", "training") that plain code now running was made through, outermost first."""
+    return _PLAIN_CALLS.get()
+
+
+@contextlib.contextmanager
+def plain_call(kind: str) -> Iterator[None]:
+    """Mark plain code run inside a grader call of `kind` (see `plain_calls`)."""
+    token = _PLAIN_CALLS.set((*_PLAIN_CALLS.get(), kind))
+    try:
+        yield
+    finally:
+        _PLAIN_CALLS.reset(token)
+
+
 def call_pure(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Call a student function and fail the test if the call modified any of its arguments.
 
@@ -651,7 +674,8 @@ def call_pure(fn: Any, *args: Any, **kwargs: Any) -> Any:
         label = object.__getattribute__(fn, "_label")
     elif callable(fn):  # plain code, as when a problem's tests run against its reference directly
         before = argument_images(args, kwargs)
-        value = fn(*args, **kwargs)
+        with plain_call("pure"):
+            value = fn(*args, **kwargs)
         after = argument_images(args, kwargs, copy=False)
         label = getattr(fn, "__name__", "the function")
     else:

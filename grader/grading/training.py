@@ -67,7 +67,7 @@ def call_training(fn: Any, model: nn.Module, *args: Any, **kwargs: Any) -> Train
     dtypes; submodules added or removed) fails the test with an AssertionError that says what differs.
     """
     __tracebackhide__ = True
-    from grader.grading.proxy import CallBudget, Remote
+    from grader.grading.proxy import CallBudget, Remote, plain_call
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"call_training takes the model to train first, not {type(model).__name__}")
@@ -85,7 +85,8 @@ def call_training(fn: Any, model: nn.Module, *args: Any, **kwargs: Any) -> Train
         label = object.__getattribute__(fn, "_label")
     elif callable(fn):
         copies = copy.deepcopy(((model, *args), kwargs))
-        value = fn(*copies[0], **copies[1])
+        with plain_call("training"):
+            value = fn(*copies[0], **copies[1])
         after = argument_images(copies[0], copies[1], copy=False)
         label = getattr(fn, "__name__", "the function")
     else:

@@ -134,3 +134,30 @@ def test_structures_and_special_values():
     assert matches(torch.tensor([math.nan, math.inf, 1.0]), nan)[0]
     assert not matches(torch.tensor([0.0, math.inf, 1.0]), nan)[0]
     assert matches(object(), hash_answer(1)) == (False, "expected int, got a builtins.object (not plain data)")
+
+
+# -- what the kit's recorder learns of each call, without replacing the grader's functions ----------------
+
+
+def test_plain_code_knows_which_grader_call_it_runs_inside():
+    """The kit's recorder stands in for the student in the test process: it reads plain_calls() to mark
+    an answer as one that must leave its arguments alone (call_pure) or skip one that trains."""
+    from torch import nn
+
+    from grader.grading.proxy import call_pure, plain_calls
+    from grader.grading.training import call_training
+
+    seen = []
+
+    def answer(x):
+        seen.append(plain_calls())
+        return x
+
+    def train(model):
+        seen.append(plain_calls())
+        call_pure(answer, 1)  # nested: innermost last
+
+    assert call_pure(answer, 2) == 2 and answer(3) == 3
+    call_training(train, nn.Linear(1, 1))
+    assert seen == [("pure",), (), ("training",), ("training", "pure")]
+    assert plain_calls() == ()

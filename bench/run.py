@@ -126,7 +126,10 @@ FLOOR_ARGS = [
 ]
 
 
-def run_floor(course: Path, problems: dict[str, list[ProblemSpec]], students: int) -> tuple[float, float, int]:
+def run_floor(
+    course: Path, problems: dict[str, list[ProblemSpec]], students: int
+) -> tuple[float, float, dict[str, float]]:
+    """The floor's wall and CPU seconds, and per problem the mean CPU seconds of a correct solution's job."""
     import contextlib
     import io
 
@@ -138,16 +141,19 @@ def run_floor(course: Path, problems: dict[str, list[ProblemSpec]], students: in
 
     extensions.install(course)
     wall, cpu = time.perf_counter(), time.process_time()
-    jobs = 0
+    correct: dict[str, list[float]] = {}
     for a, specs in problems.items():
         for i in range(students):
             for p in specs:
                 student_file = course / "submissions" / a / f"student{i:04d}" / p.module_file
                 plugin = InProcess({str(p.test_file): (str(student_file), str(p.reference), p.max_examples)})
+                started = time.process_time()
                 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                     pytest.main(FLOOR_ARGS + [str(p.test_file)], plugins=[plugin])
-                jobs += 1
-    return time.perf_counter() - wall, time.process_time() - cpu, jobs
+                if kind_of(i, p.id) == "correct":
+                    correct.setdefault(f"{a}/{p.id}", []).append(time.process_time() - started)
+    per_problem = {name: sum(times) / len(times) for name, times in correct.items()}
+    return time.perf_counter() - wall, time.process_time() - cpu, per_problem
 
 
 # -- naive: a fresh pytest process per job ----------------------------------------------------------
@@ -474,7 +480,7 @@ def main() -> None:
             f"class: {args.students} students x {n_jobs // args.students} problems = {n_jobs} jobs "
             f"({', '.join(assignments)}); machine: {os.cpu_count()} cores, {platform.python_version()}"
         )
-        floor_wall, floor_cpu, _ = run_floor(course, problems, args.students)
+        floor_wall, floor_cpu, floor_per_problem = run_floor(course, problems, args.students)
         print(f"floor (one process, no isolation): {floor_wall:8.1f} s wall, {floor_cpu:8.1f} s CPU")
         naive_per_job = run_naive(course, problems, args.students, args.naive_sample)
         naive_total = naive_per_job * n_jobs
@@ -494,12 +500,16 @@ def main() -> None:
         per_problem_off = cost_per_problem(course / "out1-off", problems, args.students)
         per_problem = cost_per_problem(course / "out1", problems, args.students)
         print(
-            "CPU per job, by problem (1 worker; a correct solution's mean with lockstep on and off, and the most "
-            "any job took):"
+            "CPU per job, by problem (1 worker; a correct solution's mean with lockstep on and off, the floor's for the "
+            "same solutions, and the most any job took):"
         )
         for name, c in per_problem.items():
             off = per_problem_off.get(name, {}).get("correct_mean", float("nan"))
-            print(f"  {name:32s} {c['correct_mean']:6.2f} s   off {off:6.2f} s   max {c['max']:6.2f} s")
+            floor = floor_per_problem.get(name, float("nan"))
+            print(
+                f"  {name:32s} {c['correct_mean']:6.2f} s   off {off:6.2f} s   floor {floor:6.2f} s   "
+                f"({c['correct_mean'] / floor:4.2f}x)   max {c['max']:6.2f} s"
+            )
         rss: list[float] = []
         two_wall, two_cpu, _ = run_grader(course, assignments, 2, course / "out2", rss)
         print(f"grader, 2 workers:                 {two_wall:8.1f} s wall, {two_cpu:8.1f} s CPU")
@@ -518,6 +528,7 @@ def main() -> None:
             "naive_per_student_seconds_per_job": per_student,
             "speedup_vs_naive_per_student_two_at_a_time": (per_student * n_jobs / 2) / two_wall,
             "cpu_seconds_per_job_by_problem_lockstep_off": per_problem_off,
+            "floor_cpu_seconds_per_correct_job_by_problem": floor_per_problem,
             "overhead_ms_per_job_above_floor": 1000 * (one_cpu - floor_cpu) / n_jobs,
             "scaling_1_to_2_workers": one_wall / two_wall,
             "second_run_fraction_of_first": again_wall / two_wall,

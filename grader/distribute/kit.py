@@ -324,31 +324,14 @@ def record(root: Path, assignment: str, problem_id: str, tests: list[str], out: 
     import torch
 
     from grader.course.spec import load_problem
-    from grader.grading.plugin import SESSION_PLUGINS, installed_plugins_off
+    from grader.grading.plugin import installed_plugins_off, session_args
 
     sys.dont_write_bytecode = True
     problem = load_problem(root, assignment, problem_id)
     plugin = _RecordingPlugin(problem)
 
     with tempfile.TemporaryDirectory(prefix="grader-kit-") as tmp:
-        ini = Path(tmp) / "pytest.ini"
-        ini.write_text("[pytest]\n")
-        args = [f"{problem.test_file}::{t}" for t in tests] + [
-            "-c",
-            str(ini),
-            "--rootdir",
-            str(problem.folder),
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--noconftest",
-            "--import-mode=importlib",
-            "-o",
-            "addopts=",
-            "-W",
-            "ignore",
-            *SESSION_PLUGINS,
-        ]
+        args = [f"{problem.test_file}::{t}" for t in tests] + session_args(problem.folder, Path(tmp) / "pytest.ini")
         log = io.StringIO()
         with redirect_stdout(log), redirect_stderr(log), installed_plugins_off():
             code = pytest.main(args, plugins=[plugin, _fixtures(plugin)])

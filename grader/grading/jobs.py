@@ -163,7 +163,7 @@ def _grade(
 ) -> JobResult:
     import pytest
 
-    from grader.grading.plugin import SESSION_PLUGINS, GradingPlugin, installed_plugins_off
+    from grader.grading.plugin import GradingPlugin, installed_plugins_off, session_args
     from grader.grading.proxy import StudentSession
 
     status, forced = screen_submission(problem, submission)
@@ -179,29 +179,14 @@ def _grade(
         require=job.require,
     )
     plugin = GradingPlugin(problem=problem, session=session, forced_failure=forced)
-    ini = trusted / "pytest.ini"
-    ini.write_text("[pytest]\n")
     args = [
         str(problem.test_file),
-        "-c",
-        str(ini),
-        "--rootdir",
-        str(problem.folder),
-        "-p",
-        "no:cacheprovider",
+        *session_args(problem.folder, trusted / "pytest.ini"),
         "-p",
         "no:unraisableexception",  # its gc.collect() calls cost a second on a heap that holds torch
         "-p",
         "no:threadexception",
-        *SESSION_PLUGINS,
-        "-q",
         "--tb=native",  # the cheapest traceback; messages come from the exception itself
-        "--noconftest",
-        "--import-mode=importlib",
-        "-o",
-        "addopts=",
-        "-W",
-        "ignore",
     ]
     log = io.StringIO()  # pytest's own report: only shown when the bank itself is broken
     try:

@@ -99,6 +99,21 @@ def register_profile(max_examples: int) -> None:
 SESSION_PLUGINS = ("-p", "grader.grading.pytest_plugin", "-p", "_hypothesis_pytestplugin")
 
 
+def session_args(folder: Path, ini: Path) -> list[str]:
+    """pytest's options for a session on the trusted side over the tests of the problem in `folder`.
+
+    `ini` is an empty ini file of the session's own: no ini, conftest.py or addopts of the course or
+    of the machine applies, no cache is written, only `SESSION_PLUGINS` load (with
+    `installed_plugins_off`), and test files import without touching sys.path. Grading jobs and the
+    kit's recorder both start their sessions from these.
+    """
+    ini.write_text("[pytest]\n")
+    return [
+        "-c", str(ini), "--rootdir", str(folder), "-p", "no:cacheprovider", *SESSION_PLUGINS,
+        "-q", "--noconftest", "--import-mode=importlib", "-o", "addopts=", "-W", "ignore",
+    ]  # fmt: skip
+
+
 @contextlib.contextmanager
 def installed_plugins_off() -> Iterator[None]:
     """While a grading session runs: pytest loads no plugin from entry points (`SESSION_PLUGINS` by name)."""

@@ -37,17 +37,17 @@ class GradingWorkerState(WorkerPlugin):
     """
 
     idempotent = True
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()  # tasks of one worker process run in threads
-        self.zygote: SharedZygote | None = None
-        self.recordings = SharedRecordings()
+    lock: threading.Lock  # tasks of one worker process run in threads
+    zygote: SharedZygote | None
+    recordings: SharedRecordings
 
     def __getstate__(self) -> dict[str, Any]:
-        return {}  # sent to workers empty: each builds its own
+        return {}  # sent to the workers empty: each builds its own state in `setup`
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()  # type: ignore[misc]
+    def setup(self, worker: Any) -> None:
+        self.lock = threading.Lock()
+        self.zygote = None
+        self.recordings = SharedRecordings()
 
     def teardown(self, worker: Any) -> None:
         with self.lock:

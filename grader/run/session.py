@@ -26,7 +26,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.course.layouts import Discovered
-from grader.course.spec import AssignmentSpec, load_assignment
+from grader.course.spec import AssignmentSpec, SpecError, load_assignment
 from grader.errors import SubmissionsError
 from grader.grading.jobs import JobSpec, make_job
 from grader.grading.sandbox_client import SharedZygote, zygote_failed
@@ -48,8 +48,6 @@ def find_root(explicit: Path | None = None) -> Path:
         return cwd
     if (_PACKAGE_ROOT / "problems").is_dir():  # a checkout of the grader, with its demo course
         return _PACKAGE_ROOT
-    from grader.course.spec import SpecError
-
     raise SpecError(
         f"{cwd} has no problems/ folder: run grader from a course folder (with problems/ and reference/) "
         "or name one with --root"
@@ -151,53 +149,31 @@ class GradingSession:
         folder.mkdir()
         return folder
 
-    def discover_students(
-        self,
-        folder: Path,
-        assignment: AssignmentSpec | None = None,
-        notes: list[str] | None = None,
-        discovered: list[Discovered] | None = None,
-    ) -> dict[str, Path]:
-        """Every student in `folder`, each as one folder of files (hidden entries are ignored).
+    def find_submissions(
+        self, folder: Path, assignment: AssignmentSpec, *, require_modules: bool = False
+    ) -> Discovered:
+        """The students of `folder`, each as one folder of files, and what was noticed reading them;
+        SubmissionsError when it holds none.
 
         The layouts (a folder per student, a flat folder of LMS-named files, a zip per student, and
         notebooks) are read by grader.course.layouts; what is not a plain folder is staged into this
-        session's private folder. What was skipped is appended to `notes`.
+        session's private folder; hidden entries are ignored. With `require_modules`, a folder in which
+        no student has any of the assignment's module files (after zips and notebooks are read) is an
+        error too: it is a wrong folder, such as the folder of all assignments or of one student, not a
+        class that handed in nothing.
         """
         from grader.course.layouts import discover
 
-        modules = tuple(p.module_file for p in assignment.problems) if assignment else ()
-        names = frozenset(n for p in assignment.problems for n in p.names) if assignment else frozenset()
-        found = discover(folder, self.staging(), modules=modules, keep_names=names)
-        if notes is not None:
-            notes.extend(found.notes)
-        if discovered is not None:
-            discovered.append(found)
-        return found.students
-
-    def find_submissions(
-        self,
-        folder: Path,
-        assignment: AssignmentSpec,
-        notes: list[str] | None = None,
-        *,
-        require_modules: bool = False,
-        discovered: list[Discovered] | None = None,
-    ) -> dict[str, Path]:
-        """The students of `folder` (as discover_students), or SubmissionsError when it holds none.
-
-        With `require_modules`, a folder in which no student has any of the assignment's module files
-        (after zips and notebooks are read) is an error too: it is a wrong folder, such as the folder of
-        all assignments or of one student, not a class that handed in nothing.
-        """
         if not folder.exists():
             raise SubmissionsError(f"{folder} does not exist; {EXPECTED_LAYOUT}")
         if not folder.is_dir():
             raise SubmissionsError(f"{folder} is not a folder; {EXPECTED_LAYOUT}")
-        students = self.discover_students(folder, assignment, notes, discovered)
         modules = [p.module_file for p in assignment.problems]
+        names = frozenset(n for p in assignment.problems for n in p.names)
+        found = discover(folder, self.staging(), modules=tuple(modules), keep_names=names)
+        students = found.students
         if students and (not require_modules or any((f / m).is_file() for f in students.values() for m in modules)):
-            return students
+            return found
         wanted = ", ".join(modules)
         if any((folder / m).is_file() or (folder / m).with_suffix(".ipynb").is_file() for m in modules):
             raise SubmissionsError(f"{folder} holds one student's files ({wanted}), not a class; {EXPECTED_LAYOUT}")
@@ -235,18 +211,20 @@ class GradingSession:
             on_result(result)
 
         self.zygote.launch()
+        single = len(jobs) == 1  # a student's one-problem check: no forkserver, no worker to fork
         batch = list(jobs)
         while batch:  # then the jobs a failing zygote spoiled, on its replacement (same address)
-            if len(jobs) == 1:  # a student's one-problem check: no forkserver, no worker to fork
+            if single:
                 from grader.grading.worker import prepare
 
                 prepare()  # imports torch, pytest and Hypothesis here while the zygote imports torch there
-                address = self.zygote.get().address
-                run_jobs_here([dataclasses.replace(job, zygote_address=address) for job in batch], on_result=finished)
             else:
                 start_forkserver()
-                address = self.zygote.get().address
-                batch = [dataclasses.replace(job, zygote_address=address) for job in batch]
+            address = self.zygote.get().address
+            batch = [dataclasses.replace(job, zygote_address=address) for job in batch]
+            if single:
+                run_jobs_here(batch, on_result=finished)
+            else:
                 run_jobs(batch, workers=self.workers, on_result=finished)
             batch, again[:] = list(again), []
 
@@ -277,12 +255,9 @@ class GradingSession:
             assignment = self.assignment(assignment)
         if only:
             assignment = dataclasses.replace(assignment, problems=tuple(assignment.problem(p) for p in only))
-        layout_notes: list[str] = []
-        discovered: list[Discovered] = []
-        students = self.find_submissions(
-            submissions, assignment, layout_notes, require_modules=require_modules, discovered=discovered
-        )
-        record = RunRecord(assignment, submissions, students, discovered[-1] if discovered else None, times=times)
+        found = self.find_submissions(submissions, assignment, require_modules=require_modules)
+        students, layout_notes = found.students, list(found.notes)
+        record = RunRecord(assignment, submissions, students, found, times=times)
         # Nothing is written before the folder is known to hold submissions; then nothing is ever removed:
         # a run over a subset or another folder updates what it grades and keeps every other stored job.
         store = Store(out / "grades.sqlite")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.course.spec import load_assignment
 from grader.grading import jobs as jobs_module
 from grader.grading.jobs import JobSpec, make_job
 from grader.grading.sandbox_client import Zygote
@@ -46,8 +47,8 @@ def test_the_staging_folder_belongs_to_the_session_and_goes_with_it(course, tmp_
         (zipped / f"{name}.zip").write_bytes(data.getvalue())
     with GradingSession(course) as session:
         assignment = session.assignment("hw1")
-        first = session.find_submissions(zipped, assignment)
-        second = session.find_submissions(zipped, assignment)
+        first = session.find_submissions(zipped, assignment).students
+        second = session.find_submissions(zipped, assignment).students
         assert sorted(first) == ["ann", "bob"]
         staged = {p.parent for p in (*first.values(), *second.values())}
         assert len(staged) == 2  # one fresh folder per discovery
@@ -103,7 +104,7 @@ def _session_with(course: Path, monkeypatch, failures: dict[str, int]) -> tuple[
 
 
 def _jobs(course: Path) -> list[JobSpec]:
-    problem = GradingSession(course).assignment("hw1").problems[0]
+    problem = load_assignment(course, "hw1").problems[0]
     return [make_job(course, problem, f.name, f) for f in sorted((course / "submissions/hw1").iterdir())]
 
 
@@ -175,11 +176,12 @@ def test_a_dask_worker_keeps_its_state_in_a_worker_plugin():
     from grader.run import cluster, runner
 
     state = cluster.GradingWorkerState()
+    state.setup(worker=None)  # on a worker: its own zygote (none until a job needs one) and recordings
     state.recordings.put("scope", {"test": b"x"})
-    copy = pickle.loads(pickle.dumps(state))  # what the scheduler sends a worker: nothing of this process
-    assert copy.zygote is None and copy.recordings.get("scope") == {}
+    assert state.zygote is None and state.recordings.get("scope") == {"test": b"x"}
+    assert vars(pickle.loads(pickle.dumps(state))) == {}  # what travels: nothing of this process
     fake = _FakeZygote()
-    copy.zygote = fake  # type: ignore[assignment]
-    copy.teardown(worker=None)
-    assert fake.closed == 1 and copy.zygote is None
+    state.zygote = fake  # type: ignore[assignment]
+    state.teardown(worker=None)
+    assert fake.closed == 1 and state.zygote is None
     assert not [n for n in vars(runner) if n.startswith("_cluster")]

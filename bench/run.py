@@ -10,6 +10,8 @@ solution, a mutant, a module that crashes at import, or a slow correct one) and 
   sample of jobs spread over the class and scaled to it; and a fresh `python -m pytest` per student
   over all of an assignment's problems with one torch thread (the fairer baseline);
 - the grader with lockstep off (GRADER_LOCKSTEP=0: every Hypothesis test under Hypothesis), 1 worker;
+- the grader with lockstep on but call streams off (GRADER_CALL_STREAMS=0: every replay runs the test's
+  body; grader.grading.call_stream), 1 worker;
 - the grader with 1 worker and with 2 workers, and a second run with nothing changed;
 - the grading process's resident memory after a quarter of the jobs and after all of them (2 workers).
 
@@ -497,18 +499,24 @@ def main() -> None:
         print(f"grader, 1 worker:                  {one_wall:8.1f} s wall, {one_cpu:8.1f} s CPU")
         off_wall, off_cpu, _ = run_grader(course, assignments, 1, course / "out1-off", env={"GRADER_LOCKSTEP": "0"})
         print(f"grader, 1 worker, lockstep off:    {off_wall:8.1f} s wall, {off_cpu:8.1f} s CPU")
+        flat_wall, flat_cpu, _ = run_grader(
+            course, assignments, 1, course / "out1-nostreams", env={"GRADER_CALL_STREAMS": "0"}
+        )
+        print(f"grader, 1 worker, call streams off: {flat_wall:7.1f} s wall, {flat_cpu:8.1f} s CPU")
         per_problem_off = cost_per_problem(course / "out1-off", problems, args.students)
+        per_problem_flat = cost_per_problem(course / "out1-nostreams", problems, args.students)
         per_problem = cost_per_problem(course / "out1", problems, args.students)
         print(
-            "CPU per job, by problem (1 worker; a correct solution's mean with lockstep on and off, the floor's for the "
-            "same solutions, and the most any job took):"
+            "CPU per job, by problem (1 worker; a correct solution's mean with lockstep on, with call streams off, with "
+            "lockstep off, the floor's for the same solutions, and the most any job took):"
         )
         for name, c in per_problem.items():
             off = per_problem_off.get(name, {}).get("correct_mean", float("nan"))
+            flat = per_problem_flat.get(name, {}).get("correct_mean", float("nan"))
             floor = floor_per_problem.get(name, float("nan"))
             print(
-                f"  {name:32s} {c['correct_mean']:6.2f} s   off {off:6.2f} s   floor {floor:6.2f} s   "
-                f"({c['correct_mean'] / floor:4.2f}x)   max {c['max']:6.2f} s"
+                f"  {name:32s} {c['correct_mean']:6.2f} s   no streams {flat:6.2f} s   off {off:6.2f} s   "
+                f"floor {floor:6.2f} s   ({c['correct_mean'] / floor:4.2f}x)   max {c['max']:6.2f} s"
             )
         rss: list[float] = []
         two_wall, two_cpu, _ = run_grader(course, assignments, 2, course / "out2", rss)
@@ -525,6 +533,9 @@ def main() -> None:
             "cpu_vs_floor": one_cpu / floor_cpu,
             "cpu_vs_floor_lockstep_off": off_cpu / floor_cpu,
             "lockstep_cpu_vs_off": one_cpu / off_cpu,
+            "cpu_vs_floor_call_streams_off": flat_cpu / floor_cpu,
+            "call_streams_cpu_vs_off": one_cpu / flat_cpu,
+            "cpu_seconds_per_job_by_problem_call_streams_off": per_problem_flat,
             "naive_per_student_seconds_per_job": per_student,
             "speedup_vs_naive_per_student_two_at_a_time": (per_student * n_jobs / 2) / two_wall,
             "cpu_seconds_per_job_by_problem_lockstep_off": per_problem_off,
@@ -549,6 +560,8 @@ def main() -> None:
         print(f"overhead per job above the floor:      {figures['overhead_ms_per_job_above_floor']:6.0f} ms CPU")
         print(f"CPU time vs the floor, lockstep off:   {figures['cpu_vs_floor_lockstep_off']:6.2f}x")
         print(f"lockstep CPU / lockstep off CPU:       {figures['lockstep_cpu_vs_off']:6.2f}x")
+        print(f"CPU time vs the floor, streams off:    {figures['cpu_vs_floor_call_streams_off']:6.2f}x")
+        print(f"call streams CPU / streams off CPU:    {figures['call_streams_cpu_vs_off']:6.2f}x")
         print(
             f"speed-up vs naive per student (2 at a time): {figures['speedup_vs_naive_per_student_two_at_a_time']:5.1f}x"
         )

@@ -42,14 +42,23 @@ import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grader.grading.call_stream import CallStream
 
 REPLAYED = "replayed"  # passed by replaying recorded examples
+STREAMED = "streamed"  # passed because the sandbox gave the same replies to the same calls (grader.grading.call_stream)
 RECORDED = "recorded"  # ran under Hypothesis and recorded its examples for later jobs
 HYPOTHESIS = "hypothesis"  # ran under Hypothesis: a failure, a replay that diverged, or not recordable
 _MAX_RECORDING_BYTES = 64 << 20  # one test's recorded examples; beyond this the test is not recorded
 _MAX_SHARED_BYTES = 16 << 20  # one test's recording handed to other processes; a larger one stays in its process
 _MAX_EXPORT_BYTES = 64 << 20  # all the recordings one job hands back
+
+
+def streams_enabled() -> bool:
+    """Whether a replayed test's call stream is kept and used (the default); `GRADER_CALL_STREAMS=0` turns it off."""
+    return os.environ.get("GRADER_CALL_STREAMS", "1").strip().lower() not in ("0", "off", "no", "false")
 
 
 def enabled() -> bool:
@@ -93,10 +102,15 @@ class _Example:
 class _Recording:
     examples: list[_Example]
     size: int = 0  # the bytes of its pickled values
+    # The calls a passing replay made and the replies it got, kept in this process (grader.grading.call_stream);
+    # `streamless` once a passing replay's calls could not be kept (they never will be).
+    stream: CallStream | None = None
+    streamless: bool = False
 
 
 # One worker process's recordings, by test (a worker grades many jobs of the same problems in turn).
 _recordings: dict[str, _Recording] = {}
+_stream_bytes = [0]  # what the call streams kept in this process's recordings hold (grader.grading.call_stream)
 _unrecordable: set[str] = set()
 _new: list[str] = []  # recorded in this process and not handed back yet (export_new)
 
@@ -125,8 +139,20 @@ def _digest_of(path: str, mtime_ns: int, size: int) -> str:
         return "unreadable"
 
 
+def keep_stream(recorded: _Recording, stream: CallStream | None) -> None:
+    """Keep a test's call stream with its recording, within this process's bound; else it never has one."""
+    from grader.grading.call_stream import MAX_STREAMS_BYTES
+
+    if stream is None or _stream_bytes[0] + stream.size > MAX_STREAMS_BYTES:
+        recorded.streamless = True
+        return
+    _stream_bytes[0] += stream.size
+    recorded.stream = stream
+
+
 def forget_all() -> None:
     """Drop every recording of this process (tests use it to start from a known state)."""
+    _stream_bytes[0] = 0
     _recordings.clear()
     _unrecordable.clear()
     _new.clear()
@@ -373,9 +399,10 @@ class Modes:
     replayed: int = 0
     recorded: int = 0
     hypothesis: int = 0
+    streamed: int = 0
 
     def add(self, mode: str) -> None:
         setattr(self, mode, getattr(self, mode) + 1)
 
-    def as_tuple(self) -> tuple[int, int, int]:
-        return (self.replayed, self.recorded, self.hypothesis)
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.replayed, self.recorded, self.hypothesis, self.streamed)

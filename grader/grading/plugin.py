@@ -39,7 +39,7 @@ from grader.errors import BankError, SandboxSetupError
 from grader.grading import lockstep
 from grader.grading.failing_input import describe_calls
 from grader.grading.proxy import StudentError, StudentFault, StudentModule, StudentSession
-from grader.grading.training import put_back_curves, take_curves
+from grader.grading.training import curves_written, put_back_curves, take_curves
 from grader.records import NOT_RUN, Outcome, TestResult
 from grader.sandbox.seeding import seed_all
 
@@ -271,14 +271,37 @@ class GradingPlugin:
                 self.modes.add(lockstep.HYPOTHESIS)
             return None
         replay_start = self.session.output_size()
+        capturing = False
+        if lockstep.streams_enabled() and recorded.stream is not None:
+            outcome, exchanged = self.session.run_stream(recorded.stream)
+            if outcome == "passed":  # the same replies to the same calls: the body would pass again
+                self.modes.add(lockstep.STREAMED)
+                return True
+            if outcome == "faulted":  # the body's own calls would have met the same fault
+                self.modes.add(lockstep.HYPOTHESIS)
+                self._restart_test((replay_start, self.session.output_size()))
+                return None
+            if outcome == "diverged":
+                self.session.prefetch(exchanged)
+        elif lockstep.streams_enabled() and not recorded.streamless:
+            self.session.start_capture()
+            capturing = True
+        curves_before = curves_written()
         try:
             lockstep.replay(recorded, test, inner, fixtures)
+            if not self.session.end_prefetch():
+                raise lockstep.Diverged("the test did not ask for the calls the sandbox had already run")
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException:  # noqa: BLE001 - a failure, a fault or a divergence: Hypothesis decides, from the start
+            self.session.end_prefetch()
+            self.session.finish_capture()
             self.modes.add(lockstep.HYPOTHESIS)
             self._restart_test((replay_start, self.session.output_size()))
             return None
+        if capturing:
+            stream = self.session.finish_capture()
+            lockstep.keep_stream(recorded, None if curves_written() != curves_before else stream)
         self.modes.add(lockstep.REPLAYED)
         return True
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 import io
+import json
 import os
 import pickle
 import time
@@ -23,7 +25,7 @@ from typing import Any
 
 from grader.course.spec import Limits
 from grader.errors import SandboxRefused, StudentError, StudentFault
-from grader.grading import protections
+from grader.grading import call_stream, protections
 from grader.grading.failing_input import Call
 from grader.grading.sandbox_client import SandboxGone, SandboxProcess, Zygote, describe_exit
 from grader.safetext import bounded, one_line
@@ -102,6 +104,17 @@ class StudentSession:
         # Which run of a test a call belongs to (a Hypothesis example); set by the grading plugin.
         self.call_scope: Callable[[], object] | None = None
         self._calls: deque[tuple[object, str, tuple[Any, ...], dict[str, Any]]] = deque(maxlen=_CALLS_KEPT)
+        # Module-level callables (functions, classes) by name, for the sandbox they came from: a test
+        # that calls `student.f(x)` a hundred times then pays one round trip a call, not two.
+        self.callables: dict[str, Remote] = {}
+        # A test's call stream (grader.grading.call_stream): being kept, or answering the body's first requests.
+        self._capture: call_stream.Capture | None = None
+        self._prefetched: call_stream.Prefetched | None = None
+        self._prefetch_broken = False
+        # Everything the trusted side has learnt from this job's sandboxes, in order (grader.grading.call_stream):
+        # a test passes on a recorded stream only in a job whose history up to the test is the recording's.
+        self._history = hashlib.blake2b(digest_size=16)
+        self.lookups: dict[str, bool] = {}  # names of the module the tests looked up, and whether it has them
         open(self.output_path, "wb").close()
 
     # -- lifetime -------------------------------------------------------------------------------
@@ -124,6 +137,9 @@ class StudentSession:
     def begin_test(self) -> None:
         self._test_fault = None
         self._calls.clear()
+        self._capture = None
+        self._prefetched = None
+        self._prefetch_broken = False
 
     def last_calls(self, most: int = FAILING_CALLS) -> list[Call]:
         """The last calls into student code, oldest first, all from the same run of the test as the last one.
@@ -193,6 +209,8 @@ class StudentSession:
         )
         self.generation += 1
         self._released.clear()
+        if self._capture is not None:  # a stream spans one sandbox: the handles it names are gone
+            self._capture.failed = True
         self._observe_protections()
         try:
             reply = self._request(
@@ -321,6 +339,87 @@ class StudentSession:
         if generation == self.generation:
             self._released.append(handle)
 
+    def keep_module_attribute(self, name: str, value: Any) -> Any:
+        """An attribute of the student's module as read; a function or class is kept for the next use."""
+        if isinstance(value, Remote):
+            object.__setattr__(value, "_label", name)
+            if object.__getattribute__(value, "_ref").callable:
+                self.callables[name] = value
+        return value
+
+    # -- call streams (grader.grading.call_stream) -------------------------------------------------
+
+    def start_capture(self) -> None:
+        """Keep this test's requests and replies from here on, to grade later jobs of the test by."""
+        self._capture = call_stream.Capture(self.generation, self.history(), dict(self.lookups))
+
+    def finish_capture(self) -> call_stream.CallStream | None:
+        """The test's call stream, if it can be repeated (grader.grading.call_stream); capture stops."""
+        capture, self._capture = self._capture, None
+        if capture is None or capture.generation != self.generation or self._prefetched is not None:
+            return None
+        return capture.finish(self._module_handles(), self.lookups)
+
+    def _module_handles(self) -> dict[int, str]:
+        return {
+            object.__getattribute__(r, "_ref").id: name
+            for name, r in self.callables.items()
+            if object.__getattribute__(r, "_generation") == self.generation
+        }
+
+    def run_stream(self, stream: call_stream.CallStream) -> tuple[str, list[call_stream.Exchange]]:
+        """Send a recorded test's requests, one at a time, and compare each reply with the recorded one.
+
+        Returns ("passed", ...) when every reply is the same; ("diverged", exchanged) at the first that
+        differs, with what was sent and received so far (the sandbox is healthy; `prefetch` hands it to
+        the test's body); ("faulted", []) when the sandbox failed (the fault is set, as in a replay);
+        ("unusable", []) when the stream names objects this job does not hold, before anything is sent.
+        """
+        try:
+            self._check_usable(None)
+        except (StudentFault, StudentError):
+            return "unusable", []
+        if self.history() != stream.history:  # something before this test went otherwise than in the recording
+            return "unusable", []
+        held = self._module_handles()
+        if any(held.get(hid) != name for hid, name in stream.bound.items()):
+            return "unusable", []
+        exchanged: list[call_stream.Exchange] = []
+        releases: list[int] = []
+        for recorded in stream.exchanges:
+            try:
+                reply, out_blobs, _ = self._exchange(dict(recorded.header), recorded.blobs, "a recorded call")
+            except StudentFault:
+                return "faulted", []
+            got = [bytes(b) for b in out_blobs]
+            exchanged.append(call_stream.Exchange(recorded.header, recorded.blobs, reply, got))
+            if reply != recorded.reply or got != recorded.reply_blobs:
+                return "diverged", exchanged  # nothing kept or released: the body gets these replies
+            releases.extend(recorded.release_after)
+        # Passed: what the body would have kept (the module's functions it read) is kept; the rest released.
+        for done in exchanged:
+            name = call_stream.module_attribute(done)
+            if name is not None:
+                value = self._interpret(
+                    done.reply, [bytearray(b) for b in done.reply_blobs], name, 0.0, want_reply=False
+                )
+                self.keep_module_attribute(name, value)
+        self._released.extend(releases)
+        self.lookups.update(stream.lookups)  # what the body looked up, as if it had run
+        return "passed", exchanged
+
+    def prefetch(self, exchanged: list[call_stream.Exchange]) -> None:
+        """Answer the test body's first requests with these replies the sandbox already gave to them."""
+        self._prefetched = call_stream.Prefetched(exchanged)
+        self._prefetch_broken = False
+
+    def end_prefetch(self) -> bool:
+        """Stop answering from prefetched replies; whether the body asked for exactly those it was given."""
+        clean = not self._prefetch_broken and (self._prefetched is None or self._prefetched.used_up())
+        self._prefetched = None
+        self._prefetch_broken = False
+        return clean
+
     def _check_usable(self, generation: int | None) -> None:
         if self._forbidden_fault is not None:
             raise self._forbidden_fault
@@ -357,7 +456,22 @@ class StudentSession:
 
         `reply_limit` bounds the reply's size in bytes; `timeout_note` ends the message of a timeout.
         """
+        if self._prefetch_broken:
+            raise call_stream.PrefetchDiverged("the test's calls no longer follow what the sandbox already ran")
+        if self._prefetched is not None:
+            try:
+                ready = self._prefetched.take(dict(header), blobs)
+            except call_stream.PrefetchDiverged:
+                self._prefetch_broken = True
+                raise
+            if ready is not None:
+                return ready.reply, [bytearray(b) for b in ready.reply_blobs], self.limits.call_timeout
+            self._prefetched = None
         assert self._process is not None
+        capture = self._capture
+        if capture is not None and (timeout is not None or reply_limit is not None):
+            capture.failed = True  # a budgeted call (its CPU time decides) or the import: never repeated from a stream
+        key = call_stream.request_key(dict(header)) if capture is not None and not capture.failed else None
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise self._fault(
@@ -403,7 +517,29 @@ class StudentSession:
         except wire.ProtocolError as exc:
             self.close()
             raise self._fault(StudentFault(f"{what} broke the grader's protocol ({exc})")) from None
+        if capture is not None and key is not None:
+            capture.add(key, blobs, reply, out_blobs)
+        if header.get("op") not in (Op.HELLO, Op.IMPORT):  # the job's own paths; the names, as they are used
+            self._note(call_stream.request_key(dict(header)), blobs, reply, out_blobs)
         return reply, out_blobs, limit
+
+    def _note(self, *parts: Any) -> None:
+        """Add to the job's history what the trusted side sent and learnt (grader.grading.call_stream)."""
+        for part in parts:
+            if isinstance(part, list):
+                for blob in part:
+                    self._history.update(len(blob).to_bytes(8, "little"))
+                    self._history.update(blob)
+            else:
+                text = json.dumps(part, sort_keys=True, default=str).encode()
+                self._history.update(len(text).to_bytes(8, "little"))
+                self._history.update(text)
+
+    def history(self) -> bytes:
+        """A digest of the job's history so far: every request and reply, and the names looked up."""
+        h = self._history.copy()
+        h.update(json.dumps(sorted(self.lookups.items())).encode())
+        return h.digest()
 
     def _interpret(
         self,
@@ -515,7 +651,10 @@ class _ArgPickler(pickle.Pickler):
         if isinstance(obj, Remote):
             if object.__getattribute__(obj, "_session") is not self.session:
                 raise TypeError("a student object cannot be passed to another student's code")
-            return ("handle", object.__getattribute__(obj, "_ref").id)
+            hid = object.__getattribute__(obj, "_ref").id
+            if self.session._capture is not None:
+                self.session._capture.pending_refs.append(hid)
+            return ("handle", hid)
         return None
 
 
@@ -524,29 +663,22 @@ class StudentModule:
 
     def __init__(self, session: StudentSession) -> None:
         self._session = session
-        # Module-level callables (functions, classes) by name, for the sandbox they came from: a test
-        # that calls `student.f(x)` a hundred times then pays one round trip a call, not two.
-        self._callables: dict[str, Remote] = {}
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
         session = self._session
+        session.lookups[name] = name in session._names
         if name not in session._names:
             if name in session.required_names:
                 raise StudentFault(f"{session.module_name}.py does not define {name}")
             raise AttributeError(name)
-        cached = self._callables.get(name)
+        cached = session.callables.get(name)
         if cached is not None:
             session._check_usable(None)  # restarts a sandbox that is gone, which makes a new generation
             if object.__getattribute__(cached, "_generation") == session.generation:
                 return cached
-        value = session.getattr(0, None, name, f"{session.module_name}.{name}")
-        if isinstance(value, Remote):
-            object.__setattr__(value, "_label", name)
-            if object.__getattribute__(value, "_ref").callable:
-                self._callables[name] = value
-        return value
+        return session.keep_module_attribute(name, session.getattr(0, None, name, f"{session.module_name}.{name}"))
 
     def __repr__(self) -> str:
         return f"<student module {self._session.module_name}>"

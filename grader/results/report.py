@@ -61,6 +61,7 @@ _RUN_LABELS = {
     "jobs_run": "Jobs graded in this run",
     "jobs_reused": "Jobs unchanged since the last run",
     "lockstep": "Lockstep grading",
+    "lockstep_split": "Lockstep tests by how they ran (varies with the workers' timing)",
     "submissions": "Submissions folder",
     "students": "Students in that folder",
 }
@@ -311,10 +312,19 @@ def run_facts(run: dict[str, Any]) -> list[tuple[str, str]]:
         if key in run:
             value = run[key]
             facts.append(
-                (label, f"{value:g} s" if key == "seconds" and isinstance(value, (int, float)) else str(value))
+                (label, f"{value:g} s" if key == "seconds" and isinstance(value, (int, float)) else _fact(value))
             )
-    facts.extend((key, str(value)) for key, value in run.items() if key not in _RUN_LABELS and key != SUBMISSION_NOTES)
+    facts.extend(
+        (key, _fact(value)) for key, value in run.items() if key not in _RUN_LABELS and key != SUBMISSION_NOTES
+    )
     return facts
+
+
+def _fact(value: Any) -> str:
+    """A fact's value as text: a mapping as "name value, name value" (a run's lockstep split, say)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {item}" for key, item in value.items())
+    return str(value)
 
 
 @dataclass(frozen=True)

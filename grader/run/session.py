@@ -59,16 +59,32 @@ _ZYGOTE_RETRIES = 2  # a job the sandbox zygote failed is graded again at most t
 EXPECTED_LAYOUT = "expected a folder with one sub-folder (or zip, or LMS-named files) per student"
 
 
-def lockstep_fact(replayed: int, recorded: int, hypothesis: int) -> str:
-    """The run's fact about lockstep grading (grader.grading.lockstep): which tests ran in which mode."""
+def lockstep_fact(replayed: int, recorded: int, hypothesis: int, streamed: int = 0) -> str:
+    """The run's fact about lockstep grading (grader.grading.lockstep): how many tests ran each way.
+
+    A test that passed in lockstep was replayed, recorded (by the first job to pass it in a worker
+    process) or passed on its call stream's replies (grader.grading.call_stream); which job does which
+    depends on which worker reaches the test first, so the fact counts them together and gives the
+    same sentence for the same class, run after run.
+    """
     from grader.grading.lockstep import enabled
 
     if not enabled():
         return "off (GRADER_LOCKSTEP=0): every Hypothesis test ran under Hypothesis"
     return (
-        f"{replayed} Hypothesis tests replayed recorded examples, {recorded} recorded them, "
-        f"{hypothesis} ran under Hypothesis (a failure, a replay that diverged, or not recordable)"
+        f"{replayed + recorded + streamed} Hypothesis tests passed in lockstep (their examples drawn once, then "
+        f"replayed for the rest of the class), {hypothesis} ran under Hypothesis (a failure, a replay that "
+        "diverged, or not recordable)"
     )
+
+
+def lockstep_split(replayed: int, recorded: int, streamed: int = 0) -> dict[str, int]:
+    """The run's lockstep tests by what each job did: recorded the examples, replayed them through the
+    test's body, or passed on the call stream's replies alone (the body not run again).
+
+    A fact about the run's execution, like its duration: on more than one worker it depends on timing.
+    """
+    return {"recorded": recorded, "replayed": replayed, "streamed": streamed}
 
 
 def bank_hash(root: Path, assignment: AssignmentSpec) -> str:
@@ -286,7 +302,7 @@ class GradingSession:
             record.save(store, run_id)
             failures: list[JobResult] = []
             warnings: set[str] = set(layout_notes)
-            modes = [0, 0, 0]  # tests replayed, recorded, run under Hypothesis only (grader.grading.lockstep)
+            modes = [0, 0, 0, 0]  # tests replayed, recorded, run under Hypothesis, streamed (grader.grading.lockstep)
             done = 0
 
             def finished(result: JobResult) -> None:
@@ -314,6 +330,7 @@ class GradingSession:
                     "jobs_run": len(jobs),
                     "jobs_reused": total - len(jobs),
                     "lockstep": lockstep_fact(*modes),
+                    "lockstep_split": lockstep_split(modes[0], modes[1], modes[3]),
                 },
             )
             missing = store.missing_from_last_run()

@@ -48,7 +48,7 @@ def test_lockstep_on_and_off_grade_alike(tmp_path):
     ]
     assert differences == [] and a == b, differences
     assert len(on["students"]) >= 18
-    facts = on["run"]["lockstep"]
-    replayed = int(facts.split(" Hypothesis tests replayed")[0])
-    assert replayed > 0, facts  # the class did replay, or the comparison proves nothing
+    split = on["run"]["lockstep_split"]
+    assert split["replayed"] > 0 and split["streamed"] > 0, on["run"]  # the class did replay and stream, or this proves nothing
+    assert " passed in lockstep" in on["run"]["lockstep"]
     assert off["run"]["lockstep"].startswith("off")

@@ -21,6 +21,8 @@ SIGNALS = {
     "grader.grading.forbidden.SourceNotScanned",  # the scan gave up; the tripwires still apply
     "grader.grading.answers.NotPlainData",  # a recorded answer that is not plain data
     "grader.grading.lockstep.Diverged",  # a replay that cannot follow its recording: the test runs under Hypothesis
+    # a test's body asked for another call than its sandbox already ran: the test runs under Hypothesis
+    "grader.grading.call_stream.PrefetchDiverged",
 }
 
 

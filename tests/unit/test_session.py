@@ -185,3 +185,19 @@ def test_a_dask_worker_keeps_its_state_in_a_worker_plugin():
     state.teardown(worker=None)
     assert fake.closed == 1 and state.zygote is None
     assert not [n for n in vars(runner) if n.startswith("_cluster")]
+
+
+def test_the_lockstep_fact_reads_alike_however_the_workers_split_recording_and_replay(monkeypatch):
+    # Two runs of one class on two workers: which job records a test first depends on timing.
+    from grader.results.report import run_facts
+
+    monkeypatch.delenv("GRADER_LOCKSTEP", raising=False)
+    one, other = session_module.lockstep_fact(168, 32, 5), session_module.lockstep_fact(164, 36, 5)
+    assert one == other and one.startswith("200 Hypothesis tests passed in lockstep") and ", 5 ran under" in one
+    assert session_module.lockstep_fact(168, 32, 6) != one  # a test that ran another way does show
+    assert session_module.lockstep_fact(100, 32, 5, 68) == one  # passed on a call stream: in lockstep too
+    facts = dict(run_facts({"lockstep": one, "lockstep_split": session_module.lockstep_split(100, 32, 68)}))
+    assert facts["Lockstep grading"] == one
+    assert facts["Lockstep tests by how they ran (varies with the workers' timing)"] == "recorded 32, replayed 100, streamed 68"
+    monkeypatch.setenv("GRADER_LOCKSTEP", "0")
+    assert session_module.lockstep_fact(0, 0, 7).startswith("off")

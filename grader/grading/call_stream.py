@@ -1,0 +1,183 @@
+"""A test's requests to the sandbox and their replies, kept from a passing run to grade later jobs by.
+
+Lockstep (grader.grading.lockstep) replays a test's recorded examples through the test's own body.
+Once one job has passed a test that way in a worker process, what that body sent to its sandbox and
+what came back is the test's *call stream*: every request (its header and pickled arguments, which
+the trusted side made) and every reply, byte for byte. A later job of the same test sends the same
+requests, in the same order, to its own sandbox, one at a time, and compares each reply with the
+recorded one:
+
+- Every reply is identical: the test passes without running its body. The body is a deterministic
+  function of its examples (replayed), its per-example random state (seeded), the trusted side's
+  state when it starts and the replies. The state is the same too: a stream is used only in a job
+  whose *history* (every request and reply before the test, fixtures' included, and which names of
+  the module were looked up and found) is the recording job's (`StudentSession.history`). With the
+  same replies the body would make the same requests and reach the same verdict, so the inputs, the
+  oracle and the comparison are done once per worker for the class, not once per student.
+- A reply differs (another correct solution that rounds differently, a wrong one, a fault): the
+  sandbox has run exactly the calls the body would have made up to that one, and no other. The
+  test's body then runs as a replay does, and its first requests are answered from what the sandbox
+  already replied (`Prefetched`), so no call runs twice; from there on it talks to the sandbox as
+  always. A body that asks for anything else than what was sent stops the replay
+  (`PrefetchDiverged`), and the test runs under Hypothesis as after any failed replay.
+
+A stream is kept only from a body that passed with nothing the stream cannot repeat: no call with a
+budget (a training call, whose CPU time decides), no curve recorded, no forbidden call, no sandbox
+restarted, no object from before the test other than the module's own functions and classes, and
+at most `MAX_STREAM_BYTES`. Streams stay in the worker process that recorded them.
+`GRADER_CALL_STREAMS=0` turns them off (grader.grading.lockstep.streams_enabled).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_STREAM_BYTES = 32 << 20  # one test's requests and replies; a larger stream is not kept
+MAX_STREAMS_BYTES = 256 << 20  # all the streams one worker process keeps; past it, no more are kept
+
+
+class PrefetchDiverged(BaseException):
+    """The test's body asked the sandbox for something else than the call stream had sent.
+
+    A BaseException, so that a test's own `except Exception` cannot swallow it: the sandbox has run a
+    call the body did not make, and only a run under Hypothesis decides the test from here.
+    """
+
+
+@dataclass
+class Exchange:
+    """One request as sent (without its timeout and releases, which differ per job) and its reply."""
+
+    header: dict[str, Any]
+    blobs: list[bytes]
+    reply: dict[str, Any]
+    reply_blobs: list[bytes]
+    release_after: list[int] = field(default_factory=list)  # handles to release once this reply is checked
+
+
+@dataclass
+class CallStream:
+    exchanges: list[Exchange]
+    bound: dict[int, str]  # handles from before the test that it uses: id -> the module attribute's name
+    history: bytes  # the recording job's history before the test (StudentSession.history)
+    lookups: dict[str, bool]  # the module's names its body looked up first (and whether the module has them)
+    size: int = 0  # bytes, about
+
+
+@dataclass
+class Capture:
+    """Collects a passing body's call stream; `failed` once anything makes it unrepeatable."""
+
+    generation: int
+    history: bytes
+    lookups_before: dict[str, bool]
+    exchanges: list[Exchange] = field(default_factory=list)
+    refs: list[list[int]] = field(default_factory=list)  # per exchange: the handles its request uses
+    pending_refs: list[int] = field(default_factory=list)  # handles pickled into the request being made
+    failed: bool = False
+    size: int = 0
+
+    def add(self, header: dict[str, Any], blobs: list[bytes], reply: dict[str, Any], reply_blobs: list[Any]) -> None:
+        if self.failed:
+            return
+        if reply.get("tripped"):
+            self.failed = True
+            return
+        self.size += sum(len(b) for b in blobs) + sum(len(b) for b in reply_blobs) + 200
+        if self.size > MAX_STREAM_BYTES:
+            self.failed = True
+            self.exchanges.clear()
+            return
+        uses = list(self.pending_refs)
+        self.pending_refs.clear()
+        target = header.get("id")
+        if isinstance(target, int):
+            uses.append(target)
+        self.exchanges.append(
+            Exchange(request_key(header), [bytes(b) for b in blobs], reply, [bytes(b) for b in reply_blobs])
+        )
+        self.refs.append(uses)
+
+    def finish(self, module_handles: dict[int, str], lookups: dict[str, bool]) -> CallStream | None:
+        """The stream, with when to release each handle it was given; None if it cannot be repeated."""
+        if self.failed or not self.exchanges:
+            return None
+        introduced: set[int] = set()
+        bound: dict[int, str] = {}
+        last_use: dict[int, int] = {}
+        given: dict[int, int] = {}  # handle -> how many replies named it in their value (one release each)
+        for index, (exchange, uses) in enumerate(zip(self.exchanges, self.refs)):
+            for hid in uses:
+                if hid == 0:  # the module itself: the same in every sandbox
+                    continue
+                if hid not in introduced:
+                    name = module_handles.get(hid)
+                    if name is None:  # an object from before the test that is not a module attribute
+                        return None
+                    bound[hid] = name
+                last_use[hid] = index
+            kept = module_attribute(exchange)  # a module's function or class: the session keeps it, never released
+            for hid in handles_in(exchange.reply.get("value")):
+                introduced.add(hid)
+                if kept is None:
+                    given[hid] = given.get(hid, 0) + 1
+                last_use[hid] = index
+        for hid, count in given.items():
+            self.exchanges[last_use[hid]].release_after.extend([hid] * count)
+        new = {name: found for name, found in lookups.items() if name not in self.lookups_before}
+        return CallStream(self.exchanges, bound, self.history, new, self.size)
+
+
+def module_attribute(exchange: Exchange) -> str | None:
+    """The name, if this exchange read a callable attribute of the student's module (which the session keeps)."""
+    header, value = exchange.header, exchange.reply.get("value")
+    if header.get("op") != "getattr" or header.get("id") != 0 or not exchange.reply.get("ok"):
+        return None
+    if not isinstance(value, dict) or value.get("t") != "handle" or not value.get("callable"):
+        return None
+    name = header.get("name")
+    return name if isinstance(name, str) else None
+
+
+def request_key(header: dict[str, Any]) -> dict[str, Any]:
+    """A request's header without what differs from job to job for the same call: its time limit and releases."""
+    return {k: v for k, v in header.items() if k not in ("timeout", "release")}
+
+
+def handles_in(tree: Any) -> list[int]:
+    """The ids of the sandbox objects an encoded value names (each occurrence), as the trusted side wraps them."""
+    found: list[int] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("t") == "handle":
+                hid = node.get("id")
+                if isinstance(hid, int) and hid > 0:
+                    found.append(hid)
+                continue
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+class Prefetched:
+    """Replies the sandbox already gave, handed to the test's body for the same requests, in order."""
+
+    def __init__(self, exchanged: list[Exchange]) -> None:
+        self._left = deque(exchanged)
+
+    def take(self, header: dict[str, Any], blobs: list[bytes]) -> Exchange | None:
+        """The reply to this request if it is the next one sent; None once all are used; else PrefetchDiverged."""
+        if not self._left:
+            return None
+        nxt = self._left[0]
+        if request_key(header) != nxt.header or [bytes(b) for b in blobs] != nxt.blobs:
+            raise PrefetchDiverged("the test asked the sandbox for another call than the one already sent")
+        return self._left.popleft()
+
+    def used_up(self) -> bool:
+        return not self._left

@@ -1,0 +1,235 @@
+"""Call streams (grader.grading.call_stream): a job passes a test on the recorded replies alone only when
+its sandbox gives the very same replies to the very same calls; any other job runs the test's body
+(answered from what its sandbox already said, so no call runs twice) or Hypothesis, and every job's
+result is exactly what it is with lockstep off."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from grader.course.spec import load_assignment
+from grader.grading import call_stream, lockstep
+from grader.grading.jobs import make_job, run_job
+from grader.grading.sandbox_client import Zygote
+from grader.records import JobResult
+from grader.run import runner
+
+from .test_runner import make_course
+
+TESTS = '''
+import torch
+from hypothesis import given, strategies as st
+
+from grader import assert_close, points, record_curve
+
+
+@points(1)
+@given(n=st.integers(1, 6))
+def test_double(student, reference, n):
+    x = torch.linspace(-1, 1, n) / 3
+    assert_close(student.double(x), reference.double(x), name="double(x)")
+
+
+@points(1)
+@given(n=st.integers(1, 6))
+def test_double_twice(student, n):
+    x = torch.arange(float(n))
+    once = student.double(x)  # the student's own answer goes back in
+    assert_close(student.double(once), 4 * x, name="double(double(x))")
+
+
+@points(1)
+@given(n=st.integers(1, 6))
+def test_doubler_object(student, n):
+    doubler = student.Doubler()  # kept in the sandbox: a handle, called below
+    assert_close(doubler(torch.ones(n)), torch.full((n,), 2.0), name="Doubler()(x)")
+'''
+
+CURVE_TESTS = TESTS.replace(
+    '''    assert_close(doubler(torch.ones(n)), torch.full((n,), 2.0), name="Doubler()(x)")''',
+    '''    assert_close(doubler(torch.ones(n)), torch.full((n,), 2.0), name="Doubler()(x)")
+    record_curve("doubling", [float(n)], [float(n)])''',
+)
+
+DOUBLER = '''
+
+class Doubler:
+    def __call__(self, x):
+        return double(x)
+'''
+CORRECT = "def double(x):\n    return x + x\n" + DOUBLER
+STUDENTS = {
+    "s0_records": CORRECT,
+    "s1_replays_and_keeps_the_stream": CORRECT,
+    "s2_same_replies": "def double(x):\n    return 2 * x  # another way, the same bits\n" + DOUBLER,
+    "s3_other_bits": "print('imported')\n\ndef double(x):\n    print('double', x.shape[0])\n    return x * (2 + 1e-6)\n"
+    + DOUBLER,
+    "s4_wrong": "def double(x):\n    return 3 * x\n" + DOUBLER,
+    "s5_counts_its_calls": "CALLS = [0]\n\ndef double(x):\n    CALLS[0] += 1\n    print('call', CALLS[0])\n"
+    "    return x + x\n" + DOUBLER,
+    "s6_raises_on_four": "def double(x):\n    if x.shape[0] == 4:\n        raise ValueError('four')\n    return x + x\n"
+    + DOUBLER,
+    "s7_same_again": CORRECT,
+}
+
+
+@pytest.fixture(autouse=True)
+def _fresh():
+    lockstep.forget_all()
+    yield
+    lockstep.forget_all()
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    z = Zygote.start()
+    yield z
+    z.close()
+
+
+def grade_here(course: Path, zygote: Zygote, lockstep_on: bool) -> dict[str, JobResult]:
+    """Every student's job, in order, in this process (so later jobs see what earlier ones recorded)."""
+    problem = load_assignment(course, "hw1").problems[0]
+    results = {}
+    clean = runner._TrustedState.capture()  # as a worker does between jobs: the bank's modules imported afresh
+    for folder in sorted((course / "submissions/hw1").iterdir()):
+        job = make_job(course, problem, folder.name, folder, zygote_address=zygote.address)
+        results[folder.name] = run_job(dataclasses.replace(job, lockstep=lockstep_on))
+        clean.restore(str(course))
+    return results
+
+
+def comparable(result: JobResult) -> JobResult:
+    tests = tuple(dataclasses.replace(t, duration=0.0) for t in result.tests)
+    return dataclasses.replace(
+        result, tests=tests, duration=0.0, cpu_seconds=0.0, memory_peak=0, training_cpu_seconds=0.0, modes=(0, 0, 0, 0)
+    )
+
+
+def test_only_the_same_replies_pass_on_the_stream_and_every_result_is_as_with_lockstep_off(tmp_path, zygote):
+    course = make_course(tmp_path, TESTS, CORRECT, [])
+    for name, source in STUDENTS.items():
+        (course / "submissions/hw1" / name).mkdir(parents=True)
+        (course / "submissions/hw1" / name / "leaky.py").write_text(source)
+    on = grade_here(course, zygote, True)
+    lockstep.forget_all()
+    off = grade_here(course, zygote, False)
+    for name in STUDENTS:
+        assert comparable(on[name]) == comparable(off[name]), name
+    scores = {name: result.score for name, result in on.items()}
+    assert scores.pop("s6_raises_on_four") < 3.0
+    assert scores == {**{name: 3.0 for name in STUDENTS if name != "s6_raises_on_four"}, "s4_wrong": 0.0}, scores
+    modes = {name: result.modes for name, result in on.items()}  # (replayed, recorded, hypothesis, streamed)
+    assert modes["s0_records"] == (0, 3, 0, 0)
+    assert modes["s1_replays_and_keeps_the_stream"] == (3, 0, 0, 0)
+    assert modes["s2_same_replies"] == (0, 0, 0, 3)  # the body never ran: same calls, same replies
+    assert modes["s5_counts_its_calls"] == (0, 0, 0, 3) and modes["s7_same_again"] == (0, 0, 0, 3)
+    # Other bits, within tolerance: the body ran, on the replies already given (each call printed once).
+    assert modes["s3_other_bits"] == (3, 0, 0, 0)
+    assert on["s3_other_bits"].score == 3.0
+    assert modes["s4_wrong"] == (0, 0, 3, 0) and on["s4_wrong"].score < 3.0
+    assert modes["s6_raises_on_four"][2] > 0 and on["s6_raises_on_four"].score < 3.0
+    assert on["s5_counts_its_calls"].tests[0].output == off["s5_counts_its_calls"].tests[0].output != ""
+
+
+def test_a_test_that_records_a_curve_is_never_passed_on_a_stream(tmp_path, zygote):
+    course = make_course(tmp_path, CURVE_TESTS, CORRECT, [CORRECT] * 3)
+    results = grade_here(course, zygote, True)
+    assert [r.modes for r in results.values()] == [(0, 3, 0, 0), (3, 0, 0, 0), (1, 0, 0, 2)]
+    assert all(r.score == 3.0 for r in results.values())
+
+
+def test_streams_can_be_switched_off(tmp_path, zygote, monkeypatch):
+    monkeypatch.setenv("GRADER_CALL_STREAMS", "0")
+    course = make_course(tmp_path, TESTS, CORRECT, [CORRECT] * 3)
+    assert [r.modes for r in grade_here(course, zygote, True).values()] == [(0, 3, 0, 0), (3, 0, 0, 0), (3, 0, 0, 0)]
+
+
+# -- the pieces, without a sandbox -------------------------------------------------------------------
+
+
+def test_a_stream_releases_each_handle_after_its_last_use_and_keeps_the_modules_functions():
+    capture = call_stream.Capture(generation=1, history=b"h", lookups_before={"double": True})
+    f = {"t": "handle", "id": 5, "type": "builtins.function", "callable": True}
+    obj = {"t": "handle", "id": 6, "type": "sub.Doubler", "callable": True}
+    capture.add({"op": "getattr", "id": 0, "name": "Doubler", "timeout": 3.0}, [], {"ok": True, "value": f}, [])
+    capture.add({"op": "call", "id": 5, "check_args": False}, [b"()"], {"ok": True, "value": obj}, [])
+    capture.add({"op": "call", "id": 6, "check_args": False, "release": [9]}, [b"(x)"], {"ok": True, "value": {"t": "none"}}, [])
+    capture.add({"op": "call", "id": 7, "check_args": False}, [b"(y)"], {"ok": True, "value": {"t": "none"}}, [])
+    stream = capture.finish({7: "double"}, {"double": True, "Doubler": True})
+    assert stream is not None
+    assert stream.bound == {7: "double"}  # from before the test: must be the same function in a later job
+    assert [e.release_after for e in stream.exchanges] == [[], [], [6], []]  # 5 is the module's Doubler: kept
+    assert stream.exchanges[2].header == {"op": "call", "id": 6, "check_args": False}  # no timeout, no releases
+    assert stream.history == b"h" and stream.lookups == {"Doubler": True}  # looked up in this test
+
+
+def test_a_stream_is_not_kept_for_objects_it_cannot_name_or_forbidden_calls_or_a_budget():
+    capture = call_stream.Capture(generation=1, history=b"h", lookups_before={"double": True})
+    capture.add({"op": "call", "id": 8, "check_args": False}, [b""], {"ok": True, "value": {"t": "none"}}, [])
+    assert capture.finish({7: "double"}, {}) is None  # handle 8 came from an earlier test
+    tripped = call_stream.Capture(generation=1, history=b"h", lookups_before={"double": True})
+    tripped.add({"op": "call", "id": 7}, [b""], {"ok": True, "value": {"t": "none"}, "tripped": ["os.system"]}, [])
+    assert tripped.finish({7: "double"}, {}) is None
+
+
+def test_prefetched_replies_answer_only_the_same_requests_in_order():
+    sent = call_stream.Exchange({"op": "call", "id": 7}, [b"a"], {"ok": True}, [])
+    prefetched = call_stream.Prefetched([sent])
+    assert prefetched.take({"op": "call", "id": 7, "timeout": 9.0, "release": [3]}, [bytearray(b"a")]) is sent
+    assert prefetched.used_up() and prefetched.take({"op": "call", "id": 7}, [b"a"]) is None
+    with pytest.raises(call_stream.PrefetchDiverged):
+        call_stream.Prefetched([sent]).take({"op": "call", "id": 7}, [b"b"])
+    assert not issubclass(call_stream.PrefetchDiverged, Exception)  # a test's `except Exception` cannot hide it
+
+
+FIXTURE_TESTS = '''
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+from grader import assert_close, points
+
+SEEN = {}
+
+
+@pytest.fixture
+def on_ones(student):
+    return student.double(torch.ones(2))  # a call before the test's body: not part of its stream
+
+
+@points(1)
+def test_remembers(student):
+    SEEN["three"] = student.double(torch.ones(3))  # kept for a later test
+
+
+@points(1)
+@given(n=st.integers(3, 6))
+def test_uses_a_fixture(student, on_ones, n):
+    assert_close(on_ones, torch.full((2,), 2.0), name="double(ones(2))")
+    assert_close(student.double(torch.arange(float(n))), 2 * torch.arange(float(n)), name="double(x)")
+
+
+@points(1)
+@given(n=st.integers(4, 6))
+def test_uses_an_earlier_answer(student, n):
+    assert_close(SEEN["three"], torch.full((3,), 2.0), name="double(ones(3))")
+    assert_close(student.double(torch.arange(float(n))), 2 * torch.arange(float(n)), name="double(x)")
+'''
+
+
+def test_a_stream_is_used_only_after_the_same_history_fixtures_and_earlier_tests_included(tmp_path, zygote):
+    # The third student answers every call of the tests' bodies as the first two did, but not the calls
+    # made in a fixture or an earlier test, whose answers those bodies check without calling again.
+    wrong_on_ones = (
+        "import torch\n\ndef double(x):\n    if x.shape[0] in (2, 3) and bool((x == 1).all()):\n"
+        "        return x\n    return x + x\n"
+    )
+    course = make_course(tmp_path, FIXTURE_TESTS, CORRECT, [CORRECT, CORRECT, wrong_on_ones, CORRECT])
+    results = list(grade_here(course, zygote, True).values())
+    assert [r.score for r in results] == [3.0, 3.0, 1.0, 3.0]
+    assert results[1].modes == (2, 0, 0, 0) and results[3].modes == (0, 0, 0, 2)  # the same history: streamed
+    assert results[2].modes == (0, 0, 2, 0)  # never passed on the others' replies

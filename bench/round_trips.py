@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import select
+import socket
 import sys
 import tempfile
 import time
@@ -41,6 +42,7 @@ from grader.course.spec import Limits  # noqa: E402
 from grader.grading import sandbox_client  # noqa: E402
 from grader.grading.jobs import JobSpec, read_submission, run_job  # noqa: E402
 from grader.grading.sandbox_client import Zygote  # noqa: E402
+from grader.sandbox import wire  # noqa: E402
 
 DEFAULT_PROBLEMS = ("hw3/softmax_xent", "hw3/conv_lowering", "hw5/receptive_field", "hw7/true_softmax", "hw7/bn_fold")
 Stream = list[tuple[dict[str, Any], list[bytes]]]
@@ -98,6 +100,15 @@ def _fresh_sandbox(zygote: Zygote, student: Path, work: Path) -> sandbox_client.
     )
 
 
+def _framed(header: dict[str, Any], blobs: list[bytes]) -> bytes:
+    """A message as `wire.Channel.send` frames it."""
+    head = json.dumps(header, allow_nan=False).encode()
+    parts = [wire._COUNTS.pack(len(head), len(blobs)), head]
+    for blob in blobs:
+        parts += [wire._SIZE.pack(len(blob)), blob]
+    return b"".join(parts)
+
+
 def send_again(zygote: Zygote, stream: Stream, student: Path, work: Path, window: int) -> tuple[float, float]:
     """CPU seconds (this process, the sandbox) to send `stream` to a fresh sandbox; window 1: one at a time."""
     work.mkdir()
@@ -110,21 +121,24 @@ def send_again(zygote: Zygote, stream: Stream, student: Path, work: Path, window
         for header, blobs in stream:
             channel.send(header, blobs)
             replies.append(channel.recv()[0])
+    sock = sandbox.channel
+    pending = b""  # the part of the current request not yet taken by the socket
     while len(replies) < len(stream):
-        # One thread: send while fewer than `window` requests wait for replies and the socket takes
-        # more; read a reply whenever one is there (the sandbox never waits on a full buffer long).
-        can_send = sent < len(stream) and sent - len(replies) < window
-        buffered = channel._end > channel._start  # the channel reads ahead: a reply may be here already
-        if buffered or not can_send:
+        # One thread, never blocked on a send: a request goes out in what the socket takes at once,
+        # while fewer than `window` wait for replies, and a reply is read whenever one arrives (the
+        # sandbox writes a whole reply before it reads on, so reading one never waits on us).
+        if not pending and sent < len(stream) and sent - len(replies) < window:
+            pending = _framed(*stream[sent])
+            sent += 1
+        if channel._end > channel._start:  # the channel reads ahead: a reply may be here already
             replies.append(channel.recv()[0])
             continue
-        readable, writable, _ = select.select([sandbox.channel], [sandbox.channel], [])
+        readable, writable, _ = select.select([sock], [sock] if pending else [], [])
         if readable:
             replies.append(channel.recv()[0])
         elif writable:
-            header, blobs = stream[sent]
-            channel.send(header, blobs)
-            sent += 1
+            taken = sock.send(pending, socket.MSG_DONTWAIT)
+            pending = pending[taken:]
     here, there = time.process_time() - before, _process_cpu(sandbox.pid) - sandbox_before
     sandbox.close()
     failed = [r for r in replies if not r.get("ok")]

@@ -22,9 +22,13 @@ recorded one:
   (`PrefetchDiverged`), and the test runs under Hypothesis as after any failed replay.
 
 A stream is kept only from a body that passed with nothing the stream cannot repeat: no call with a
-budget (a training call, whose CPU time decides), no curve recorded, no forbidden call, no sandbox
-restarted, no object from before the test other than the module's own functions and classes, and
-at most `MAX_STREAM_BYTES`. Streams stay in the worker process that recorded them.
+budget (a training call, whose CPU time decides), no forbidden call, no sandbox restarted, no object
+from before the test other than the module's own functions and classes, at most `MAX_STREAM_BYTES`,
+and nothing left behind for a later test, which a job that skipped the body would lack: no curve
+recorded, and the test module's globals as they were (each name's object, and the items of a dict,
+list or set it holds; grader.grading.plugin.module_state). What a body changes elsewhere (an
+object's attributes, a file, another module) is not seen: a bank's tests must not pass answers to
+each other that way. Streams stay in the worker process that recorded them.
 `GRADER_CALL_STREAMS=0` turns them off (grader.grading.lockstep.streams_enabled).
 """
 

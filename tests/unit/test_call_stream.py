@@ -233,3 +233,34 @@ def test_a_stream_is_used_only_after_the_same_history_fixtures_and_earlier_tests
     assert [r.score for r in results] == [3.0, 3.0, 1.0, 3.0]
     assert results[1].modes == (2, 0, 0, 0) and results[3].modes == (0, 0, 0, 2)  # the same history: streamed
     assert results[2].modes == (0, 0, 2, 0)  # never passed on the others' replies
+
+
+LEAVES_BEHIND = '''
+import torch
+from hypothesis import given, strategies as st
+
+from grader import assert_close, points
+
+ANSWERS = {}
+
+
+@points(1)
+@given(n=st.integers(1, 6))
+def test_keeps_an_answer(student, n):
+    ANSWERS[n] = student.double(torch.ones(n))  # a later test reads it back, without calling again
+    assert_close(ANSWERS[n], torch.full((n,), 2.0), name="double(ones(n))")
+
+
+@points(2)
+def test_reads_the_answers(student):
+    assert ANSWERS, "the earlier test left no answers"
+    for n, answer in ANSWERS.items():
+        assert_close(answer, torch.full((n,), 2.0), name=f"double(ones({n}))")
+'''
+
+
+def test_a_body_that_leaves_something_for_a_later_test_runs_in_every_job(tmp_path, zygote):
+    course = make_course(tmp_path, LEAVES_BEHIND, CORRECT, [CORRECT] * 3)
+    results = list(grade_here(course, zygote, True).values())
+    assert [r.score for r in results] == [3.0] * 3, [r.message or [t.message for t in r.tests] for r in results]
+    assert [r.modes for r in results] == [(0, 1, 0, 0), (1, 0, 0, 0), (1, 0, 0, 0)]  # never passed on a stream

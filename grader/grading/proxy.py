@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from grader.course.spec import Limits
 from grader.errors import SandboxRefused, StudentError, StudentFault
@@ -388,7 +388,7 @@ class StudentSession:
         releases: list[int] = []
         for recorded in stream.exchanges:
             try:
-                reply, out_blobs, _ = self._exchange(dict(recorded.header), recorded.blobs, "a recorded call")
+                reply, out_blobs, _ = self._exchange(cast(Request, dict(recorded.header)), recorded.blobs, "a recorded call")
             except StudentFault:
                 return "faulted", []
             got = [bytes(b) for b in out_blobs]

@@ -388,7 +388,9 @@ class StudentSession:
         releases: list[int] = []
         for recorded in stream.exchanges:
             try:
-                reply, out_blobs, _ = self._exchange(cast(Request, dict(recorded.header)), recorded.blobs, "a recorded call")
+                reply, out_blobs, _ = self._exchange(
+                    cast(Request, dict(recorded.header)), recorded.blobs, "a recorded call"
+                )
             except StudentFault:
                 return "faulted", []
             got = [bytes(b) for b in out_blobs]

@@ -324,7 +324,7 @@ def record(root: Path, assignment: str, problem_id: str, tests: list[str], out: 
     import torch
 
     from grader.course.spec import load_problem
-    from grader.grading.plugin import installed_plugins_off, session_args
+    from grader.grading.plugin import installed_plugins_off, session_args, session_plugins
 
     sys.dont_write_bytecode = True
     problem = load_problem(root, assignment, problem_id)
@@ -334,7 +334,7 @@ def record(root: Path, assignment: str, problem_id: str, tests: list[str], out: 
         args = [f"{problem.test_file}::{t}" for t in tests] + session_args(problem.folder, Path(tmp) / "pytest.ini")
         log = io.StringIO()
         with redirect_stdout(log), redirect_stderr(log), installed_plugins_off():
-            code = pytest.main(args, plugins=[plugin, _fixtures(plugin)])
+            code = pytest.main(args, plugins=[plugin, _fixtures(plugin), *session_plugins()])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise KitError(f"{problem.test_file}: recording the reference's answers failed:\n{log.getvalue()[-2000:]}")
     checks = []

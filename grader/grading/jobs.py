@@ -163,7 +163,7 @@ def _grade(
 ) -> JobResult:
     import pytest
 
-    from grader.grading.plugin import GradingPlugin, installed_plugins_off, session_args
+    from grader.grading.plugin import GradingPlugin, installed_plugins_off, session_args, session_plugins
     from grader.grading.proxy import StudentSession
 
     status, forced = screen_submission(problem, submission)
@@ -197,7 +197,7 @@ def _grade(
         except BankError as exc:
             plugin.errors.append(str(exc))
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), installed_plugins_off():
-            exit_code = pytest.main(args, plugins=[plugin])
+            exit_code = pytest.main(args, plugins=[plugin, *session_plugins()])
     finally:
         session.close()
     if session.zygote.failure is not None:  # not the student's doing: the run grades the job again

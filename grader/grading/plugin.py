@@ -96,27 +96,44 @@ def register_profile(max_examples: int) -> None:
 # pytest-cov, ...) would otherwise load too, from its entry point, and could reorder the tests,
 # reseed generators or time out calls: a kit's verdict and feedback would then depend on what else
 # the student installed. tests/e2e/test_check_plugins.py grades with such a plugin installed.
-SESSION_PLUGINS = ("-p", "grader.grading.pytest_plugin", "-p", "_hypothesis_pytestplugin")
+# They are handed to pytest as modules: `-p name` looks the name up among every installed
+# distribution's entry points first, at every session (15 to 20 ms of a job's CPU).
+def session_plugins() -> list[object]:
+    """The plugins every trusted-side session loads (pass them as `pytest.main(..., plugins=...)`)."""
+    import _hypothesis_pytestplugin
+
+    from grader.grading import pytest_plugin
+
+    return [pytest_plugin, _hypothesis_pytestplugin]
+
+
+# pytest's own plugins that act only on options or files a grading session never gives them (its ini
+# is empty and its addopts cleared): not loaded, a few milliseconds of every job's start.
+UNUSED_BUILTINS = tuple(
+    arg
+    for name in ("doctest", "junitxml", "pastebin", "stepwise", "setuponly", "setupplan")
+    for arg in ("-p", f"no:{name}")
+)
 
 
 def session_args(folder: Path, ini: Path) -> list[str]:
     """pytest's options for a session on the trusted side over the tests of the problem in `folder`.
 
     `ini` is an empty ini file of the session's own: no ini, conftest.py or addopts of the course or
-    of the machine applies, no cache is written, only `SESSION_PLUGINS` load (with
-    `installed_plugins_off`), and test files import without touching sys.path. Grading jobs and the
-    kit's recorder both start their sessions from these.
+    of the machine applies, no cache is written, only the grader's and Hypothesis's plugins load (with
+    `installed_plugins_off`, `session_plugins` passed as plugins), and test files import without
+    touching sys.path. Grading jobs and the kit's recorder both start their sessions from these.
     """
     ini.write_text("[pytest]\n")
     return [
-        "-c", str(ini), "--rootdir", str(folder), "-p", "no:cacheprovider", *SESSION_PLUGINS,
+        "-c", str(ini), "--rootdir", str(folder), "-p", "no:cacheprovider", *UNUSED_BUILTINS,
         "-q", "--noconftest", "--import-mode=importlib", "-o", "addopts=", "-W", "ignore",
     ]  # fmt: skip
 
 
 @contextlib.contextmanager
 def installed_plugins_off() -> Iterator[None]:
-    """While a grading session runs: pytest loads no plugin from entry points (`SESSION_PLUGINS` by name)."""
+    """While a grading session runs: pytest loads no plugin from entry points (`session_plugins` are handed to it)."""
     name = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
     before = os.environ.get(name)
     os.environ[name] = "1"

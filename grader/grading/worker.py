@@ -130,7 +130,7 @@ def _warm_pytest() -> None:
     _warmed = True
     import pytest
 
-    from grader.grading.plugin import SESSION_PLUGINS, installed_plugins_off, register_profile
+    from grader.grading.plugin import UNUSED_BUILTINS, installed_plugins_off, register_profile, session_plugins
 
     dont_write = sys.dont_write_bytecode
     sys.dont_write_bytecode = True
@@ -160,7 +160,8 @@ def _warm_pytest() -> None:
                     "no:unraisableexception",
                     "-p",
                     "no:threadexception",
-                    *SESSION_PLUGINS,
-                ]
+                    *UNUSED_BUILTINS,
+                ],
+                plugins=session_plugins(),
             )
     sys.dont_write_bytecode = dont_write

@@ -222,3 +222,31 @@ def test_a_grader_error_is_never_hidden_behind_a_student_module_that_could_not_r
         "test_double_passes": ("failed", "not run"),
         "test_with_a_bug_of_its_own": ("error", "grader error in test_with_a_bug_of_its_own"),
     }
+
+
+def test_a_trusted_session_loads_its_two_plugins_without_looking_through_installed_distributions(tmp_path):
+    """The session's plugins are handed over as modules: `-p name` scanned every distribution's entry
+    points at every job's start. Nothing installed loads; pytest's plugins for unused options are off."""
+    code = f"""
+import importlib.metadata, json, pathlib, pytest
+from grader.grading.plugin import installed_plugins_off, session_args, session_plugins
+folder = pathlib.Path({str(tmp_path)!r})
+(folder / "test_one.py").write_text("from hypothesis import given, strategies as st\\n@given(st.integers())\\ndef test_n(n):\\n    assert n == n\\n")
+scans = []
+real = importlib.metadata.distributions
+importlib.metadata.distributions = lambda *a, **k: scans.append(1) or real(*a, **k)
+class Names:
+    def pytest_configure(self, config):
+        self.names = sorted(n for n, p in config.pluginmanager.list_name_plugin() if p is not None)
+names = Names()
+with installed_plugins_off():
+    code = pytest.main([str(folder / "test_one.py"), *session_args(folder, folder / "pytest.ini")],
+                       plugins=[names, *session_plugins()])
+print(json.dumps({{"code": int(code), "scans": len(scans), "names": names.names}}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    out = __import__("json").loads(done.stdout.strip().splitlines()[-1])
+    assert out["code"] == 0, done.stdout + done.stderr
+    assert out["scans"] == 0
+    assert {"grader.grading.pytest_plugin", "_hypothesis_pytestplugin"} <= set(out["names"])
+    assert not {"doctest", "junitxml", "pastebin", "stepwise"} & set(out["names"])

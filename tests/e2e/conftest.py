@@ -41,6 +41,18 @@ def make_course(root: Path, students: list[str] | None = None) -> Path:
     return root
 
 
+def slow_copy(source: Path, target: Path, seconds: float = 3.0) -> Path:
+    """A copy of a student's folder whose modules first sleep `seconds` at import, scoring as the source does.
+
+    Graded last, it keeps a run busy for a while after the others' jobs are stored, so a test that
+    interrupts the run once some jobs are stored finds it still running, however fast the rest went.
+    """
+    shutil.copytree(source, target)
+    for module in target.glob("*.py"):
+        module.write_text(f"import time\ntime.sleep({seconds})\n" + module.read_text())
+    return target
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """The command line as `grader ARGS` runs it: the installed grader, not the checkout the tests run in.
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,6 +55,39 @@ def slow_copy(source: Path, target: Path, seconds: float = 3.0) -> Path:
     for module in target.glob("*.py"):
         module.write_text(f"import time\ntime.sleep({seconds})\n" + module.read_text())
     return target
+
+
+def interrupt_when(args: list[str], ready: Callable[[], bool], *, within: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run `python ARGS` in a session of its own, press Ctrl-C once `ready()` holds, and return how it ended.
+
+    Ctrl-C is SIGINT sent to the whole process group, as a terminal sends it. The child starts with
+    SIGINT's default action whatever this process inherited: a shell that runs the tests in the
+    background (`pytest ... &`) starts them with SIGINT ignored, and the grader, like any Python
+    program, would then rightly ignore Ctrl-C too. Fails if the run ended before it could be
+    interrupted, or did not stop within 60 s of it.
+    """
+
+    def default_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    proc = subprocess.Popen(
+        [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, preexec_fn=default_sigint,
+    )
+    deadline = time.monotonic() + within
+    while not ready() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    if proc.poll() is not None:
+        out, err = proc.communicate()
+        raise AssertionError(f"the run ended (exit {proc.returncode}) before it could be interrupted:\n{out}\n{err}")
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise AssertionError("the run did not stop within 60 s of Ctrl-C") from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:

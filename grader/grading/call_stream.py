@@ -4,8 +4,8 @@ Lockstep (grader.grading.lockstep) replays a test's recorded examples through th
 Once one job has passed a test that way in a worker process, what that body sent to its sandbox and
 what came back is the test's *call stream*: every request (its header and pickled arguments, which
 the trusted side made) and every reply, byte for byte. A later job of the same test sends the same
-requests, in the same order, to its own sandbox, one at a time, and compares each reply with the
-recorded one:
+requests, in the same order, to its own sandbox, in batches (one message carries many calls, and
+their replies come back together: `batches`), and compares each reply with the recorded one:
 
 - Every reply is identical: the test passes without running its body. The body is a deterministic
   function of its examples (replayed), its per-example random state (seeded), the trusted side's
@@ -15,11 +15,16 @@ recorded one:
   same replies the body would make the same requests and reach the same verdict, so the inputs, the
   oracle and the comparison are done once per worker for the class, not once per student.
 - A reply differs (another correct solution that rounds differently, a wrong one, a fault): the
-  sandbox has run exactly the calls the body would have made up to that one, and no other. The
-  test's body then runs as a replay does, and its first requests are answered from what the sandbox
-  already replied (`Prefetched`), so no call runs twice; from there on it talks to the sandbox as
-  always. A body that asks for anything else than what was sent stops the replay
-  (`PrefetchDiverged`), and the test runs under Hypothesis as after any failed replay.
+  sandbox has run the calls the body would have made up to that one, and the rest of that one's
+  batch. The test's body then runs as a replay does, and its first requests are answered from what
+  the sandbox already replied (`Prefetched`), so no call runs twice; from there on it talks to the
+  sandbox as always. A body that asks for anything else than what was sent, or stops before it has
+  asked for all of it (a failing example), stops the replay (`PrefetchDiverged`), and the test runs
+  under Hypothesis as after any failed replay. A batch stops at a reply that fails or made a
+  forbidden call (grader.sandbox.protocol.ends_batch); if that reply came after one that differed,
+  the body might never have made that call, so the sandbox is closed unread and the test runs under
+  Hypothesis on a new one, as after a fault. Batches start small and grow (`batches`), so that a
+  failing student's sandbox runs few calls past the first that differs.
 
 A stream is kept only from a body that passed with nothing the stream cannot repeat: no call with a
 budget (a training call, whose CPU time decides), no forbidden call, no sandbox restarted, no object
@@ -35,11 +40,15 @@ each other that way. Streams stay in the worker process that recorded them.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 MAX_STREAM_BYTES = 32 << 20  # one test's requests and replies; a larger stream is not kept
 MAX_STREAMS_BYTES = 256 << 20  # all the streams one worker process keeps; past it, no more are kept
+FIRST_BATCH = 4  # a stream's first batch of calls; each next one twice as many, up to MAX_BATCH
+MAX_BATCH = 64
+BATCH_BYTES = 4 << 20  # a batch's requests and recorded replies, about (a batch holds at least one call)
 
 
 class PrefetchDiverged(BaseException):
@@ -132,6 +141,24 @@ class Capture:
             self.exchanges[last_use[hid]].release_after.extend([hid] * count)
         new = {name: found for name, found in lookups.items() if name not in self.lookups_before}
         return CallStream(self.exchanges, bound, self.history, new, self.size)
+
+
+def batches(exchanges: list[Exchange]) -> Iterator[list[Exchange]]:
+    """A stream's exchanges in the batches they are sent in, in order (`FIRST_BATCH`, `MAX_BATCH`, `BATCH_BYTES`)."""
+    size, at = FIRST_BATCH, 0
+    while at < len(exchanges):
+        batch: list[Exchange] = []
+        total = 0
+        while at < len(exchanges) and len(batch) < size:
+            exchange = exchanges[at]
+            cost = sum(len(b) for b in exchange.blobs) + sum(len(b) for b in exchange.reply_blobs)
+            if batch and total + cost > BATCH_BYTES:
+                break
+            batch.append(exchange)
+            total += cost
+            at += 1
+        yield batch
+        size = min(2 * size, MAX_BATCH)
 
 
 def module_attribute(exchange: Exchange) -> str | None:

@@ -294,7 +294,7 @@ class GradingPlugin:
             if outcome == "passed":  # the same replies to the same calls: the body would pass again
                 self.modes.add(lockstep.STREAMED)
                 return True
-            if outcome == "faulted":  # the body's own calls would have met the same fault
+            if outcome in ("faulted", "restarted"):  # a fault, or a call past a difference: Hypothesis decides
                 self.modes.add(lockstep.HYPOTHESIS)
                 self._restart_test((replay_start, self.session.output_size()))
                 return None
@@ -329,7 +329,7 @@ class GradingPlugin:
     def _restart_test(self, replay_output: tuple[int, int]) -> None:
         """The state a test starts from, again: seeds, the calls kept, its curves; the replay's output is left out."""
         seed_all(0)
-        self.session.begin_test()
+        self.session.begin_test(again=True)
         self._replay_output = replay_output
         take_curves()
 

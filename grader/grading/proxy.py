@@ -30,7 +30,7 @@ from grader.grading.failing_input import Call
 from grader.grading.sandbox_client import SandboxGone, SandboxProcess, Zygote, describe_exit
 from grader.safetext import bounded, one_line
 from grader.sandbox import wire
-from grader.sandbox.protocol import CallMethod, ExitCode, Op, ReplyKind, Request
+from grader.sandbox.protocol import CallMethod, ExitCode, Op, ReplyKind, Request, ends_batch
 from grader.sandbox.purity import argument_images, changed_arguments
 from grader.sandbox.rebuild import QUALIFIED_NAMES, RebuildError, rebuild
 
@@ -134,9 +134,16 @@ class StudentSession:
         """The fault that every use of the module raises once it could not be imported (with its traceback)."""
         return self._import_fault
 
-    def begin_test(self) -> None:
+    def begin_test(self, *, again: bool = False) -> None:
+        """A test starts, or (`again`) starts over under Hypothesis after its replay failed.
+
+        Starting over after a forbidden call, the replay's calls are kept: that fault stands for the
+        rest of the job, so the run under Hypothesis makes no call, and the calls that met it are the
+        ones a failing input describes, as with lockstep off.
+        """
         self._test_fault = None
-        self._calls.clear()
+        if not (again and self._forbidden_fault is not None):
+            self._calls.clear()
         self._capture = None
         self._prefetched = None
         self._prefetch_broken = False
@@ -368,11 +375,14 @@ class StudentSession:
         }
 
     def run_stream(self, stream: call_stream.CallStream) -> tuple[str, list[call_stream.Exchange]]:
-        """Send a recorded test's requests, one at a time, and compare each reply with the recorded one.
+        """Send a recorded test's requests, in batches, and compare each reply with the recorded one.
 
-        Returns ("passed", ...) when every reply is the same; ("diverged", exchanged) at the first that
-        differs, with what was sent and received so far (the sandbox is healthy; `prefetch` hands it to
-        the test's body); ("faulted", []) when the sandbox failed (the fault is set, as in a replay);
+        Returns ("passed", ...) when every reply is the same; ("diverged", exchanged) once one differs,
+        with every request the sandbox has run and its reply (`prefetch` hands them to the test's
+        body: the one that differed, and the rest of its batch); ("faulted", []) when the sandbox
+        failed (the fault is set, as in a replay); ("restarted", []) when, after a reply that differed,
+        the same batch ran into a failure or a forbidden call that the test's body might never have
+        made: the sandbox is closed unread, and the test starts again on a new one, as after a fault;
         ("unusable", []) when the stream names objects this job does not hold, before anything is sent.
         """
         try:
@@ -386,18 +396,25 @@ class StudentSession:
             return "unusable", []
         exchanged: list[call_stream.Exchange] = []
         releases: list[int] = []
-        for recorded in stream.exchanges:
-            try:
-                reply, out_blobs, _ = self._exchange(
-                    cast(Request, dict(recorded.header)), recorded.blobs, "a recorded call"
-                )
-            except StudentFault:
-                return "faulted", []
-            got = [bytes(b) for b in out_blobs]
-            exchanged.append(call_stream.Exchange(recorded.header, recorded.blobs, reply, got))
-            if reply != recorded.reply or got != recorded.reply_blobs:
-                return "diverged", exchanged  # nothing kept or released: the body gets these replies
-            releases.extend(recorded.release_after)
+        diverged = False
+        for batch in call_stream.batches(stream.exchanges):
+            while batch and not diverged:
+                sent = self._send_recorded(batch)
+                if sent is None:
+                    return "faulted", []
+                for recorded, (reply, out_blobs) in zip(batch, sent):
+                    got = [bytes(b) for b in out_blobs]
+                    exchanged.append(call_stream.Exchange(recorded.header, recorded.blobs, reply, got))
+                    if diverged and ends_batch(reply):
+                        self.close()
+                        return "restarted", []
+                    if reply != recorded.reply or got != recorded.reply_blobs:
+                        diverged = True  # nothing kept or released: the body gets these replies
+                    elif not diverged:
+                        releases.extend(recorded.release_after)
+                batch = batch[len(sent) :]  # what follows a reply that ended the batch early, if it matched
+            if diverged:
+                return "diverged", exchanged
         # Passed: what the body would have kept (the module's functions it read) is kept; the rest released.
         for done in exchanged:
             name = call_stream.module_attribute(done)
@@ -409,6 +426,30 @@ class StudentSession:
         self._released.extend(releases)
         self.lookups.update(stream.lookups)  # what the body looked up, as if it had run
         return "passed", exchanged
+
+    def _send_recorded(self, batch: list[call_stream.Exchange]) -> list[tuple[dict[str, Any], list[bytearray]]] | None:
+        """Send recorded requests as one batch; their replies (up to one that ends it), or None on a fault (set)."""
+        assert self._process is not None
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            self._fault(self._out_of_time())
+            return None
+        limit = min(self.limits.call_timeout, remaining)
+        requests: list[tuple[Request, list[bytes]]] = []
+        for recorded in batch:
+            header = cast(Request, dict(recorded.header))
+            header["timeout"] = limit
+            requests.append((header, recorded.blobs))
+        if self._released:
+            requests[0][0]["release"], self._released = self._released, []
+        try:
+            replies = self._process.request_batch(requests, timeout=remaining + 2.0)
+        except (SandboxGone, wire.ProtocolError) as exc:
+            self._sandbox_lost(exc, "a recorded call", limit)
+            return None
+        for recorded, (reply, out_blobs) in zip(batch, replies):
+            self._note(recorded.header, recorded.blobs, reply, out_blobs)
+        return replies
 
     def prefetch(self, exchanged: list[call_stream.Exchange]) -> None:
         """Answer the test body's first requests with these replies the sandbox already gave to them."""
@@ -476,54 +517,60 @@ class StudentSession:
         key = call_stream.request_key(dict(header)) if capture is not None and not capture.failed else None
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            raise self._fault(
-                StudentFault(f"the time limit for this problem ({self.limits.job_timeout:g} s) was reached")
-            )
+            raise self._fault(self._out_of_time())
         limit = min(timeout or self.limits.call_timeout, remaining)
         header["timeout"] = limit
         if self._released:
             header["release"], self._released = self._released, []
         try:
             reply, out_blobs = self._process.request(header, blobs, timeout=limit + 2.0, reply_limit=reply_limit)
-        except SandboxGone as gone:
-            self.close()
-            if gone.timed_out:
-                raise self._fault(StudentFault(f"{what} timed out after {limit:g} s{timeout_note}")) from None
-            status = gone.status or {}
-            if status.get("oom"):  # the zygote read it from the sandbox's memory cgroup
-                message = f"{what} {self._memory_exceeded()}"
-            elif status.get("signal") == 9:
-                message = f"{what} was killed (probably by exceeding the memory limit of {self.limits.memory_mb} MiB)"
-            elif (
-                status.get("code") == ExitCode.SANDBOX_BROKEN
-            ):  # the sandbox's own code failed after the student's had run
-                message = (
-                    f"{what} broke the sandbox: its own code stopped working after the student's code ran "
-                    "(was a built-in such as isinstance or open replaced?)"
-                )
-            elif "code" in status:
-                message = f"{what} exited before returning (exit status {status['code']})"
-            else:
-                message = f"{what} crashed: the process {describe_exit(gone.status)}"
-            raise self._fault(StudentFault(message)) from None
-        except wire.ReplyTooLarge as exc:
-            self.close()
-            if reply_limit is None:  # the channel's own limit: a frame no honest reply reaches
-                raise self._fault(StudentFault(f"{what} broke the grader's protocol ({exc})")) from None
-            raise self._fault(
-                StudentFault(
-                    f"{what} sent back more than the {_mib(reply_limit)} the grader accepts for this "
-                    "call (were the arguments' tensors replaced by larger ones?)"
-                )
-            ) from None
-        except wire.ProtocolError as exc:
-            self.close()
-            raise self._fault(StudentFault(f"{what} broke the grader's protocol ({exc})")) from None
+        except (SandboxGone, wire.ProtocolError) as exc:
+            raise self._sandbox_lost(exc, what, limit, reply_limit=reply_limit, timeout_note=timeout_note) from None
         if capture is not None and key is not None:
             capture.add(key, blobs, reply, out_blobs)
         if header.get("op") not in (Op.HELLO, Op.IMPORT):  # the job's own paths; the names, as they are used
             self._note(call_stream.request_key(dict(header)), blobs, reply, out_blobs)
         return reply, out_blobs, limit
+
+    def _sandbox_lost(
+        self,
+        exc: SandboxGone | wire.ProtocolError,
+        what: str,
+        limit: float,
+        *,
+        reply_limit: int | None = None,
+        timeout_note: str = "",
+    ) -> StudentFault:
+        """The student's fault for a request the sandbox never answered as a message (it is closed): set, and returned."""
+        self.close()
+        if isinstance(exc, wire.ReplyTooLarge):
+            if reply_limit is None:  # the channel's own limit: a frame no honest reply reaches
+                return self._fault(StudentFault(f"{what} broke the grader's protocol ({exc})"))
+            return self._fault(
+                StudentFault(
+                    f"{what} sent back more than the {_mib(reply_limit)} the grader accepts for this "
+                    "call (were the arguments' tensors replaced by larger ones?)"
+                )
+            )
+        if isinstance(exc, wire.ProtocolError):
+            return self._fault(StudentFault(f"{what} broke the grader's protocol ({exc})"))
+        if exc.timed_out:
+            return self._fault(StudentFault(f"{what} timed out after {limit:g} s{timeout_note}"))
+        status = exc.status or {}
+        if status.get("oom"):  # the zygote read it from the sandbox's memory cgroup
+            message = f"{what} {self._memory_exceeded()}"
+        elif status.get("signal") == 9:
+            message = f"{what} was killed (probably by exceeding the memory limit of {self.limits.memory_mb} MiB)"
+        elif status.get("code") == ExitCode.SANDBOX_BROKEN:  # the sandbox's own code failed after the student's had run
+            message = (
+                f"{what} broke the sandbox: its own code stopped working after the student's code ran "
+                "(was a built-in such as isinstance or open replaced?)"
+            )
+        elif "code" in status:
+            message = f"{what} exited before returning (exit status {status['code']})"
+        else:
+            message = f"{what} crashed: the process {describe_exit(exc.status)}"
+        return self._fault(StudentFault(message))
 
     def _note(self, *parts: Any) -> None:
         """Add to the job's history what the trusted side sent and learnt (grader.grading.call_stream)."""
@@ -597,6 +644,9 @@ class StudentSession:
         if kind == ReplyKind.EXITED:
             raise self._fault(StudentFault(f"{what} exited before returning ({one_line(said, 200)})"))
         raise self._fault(StudentFault(f"{what} failed: {said}"))
+
+    def _out_of_time(self) -> StudentFault:
+        return StudentFault(f"the time limit for this problem ({self.limits.job_timeout:g} s) was reached")
 
     def _memory_exceeded(self) -> str:
         return f"exceeded the memory limit of {self.limits.memory_mb} MiB (shared memory counted)"

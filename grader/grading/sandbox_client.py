@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.errors import UsageError, ZygoteError
-from grader.sandbox.protocol import ExitStatus, Request, SandboxConfig
+from grader.sandbox.protocol import ExitStatus, Op, Request, SandboxConfig, ends_batch
 
 _GRADER_ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
 
@@ -488,6 +488,40 @@ class SandboxProcess:
             raise
         except (wire.ChannelClosed, OSError):
             raise SandboxGone(self.exit_status(), timed_out=False) from None
+
+    def request_batch(
+        self, requests: list[tuple[Request, list[bytes]]], *, timeout: float
+    ) -> list[tuple[dict[str, Any], list[bytearray]]]:
+        """Send several requests as one batch (protocol.Op.BATCH) and read their replies, in order.
+
+        The sandbox runs them one after another and stops after the first reply that
+        `protocol.ends_batch`: the replies come back up to and including that one. `timeout` bounds
+        the whole batch. Failures as for `request`, whatever replies had already arrived.
+        """
+        from grader.sandbox import wire
+
+        header: Request = {
+            "op": Op.BATCH,
+            "requests": [dict(request) for request, _ in requests],
+            "counts": [len(blobs) for _, blobs in requests],
+        }
+        deadline = time.monotonic() + max(timeout, 0.01)
+        replies: list[tuple[dict[str, Any], list[bytearray]]] = []
+        try:
+            self._messages.send(header, [blob for _, blobs in requests for blob in blobs], deadline=deadline)
+            while len(replies) < len(requests):
+                replies.append(self._messages.recv(deadline=deadline))
+                if ends_batch(replies[-1][0]):
+                    break
+        except TimeoutError:
+            self.kill()
+            raise SandboxGone(self.exit_status(), timed_out=True) from None
+        except wire.ProtocolError:
+            self.kill()
+            raise
+        except (wire.ChannelClosed, OSError):
+            raise SandboxGone(self.exit_status(), timed_out=False) from None
+        return replies
 
     def kill(self) -> None:
         try:

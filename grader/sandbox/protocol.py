@@ -10,6 +10,8 @@ same JSON it would be with string and number literals.
   resource limits are `SandboxLimits`, which hold every limit the sandbox applies and its default.
 - A request names its operation (`Op`); a call on an object's protocol names its `CallMethod`.
 - A reply is `{"ok": True, ...}` or `{"ok": False, "kind": ReplyKind, ...}` (`failure`).
+- A batch (`Op.BATCH`) carries several calls and reads in one message; the sandbox runs them in order
+  and sends one reply message for each, stopping after the first reply that `ends_batch`.
 - A sandbox that ends through the grader's own code exits with an `ExitCode`.
 """
 
@@ -29,6 +31,7 @@ class Op(StrEnum):
     GETATTR = "getattr"  # read an attribute of an object in the sandbox
     CALL = "call"  # call an object in the sandbox (or one of the CallMethod protocols)
     RELEASE = "release"  # drop handles only; no reply
+    BATCH = "batch"  # several getattr and call requests, run in order: one reply each (see ends_batch)
 
 
 class CallMethod(StrEnum):
@@ -61,6 +64,18 @@ class ExitCode(IntEnum):
 def failure(kind: ReplyKind, **fields: Any) -> dict[str, Any]:
     """A failed reply: `{"ok": False, "kind": kind, **fields}`."""
     return {"ok": False, "kind": kind, **fields}
+
+
+BATCHABLE = (Op.GETATTR, Op.CALL)  # the operations a batch may carry
+
+
+def ends_batch(reply: dict[str, Any]) -> bool:
+    """Whether a batch stops after this reply: a failure, or a forbidden call made on the way to it.
+
+    Both sides apply the same rule, so the trusted side knows how many replies a batch sends back;
+    what came after such a reply is left unrun, for the trusted side to decide on.
+    """
+    return not reply.get("ok") or bool(reply.get("tripped"))
 
 
 @dataclass(frozen=True)
@@ -133,6 +148,8 @@ class Request(TypedDict, total=False):
     name: str  # getattr: the attribute
     method: CallMethod  # call: a protocol instead of a call
     check_args: bool  # call: send back the arguments' images after the call (grader.sandbox.purity)
+    requests: list[dict[str, Any]]  # batch: the requests' headers, in order (getattr and call only)
+    counts: list[int]  # batch: how many of the message's blobs belong to each request, in order
 
 
 class ExitStatus(TypedDict, total=False):

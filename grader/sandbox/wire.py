@@ -102,17 +102,14 @@ class Channel:
     def send(
         self, header: Mapping[str, Any], blobs: list[bytes] | tuple[bytes, ...] = (), *, deadline: float | None = None
     ) -> None:
-        head = json.dumps(header, allow_nan=False).encode()
-        parts: list[bytes] = [_COUNTS.pack(len(head), len(blobs)), head]
-        size = 0
-        for blob in blobs:
-            parts.append(_SIZE.pack(len(blob)))
-            parts.append(blob)
-            size += len(blob)
+        self.send_frames(frame(header, blobs), deadline=deadline)
+
+    def send_frames(self, parts: list[bytes], *, deadline: float | None = None) -> None:
+        """Send whole messages made by `frame` (one or several, back to back)."""
         if deadline is not None:
             # sendall's timeout bounds the whole call (not each chunk) since Python 3.5.
             self.sock.settimeout(_remaining(deadline))
-        if size < (1 << 20):
+        if sum(len(part) for part in parts) < (1 << 20):
             self.sock.sendall(b"".join(parts))
         else:
             for part in parts:
@@ -172,6 +169,16 @@ class Channel:
         if k == 0:
             raise ChannelClosed("the channel closed")
         return k
+
+
+def frame(header: Mapping[str, Any], blobs: list[bytes] | tuple[bytes, ...] = ()) -> list[bytes]:
+    """One message's bytes, in parts: counts, the JSON header, then each blob's length and bytes."""
+    head = json.dumps(header, allow_nan=False).encode()
+    parts: list[bytes] = [_COUNTS.pack(len(head), len(blobs)), head]
+    for blob in blobs:
+        parts.append(_SIZE.pack(len(blob)))
+        parts.append(blob)
+    return parts
 
 
 def _remaining(deadline: float) -> float:

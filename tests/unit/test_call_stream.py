@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.course.spec import load_assignment
-from grader.grading import call_stream, lockstep
+from grader.grading import call_stream, lockstep, proxy
 from grader.grading.jobs import make_job, run_job
 from grader.grading.sandbox_client import Zygote
 from grader.records import JobResult
@@ -264,3 +264,63 @@ def test_a_body_that_leaves_something_for_a_later_test_runs_in_every_job(tmp_pat
     results = list(grade_here(course, zygote, True).values())
     assert [r.score for r in results] == [3.0] * 3, [r.message or [t.message for t in r.tests] for r in results]
     assert [r.modes for r in results] == [(0, 1, 0, 0), (1, 0, 0, 0), (1, 0, 0, 0)]  # never passed on a stream
+
+
+# Wrong on n = 1 (the first example, where the stream's replies first differ) and, for any other n, a
+# hang, an exit or a forbidden call: a batch sends the next examples' calls with the first, so the
+# sandbox runs them before the trusted side has seen the difference. The test's body might never make
+# those calls (it fails on the first example), so none of them may decide anything.
+PAST_A_DIFFERENCE = {
+    "s8_wrong_then_hangs": "while True:\n            pass",
+    "s9_wrong_then_exits": "import os\n        os._exit(3)",
+    "s7_wrong_then_forbidden": "getattr(torch, 'cum' + 'sum')(x, 0)",  # out of the static check's sight
+}
+
+
+def test_calls_a_batch_ran_past_a_difference_decide_nothing(tmp_path, zygote, monkeypatch):
+    course = make_course(tmp_path, TESTS, CORRECT, [])
+    spec = course / "problems/hw1/leaky/problem.toml"
+    spec.write_text(
+        spec.read_text().replace("points = 3\n", 'points = 3\nforbidden = ["torch.cumsum"]\n[limits]\ncall_timeout = 1\n')
+    )
+    students = {"s0_records": CORRECT, "s1_replays_and_keeps_the_stream": CORRECT}
+    for name, attack in PAST_A_DIFFERENCE.items():
+        students[name] = f"import torch\n\ndef double(x):\n    if x.shape[0] != 1:\n        {attack}\n    return 3 * x\n" + DOUBLER
+    for name, source in students.items():
+        (course / "submissions/hw1" / name).mkdir(parents=True)
+        (course / "submissions/hw1" / name / "leaky.py").write_text(source)
+    outcomes: list[str] = []
+    run_stream = proxy.StudentSession.run_stream
+
+    def spied(session: proxy.StudentSession, stream: call_stream.CallStream):
+        outcome = run_stream(session, stream)
+        outcomes.append(outcome[0])
+        return outcome
+
+    monkeypatch.setattr(proxy.StudentSession, "run_stream", spied)
+    on = grade_here(course, zygote, True)
+    lockstep.forget_all()
+    off = grade_here(course, zygote, False)
+    for name in students:
+        assert comparable(on[name]) == comparable(off[name]), name
+    assert {name: result.score for name, result in on.items()} == {
+        **{name: 0.0 for name in PAST_A_DIFFERENCE},
+        "s0_records": 3.0,
+        "s1_replays_and_keeps_the_stream": 3.0,
+    }
+    # Each attacker's first stream (the first test's): the difference, then the attack in the same batch.
+    # Their later tests' streams are unusable: their jobs' histories differ from the recording's by then.
+    assert outcomes == ["restarted", "unusable", "unusable"] * 2 + ["faulted", "unusable", "unusable"], outcomes
+    for name in PAST_A_DIFFERENCE:  # the first test fails on its first example's wrong value, and on nothing else
+        double = on[name].tests[0]
+        assert double.name == "test_double" and "n=1," in double.falsifying_example, name
+        assert double.message.endswith("At index (0,): expected -0.666667, got -1"), (name, double.message)
+        assert "timed out" not in double.message and "exited" not in double.message, (name, double.message)
+
+
+def test_a_stream_goes_in_batches_that_start_small_and_grow():
+    exchanges = [call_stream.Exchange({"op": "call", "id": 1}, [b"x" * 10], {"ok": True}, [b"y" * 10]) for _ in range(200)]
+    sizes = [len(batch) for batch in call_stream.batches(exchanges)]
+    assert sizes == [4, 8, 16, 32, 64, 64, 12]
+    big = [call_stream.Exchange({"op": "call", "id": 1}, [b"x" * (3 << 20)], {"ok": True}, []) for _ in range(3)]
+    assert [len(batch) for batch in call_stream.batches(big)] == [1, 1, 1]  # about 4 MiB a batch, at least one call

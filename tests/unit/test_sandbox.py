@@ -294,3 +294,35 @@ def test_a_shared_zygote_starts_once_serves_many_and_is_replaced_when_it_dies(tm
         second = shared.get()
         assert second is not first and answer(second) == 2
     assert second.process.poll() is not None and shared._zygote is None
+
+
+def test_a_batch_runs_its_calls_in_order_one_reply_each_and_stops_after_a_failure(session_for):
+    import pickle
+
+    from grader.sandbox import wire
+    from grader.sandbox.protocol import Op
+
+    s = session_for("""
+        CALLS = []
+        def f(x):
+            CALLS.append(x)
+            if x == 3:
+                raise ValueError("three")
+            return x * 2
+        def seen():
+            return list(CALLS)
+    """)
+    m = s.module()
+    f = object.__getattribute__(m.f, "_ref").id
+
+    def call(x):
+        return {"op": Op.CALL, "id": f, "timeout": 2.0}, [pickle.dumps(((x,), {}))]
+
+    replies = s._process.request_batch([call(1), call(2), call(3), call(4)], timeout=10)
+    assert [wire.decode_value(r["value"], b) for r, b in replies[:2]] == [2, 4]
+    assert replies[2][0]["ok"] is False and replies[2][0]["kind"] == "raised" and len(replies) == 3
+    assert m.seen() == [1, 2, 3]  # the call after the failure never ran, and no reply is left over
+    # A batch may carry only getattr and call requests: anything else is one protocol failure, and nothing runs.
+    refused = s._process.request_batch([call(5), ({"op": Op.IMPORT, "module": "os"}, [])], timeout=10)
+    assert [r["kind"] for r, _ in refused] == ["protocol"]
+    assert m.seen() == [1, 2, 3] and m.f(6) == 12

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from torch import nn
 
+from grader.course import extensions
 from grader.strategies import (
     LayerSpec,
     SequentialSpec,
@@ -107,6 +110,8 @@ def test_specs_are_deterministic_and_print_readably():
 def test_building_a_module_draws_from_its_seed_and_leaves_the_global_generator_alone(config, model):
     """Strategies use their own generator state: the weights come from the seed alone, and the draws a
     test makes after building one are the draws it would have made without building it."""
+    # The demo course's helpers, whatever another test in this process installed last (test_extensions).
+    extensions.install(Path(__file__).resolve().parents[2])
     from course_helpers.nets import CnnStack, StackLayer
 
     stack = CnnStack(in_channels=2, layers=(StackLayer(kind="Conv2d", kernel_size=3, out_channels=2),), seed=5)

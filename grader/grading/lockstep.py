@@ -112,6 +112,10 @@ class _Recording:
 _recordings: dict[str, _Recording] = {}
 _stream_bytes = [0]  # what the call streams kept in this process's recordings hold (grader.grading.call_stream)
 _unrecordable: set[str] = set()
+# Tests without Hypothesis: their call streams alone (grader.grading.call_stream), by the history before them.
+_plain: dict[str, dict[bytes, CallStream]] = {}
+_plain_streamless: set[str] = set()
+_PLAIN_STREAMS = 4
 _new: list[str] = []  # recorded in this process and not handed back yet (export_new)
 
 
@@ -154,6 +158,8 @@ def forget_all() -> None:
     """Drop every recording of this process (tests use it to start from a known state)."""
     _stream_bytes[0] = 0
     _recordings.clear()
+    _plain.clear()
+    _plain_streamless.clear()
     _unrecordable.clear()
     _new.clear()
 
@@ -253,6 +259,36 @@ def recordable(key: str) -> bool:
 
 def recording(key: str) -> _Recording | None:
     return _recordings.get(key)
+
+
+def plain_stream(key: str, history: bytes) -> CallStream | None:
+    """The call stream kept for a test without Hypothesis from a job with this history before it, if any."""
+    return _plain.get(key, {}).get(history)
+
+
+def keep_plain_stream(key: str, stream: CallStream | None) -> None:
+    """Keep a passing test's stream (at most `_PLAIN_STREAMS` histories a test, within this process's bound).
+
+    A test without Hypothesis is first passed by a job whose earlier tests ran under Hypothesis (they
+    were being recorded), and later ones by jobs that replayed or streamed them: a stream is kept for
+    each history met, so that the jobs after those find theirs. None (a stream that cannot be
+    repeated) means the test never gets one in this process.
+    """
+    from grader.grading.call_stream import MAX_STREAMS_BYTES
+
+    if stream is None:
+        _plain_streamless.add(key)
+        return
+    kept = _plain.setdefault(key, {})
+    if len(kept) >= _PLAIN_STREAMS or _stream_bytes[0] + stream.size > MAX_STREAMS_BYTES:
+        return
+    _stream_bytes[0] += stream.size
+    kept[stream.history] = stream
+
+
+def plain_streamless(key: str) -> bool:
+    """Whether a passing run of this test without Hypothesis made a stream that cannot be repeated."""
+    return key in _plain_streamless
 
 
 # -- sharing between trusted processes -------------------------------------------------------------

@@ -274,10 +274,12 @@ class GradingPlugin:
         test = item.obj
         hyp: Any = getattr(test, "hypothesis", None)
         inner = getattr(hyp, "inner_test", None)
-        if inner is None or "student" not in item._fixtureinfo.argnames or self.cannot_run() is not None:
+        if "student" not in item._fixtureinfo.argnames or self.cannot_run() is not None:
             return None
         key = lockstep.test_key(Path(str(item.path)), item.name, self.problem.max_examples)
         fixtures = {name: item.funcargs[name] for name in item._fixtureinfo.argnames if name in item.funcargs}
+        if inner is None:
+            return self._plain_call(item, key, fixtures) if hyp is None else None
         recorded = lockstep.recording(key)
         if recorded is None:
             if lockstep.recordable(key):
@@ -325,6 +327,54 @@ class GradingPlugin:
             lockstep.keep_stream(recorded, stream if leaves_nothing else None)
         self.modes.add(lockstep.REPLAYED)
         return True
+
+    def _plain_call(self, item: pytest.Function, key: str, fixtures: dict[str, Any]) -> bool | None:
+        """Run a test without Hypothesis on its call stream (True when that decides it), or leave it to pytest (None).
+
+        A test's body is a deterministic function of its seeded random state, the trusted side's state
+        and the replies, as a replayed example's is (grader.grading.call_stream): the first job to pass
+        it in this process keeps its stream, and a later job whose sandbox gives the same replies passes
+        without running the body (no inputs built, no expected values computed). Where a reply differs,
+        the body runs here on the replies already given; if it then asks for other calls than those sent,
+        or does not ask for all of them, or the sandbox failed, the test runs again from its start, as
+        pytest would run it, with what the first try printed left out.
+        """
+        if not (lockstep.enabled() and lockstep.streams_enabled()) or lockstep.plain_streamless(key):
+            return None
+        start = self.session.output_size()
+        stream = lockstep.plain_stream(key, self.session.history())
+        if stream is None:  # the first job with this history: the body runs, and its stream is kept if it passes
+            self.session.start_capture()
+            curves_before = curves_written()
+            module_before = module_state(item.module)
+            try:
+                item.obj(**fixtures)
+            except BaseException:
+                self.session.finish_capture()
+                raise
+            kept = self.session.finish_capture()
+            leaves_nothing = curves_written() == curves_before and module_state(item.module) == module_before
+            lockstep.keep_plain_stream(key, kept if leaves_nothing else None)
+            return True
+        outcome, exchanged = self.session.run_stream(stream)
+        if outcome == "passed":
+            return True
+        if outcome == "unusable":
+            return None
+        if outcome == "diverged":
+            self.session.prefetch(exchanged)
+            try:
+                item.obj(**fixtures)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:  # noqa: BLE001 - the body's own failure stands if it asked for exactly what was sent
+                if self.session.end_prefetch():
+                    raise
+            else:
+                if self.session.end_prefetch():
+                    return True
+        self._restart_test((start, self.session.output_size()))
+        return None
 
     def _restart_test(self, replay_output: tuple[int, int]) -> None:
         """The state a test starts from, again: seeds, the calls kept, its curves; the replay's output is left out."""

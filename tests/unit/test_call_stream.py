@@ -324,3 +324,88 @@ def test_a_stream_goes_in_batches_that_start_small_and_grow():
     assert sizes == [4, 8, 16, 32, 64, 64, 12]
     big = [call_stream.Exchange({"op": "call", "id": 1}, [b"x" * (3 << 20)], {"ok": True}, []) for _ in range(3)]
     assert [len(batch) for batch in call_stream.batches(big)] == [1, 1, 1]  # about 4 MiB a batch, at least one call
+
+
+PLAIN_TESTS = '''
+import torch
+
+from grader import assert_close, points
+
+
+@points(1)
+def test_double_fixed(student, reference):
+    x = torch.linspace(-1, 1, 5) / 3
+    assert_close(student.double(x), reference.double(x), name="double(x)")
+
+
+@points(1)
+def test_double_twice_fixed(student):
+    for n in range(1, 6):
+        x = torch.arange(float(n))
+        assert_close(student.double(student.double(x)), 4 * x, name="double(double(x))")
+
+
+@points(1)
+def test_doubler_fixed(student):
+    doubler = student.Doubler()
+    for n in range(1, 6):
+        assert_close(doubler(torch.ones(n)), torch.full((n,), 2.0), name="Doubler()(x)")
+'''
+
+
+def test_tests_without_hypothesis_pass_on_their_streams_and_every_result_is_as_with_lockstep_off(
+    tmp_path, zygote, monkeypatch
+):
+    course = make_course(tmp_path, PLAIN_TESTS, CORRECT, [])
+    for name, source in STUDENTS.items():
+        (course / "submissions/hw1" / name).mkdir(parents=True)
+        (course / "submissions/hw1" / name / "leaky.py").write_text(source)
+    outcomes: list[str] = []
+    run_stream = proxy.StudentSession.run_stream
+
+    def spied(session: proxy.StudentSession, stream: call_stream.CallStream):
+        outcome = run_stream(session, stream)
+        outcomes.append(outcome[0])
+        return outcome
+
+    monkeypatch.setattr(proxy.StudentSession, "run_stream", spied)
+    on = grade_here(course, zygote, True)
+    streamed = list(outcomes)
+    lockstep.forget_all()
+    off = grade_here(course, zygote, False)
+    assert len(outcomes) == len(streamed)  # lockstep off: no stream is used
+    for name in STUDENTS:
+        assert comparable(on[name]) == comparable(off[name]), name
+    scores = {name: result.score for name, result in on.items()}
+    assert scores.pop("s6_raises_on_four") < 3.0
+    assert scores == {**{name: 3.0 for name in STUDENTS if name != "s6_raises_on_four"}, "s4_wrong": 0.0}, scores
+    # s0 keeps the streams; s1, s2, s5 and s7 give the same replies; s3 (other bits) and s4 (wrong) differ
+    # in their first test, and s6 (raises where n = 4) in its second. After a difference, a job's history
+    # is not the recording's: its later tests have no stream for it, run their bodies and keep theirs.
+    same = ["passed"] * 3
+    assert streamed == same * 2 + ["diverged"] * 2 + same + ["passed", "diverged"] + same, streamed
+    assert on["s5_counts_its_calls"].tests[0].output == off["s5_counts_its_calls"].tests[0].output != ""
+    assert on["s3_other_bits"].tests[1].output == off["s3_other_bits"].tests[1].output != ""
+
+
+def test_a_test_without_hypothesis_after_hypothesis_tests_streams_once_its_history_is_met_again(
+    tmp_path, zygote, monkeypatch
+):
+    # The first job records the Hypothesis tests and the second replays them: the history before the
+    # plain test differs between the two, and from the third job on it is the second's.
+    plain = PLAIN_TESTS[PLAIN_TESTS.index("@points(1)\ndef test_doubler_fixed") :]
+    mixed = TESTS[: TESTS.index("@points(1)\n@given(n=st.integers(1, 6))\ndef test_doubler_object")] + plain
+    course = make_course(tmp_path, mixed, CORRECT, [CORRECT] * 4)
+    outcomes: list[str] = []
+    run_stream = proxy.StudentSession.run_stream
+
+    def spied(session: proxy.StudentSession, stream: call_stream.CallStream):
+        outcome = run_stream(session, stream)
+        outcomes.append(outcome[0])
+        return outcome
+
+    monkeypatch.setattr(proxy.StudentSession, "run_stream", spied)
+    results = grade_here(course, zygote, True)
+    assert [r.score for r in results.values()] == [3.0] * 4
+    assert [r.modes for r in results.values()] == [(0, 2, 0, 0), (2, 0, 0, 0), (0, 0, 0, 2), (0, 0, 0, 2)]
+    assert outcomes == ["passed"] * 6  # the third and fourth jobs: two Hypothesis tests and the plain one

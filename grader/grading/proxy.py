@@ -202,6 +202,8 @@ class StudentSession:
             raise self._import_fault
         if self._process is not None:
             return
+        if time.monotonic() >= self.deadline:  # the student's code used the job's time: no new sandbox for it
+            raise self._fault(self._out_of_time())
         self._process = self.zygote.spawn(
             {
                 "student_dir": self.student_dir,
@@ -443,7 +445,7 @@ class StudentSession:
         if self._released:
             requests[0][0]["release"], self._released = self._released, []
         try:
-            replies = self._process.request_batch(requests, timeout=remaining + 2.0)
+            replies = self._process.request_batch(requests, timeout=limit + 2.0, until=self.deadline + 2.0)
         except (SandboxGone, wire.ProtocolError) as exc:
             self._sandbox_lost(exc, "a recorded call", limit)
             return None

@@ -490,13 +490,15 @@ class SandboxProcess:
             raise SandboxGone(self.exit_status(), timed_out=False) from None
 
     def request_batch(
-        self, requests: list[tuple[Request, list[bytes]]], *, timeout: float
+        self, requests: list[tuple[Request, list[bytes]]], *, timeout: float, until: float
     ) -> list[tuple[dict[str, Any], list[bytearray]]]:
         """Send several requests as one batch (protocol.Op.BATCH) and read their replies, in order.
 
         The sandbox runs them one after another and stops after the first reply that
-        `protocol.ends_batch`: the replies come back up to and including that one. `timeout` bounds
-        the whole batch. Failures as for `request`, whatever replies had already arrived.
+        `protocol.ends_batch`: the replies come back up to and including that one. Each reply must
+        arrive within `timeout` seconds of the one before (of the sending, for the first), as one
+        request's reply must, and all of them by `until` (a `time.monotonic()` instant). Failures as
+        for `request`, whatever replies had already arrived.
         """
         from grader.sandbox import wire
 
@@ -505,12 +507,12 @@ class SandboxProcess:
             "requests": [dict(request) for request, _ in requests],
             "counts": [len(blobs) for _, blobs in requests],
         }
-        deadline = time.monotonic() + max(timeout, 0.01)
         replies: list[tuple[dict[str, Any], list[bytearray]]] = []
         try:
+            deadline = min(time.monotonic() + max(timeout, 0.01), until)
             self._messages.send(header, [blob for _, blobs in requests for blob in blobs], deadline=deadline)
             while len(replies) < len(requests):
-                replies.append(self._messages.recv(deadline=deadline))
+                replies.append(self._messages.recv(deadline=min(time.monotonic() + max(timeout, 0.01), until)))
                 if ends_batch(replies[-1][0]):
                     break
         except TimeoutError:

@@ -16,6 +16,7 @@ import pickle
 import resource
 import signal
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -40,6 +41,7 @@ _ITIMER_REAL = signal.ITIMER_REAL
 
 _PR_SET_PDEATHSIG = 1
 _BATCH_FLUSH_BYTES = 1 << 20  # a batch's replies are written once this much is waiting, and at its end
+_BATCH_FLUSH_SECONDS = 0.05  # ... or once this long has passed since the last write
 _MEMORY_MARKERS = ("can't allocate memory", "not enough memory", "DefaultCPUAllocator", "out of memory")
 
 
@@ -154,8 +156,11 @@ class _Server:
     def run_batch(self, header: dict[str, Any], blobs: list[bytearray]) -> None:
         """Run a batch's requests in order, one reply message each, up to the first reply that ends it.
 
-        Replies are sent together (in writes of about `_BATCH_FLUSH_BYTES`), not one write each: the
-        round trip per call is what a batch saves. A malformed batch gets one protocol failure.
+        Replies are sent together, not one write each: the round trip per call is what a batch saves.
+        What is waiting is written once it reaches `_BATCH_FLUSH_BYTES` or `_BATCH_FLUSH_SECONDS` have
+        passed since the last write, so that each reply reaches the trusted side within its call's
+        time of the one before, as one request's reply would (it waits that long for each). A
+        malformed batch gets one protocol failure.
         """
         requests, counts = header.get("requests"), header.get("counts")
         if not (
@@ -170,6 +175,7 @@ class _Server:
             return
         pending: list[bytes] = []
         size = start = 0
+        flushed = time.monotonic()
         for request, count in zip(requests, counts):
             for hid in request.get("release", []):
                 self.release(hid)
@@ -178,9 +184,9 @@ class _Server:
             parts = wire.frame(reply, out_blobs)
             pending.extend(parts)
             size += sum(len(part) for part in parts)
-            if size >= _BATCH_FLUSH_BYTES:
+            if size >= _BATCH_FLUSH_BYTES or time.monotonic() - flushed >= _BATCH_FLUSH_SECONDS:
                 self.channel.send_frames(pending)
-                pending, size = [], 0
+                pending, size, flushed = [], 0, time.monotonic()
             if ends_batch(reply):
                 break
         if pending:

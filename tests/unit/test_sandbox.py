@@ -2,6 +2,7 @@
 
 import os
 import textwrap
+import time
 
 import pytest
 import torch
@@ -318,11 +319,37 @@ def test_a_batch_runs_its_calls_in_order_one_reply_each_and_stops_after_a_failur
     def call(x):
         return {"op": Op.CALL, "id": f, "timeout": 2.0}, [pickle.dumps(((x,), {}))]
 
-    replies = s._process.request_batch([call(1), call(2), call(3), call(4)], timeout=10)
+    replies = s._process.request_batch([call(1), call(2), call(3), call(4)], timeout=10, until=time.monotonic() + 30)
     assert [wire.decode_value(r["value"], b) for r, b in replies[:2]] == [2, 4]
     assert replies[2][0]["ok"] is False and replies[2][0]["kind"] == "raised" and len(replies) == 3
     assert m.seen() == [1, 2, 3]  # the call after the failure never ran, and no reply is left over
     # A batch may carry only getattr and call requests: anything else is one protocol failure, and nothing runs.
-    refused = s._process.request_batch([call(5), ({"op": Op.IMPORT, "module": "os"}, [])], timeout=10)
+    refused = s._process.request_batch(
+        [call(5), ({"op": Op.IMPORT, "module": "os"}, [])], timeout=10, until=time.monotonic() + 30
+    )
     assert [r["kind"] for r, _ in refused] == ["protocol"]
     assert m.seen() == [1, 2, 3] and m.f(6) == 12
+
+
+def test_a_call_in_a_batch_that_ignores_the_alarm_costs_its_own_time_not_the_jobs(session_for):
+    import pickle
+
+    from grader.grading.sandbox_client import SandboxGone
+    from grader.sandbox.protocol import Op
+
+    s = session_for("""
+        import signal, time
+        def f(x):
+            if x == 3:
+                signal.signal(signal.SIGALRM, signal.SIG_IGN)
+                while True:
+                    time.sleep(0.1)
+            return x
+    """)
+    m = s.module()
+    f = object.__getattribute__(m.f, "_ref").id
+    calls = [({"op": Op.CALL, "id": f, "timeout": 1.0}, [pickle.dumps(((x,), {}))]) for x in range(1, 6)]
+    started = time.monotonic()
+    with pytest.raises(SandboxGone) as gone:  # each reply within its call's time of the one before, as alone
+        s._process.request_batch(calls, timeout=1.0 + 2.0, until=started + 120)
+    assert gone.value.timed_out and time.monotonic() - started < 20

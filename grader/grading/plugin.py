@@ -305,8 +305,7 @@ class GradingPlugin:
         elif lockstep.streams_enabled() and not recorded.streamless:
             self.session.start_capture()
             capturing = True
-        curves_before = curves_written()
-        module_before = module_state(item.module) if capturing else None
+        before = _leavings(item) if capturing else None
         try:
             lockstep.replay(recorded, test, inner, fixtures)
             if not self.session.end_prefetch():
@@ -323,8 +322,7 @@ class GradingPlugin:
             stream = self.session.finish_capture()
             # A body that leaves something behind (a curve, a value in its module for a later test) must
             # run in every job: a job that passed it on its stream would lack what it left.
-            leaves_nothing = curves_written() == curves_before and module_state(item.module) == module_before
-            lockstep.keep_stream(recorded, stream if leaves_nothing else None)
+            lockstep.keep_stream(recorded, stream if _leavings(item) == before else None)
         self.modes.add(lockstep.REPLAYED)
         return True
 
@@ -345,16 +343,14 @@ class GradingPlugin:
         stream = lockstep.plain_stream(key, self.session.history())
         if stream is None:  # the first job with this history: the body runs, and its stream is kept if it passes
             self.session.start_capture()
-            curves_before = curves_written()
-            module_before = module_state(item.module)
+            before = _leavings(item)
             try:
                 item.obj(**fixtures)
             except BaseException:
                 self.session.finish_capture()
                 raise
             kept = self.session.finish_capture()
-            leaves_nothing = curves_written() == curves_before and module_state(item.module) == module_before
-            lockstep.keep_plain_stream(key, kept if leaves_nothing else None)
+            lockstep.keep_plain_stream(key, kept if _leavings(item) == before else None)
             return True
         outcome, exchanged = self.session.run_stream(stream)
         if outcome == "passed":
@@ -548,6 +544,15 @@ def module_state(module: ModuleType | None) -> dict[str, Any]:
         else:
             state[name] = id(value)
     return state
+
+
+def _leavings(item: pytest.Function) -> tuple[Any, dict[str, Any]]:
+    """What a test's body could leave for a later test: the curves recorded, and its module's globals.
+
+    A body that changes either must run in every job: a job that passed it on its call stream
+    (grader.grading.call_stream) would lack what it left.
+    """
+    return curves_written(), module_state(item.module)
 
 
 class _Replayer:

@@ -8,6 +8,7 @@ of the job (`Zygote.failure`); the run's `SharedZygote` replaces it and the job 
 from __future__ import annotations
 
 import array
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -22,7 +23,7 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -475,19 +476,11 @@ class SandboxProcess:
         from grader.sandbox import wire
 
         deadline = time.monotonic() + max(timeout, 0.01)
-        try:
+        with self._failures():
             self._messages.send(header, blobs, deadline=deadline)
             if reply_limit is None:
                 return self._messages.recv(deadline=deadline)
             return self._messages.recv(deadline=deadline, limit=min(reply_limit, wire.MAX_FRAME_BYTES))
-        except TimeoutError:
-            self.kill()
-            raise SandboxGone(self.exit_status(), timed_out=True) from None
-        except wire.ProtocolError:
-            self.kill()
-            raise
-        except (wire.ChannelClosed, OSError):
-            raise SandboxGone(self.exit_status(), timed_out=False) from None
 
     def request_batch(
         self, requests: list[tuple[Request, list[bytes]]], *, timeout: float, until: float
@@ -500,21 +493,28 @@ class SandboxProcess:
         request's reply must, and all of them by `until` (a `time.monotonic()` instant). Failures as
         for `request`, whatever replies had already arrived.
         """
-        from grader.sandbox import wire
-
         header: Request = {
             "op": Op.BATCH,
             "requests": [dict(request) for request, _ in requests],
             "counts": [len(blobs) for _, blobs in requests],
         }
         replies: list[tuple[dict[str, Any], list[bytearray]]] = []
-        try:
+        with self._failures():
             deadline = min(time.monotonic() + max(timeout, 0.01), until)
             self._messages.send(header, [blob for _, blobs in requests for blob in blobs], deadline=deadline)
             while len(replies) < len(requests):
                 replies.append(self._messages.recv(deadline=min(time.monotonic() + max(timeout, 0.01), until)))
                 if ends_batch(replies[-1][0]):
                     break
+        return replies
+
+    @contextlib.contextmanager
+    def _failures(self) -> Iterator[None]:
+        """What a request's failures mean: SandboxGone (killed if it missed its time), or the ProtocolError (killed)."""
+        from grader.sandbox import wire
+
+        try:
+            yield
         except TimeoutError:
             self.kill()
             raise SandboxGone(self.exit_status(), timed_out=True) from None
@@ -523,7 +523,6 @@ class SandboxProcess:
             raise
         except (wire.ChannelClosed, OSError):
             raise SandboxGone(self.exit_status(), timed_out=False) from None
-        return replies
 
     def kill(self) -> None:
         try:

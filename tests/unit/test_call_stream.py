@@ -83,6 +83,21 @@ def _fresh():
     lockstep.forget_all()
 
 
+@pytest.fixture
+def outcomes(monkeypatch) -> list[str]:
+    """How each use of a call stream in this process ended (StudentSession.run_stream), in order."""
+    seen: list[str] = []
+    run_stream = proxy.StudentSession.run_stream
+
+    def spied(session: proxy.StudentSession, stream: call_stream.CallStream):
+        outcome = run_stream(session, stream)
+        seen.append(outcome[0])
+        return outcome
+
+    monkeypatch.setattr(proxy.StudentSession, "run_stream", spied)
+    return seen
+
+
 @pytest.fixture(scope="module")
 def zygote():
     z = Zygote.start()
@@ -277,7 +292,7 @@ PAST_A_DIFFERENCE = {
 }
 
 
-def test_calls_a_batch_ran_past_a_difference_decide_nothing(tmp_path, zygote, monkeypatch):
+def test_calls_a_batch_ran_past_a_difference_decide_nothing(tmp_path, zygote, outcomes):
     course = make_course(tmp_path, TESTS, CORRECT, [])
     spec = course / "problems/hw1/leaky/problem.toml"
     spec.write_text(
@@ -289,15 +304,6 @@ def test_calls_a_batch_ran_past_a_difference_decide_nothing(tmp_path, zygote, mo
     for name, source in students.items():
         (course / "submissions/hw1" / name).mkdir(parents=True)
         (course / "submissions/hw1" / name / "leaky.py").write_text(source)
-    outcomes: list[str] = []
-    run_stream = proxy.StudentSession.run_stream
-
-    def spied(session: proxy.StudentSession, stream: call_stream.CallStream):
-        outcome = run_stream(session, stream)
-        outcomes.append(outcome[0])
-        return outcome
-
-    monkeypatch.setattr(proxy.StudentSession, "run_stream", spied)
     on = grade_here(course, zygote, True)
     lockstep.forget_all()
     off = grade_here(course, zygote, False)
@@ -354,21 +360,12 @@ def test_doubler_fixed(student):
 
 
 def test_tests_without_hypothesis_pass_on_their_streams_and_every_result_is_as_with_lockstep_off(
-    tmp_path, zygote, monkeypatch
+    tmp_path, zygote, outcomes
 ):
     course = make_course(tmp_path, PLAIN_TESTS, CORRECT, [])
     for name, source in STUDENTS.items():
         (course / "submissions/hw1" / name).mkdir(parents=True)
         (course / "submissions/hw1" / name / "leaky.py").write_text(source)
-    outcomes: list[str] = []
-    run_stream = proxy.StudentSession.run_stream
-
-    def spied(session: proxy.StudentSession, stream: call_stream.CallStream):
-        outcome = run_stream(session, stream)
-        outcomes.append(outcome[0])
-        return outcome
-
-    monkeypatch.setattr(proxy.StudentSession, "run_stream", spied)
     on = grade_here(course, zygote, True)
     streamed = list(outcomes)
     lockstep.forget_all()
@@ -389,22 +386,13 @@ def test_tests_without_hypothesis_pass_on_their_streams_and_every_result_is_as_w
 
 
 def test_a_test_without_hypothesis_after_hypothesis_tests_streams_once_its_history_is_met_again(
-    tmp_path, zygote, monkeypatch
+    tmp_path, zygote, outcomes
 ):
     # The first job records the Hypothesis tests and the second replays them: the history before the
     # plain test differs between the two, and from the third job on it is the second's.
     plain = PLAIN_TESTS[PLAIN_TESTS.index("@points(1)\ndef test_doubler_fixed") :]
     mixed = TESTS[: TESTS.index("@points(1)\n@given(n=st.integers(1, 6))\ndef test_doubler_object")] + plain
     course = make_course(tmp_path, mixed, CORRECT, [CORRECT] * 4)
-    outcomes: list[str] = []
-    run_stream = proxy.StudentSession.run_stream
-
-    def spied(session: proxy.StudentSession, stream: call_stream.CallStream):
-        outcome = run_stream(session, stream)
-        outcomes.append(outcome[0])
-        return outcome
-
-    monkeypatch.setattr(proxy.StudentSession, "run_stream", spied)
     results = grade_here(course, zygote, True)
     assert [r.score for r in results.values()] == [3.0] * 4
     assert [r.modes for r in results.values()] == [(0, 2, 0, 0), (2, 0, 0, 0), (0, 0, 0, 2), (0, 0, 0, 2)]

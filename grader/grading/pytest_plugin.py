@@ -155,14 +155,15 @@ class BankRun:
     def __init__(self, student: Path | None) -> None:
         import torch
 
+        from grader.grading.worker import deterministic_algorithms
+
         self.student_path = student
         self._runs: dict[Path, _ProblemRun] = {}
         self._problems: dict[Path, Any] = {}
         self._zygote: Any = None
         self._tmp: Path | None = None
         torch.set_num_threads(1)  # as a grading worker does (grader.grading.worker)
-        if not torch.are_deterministic_algorithms_enabled():
-            torch.use_deterministic_algorithms(True)
+        deterministic_algorithms()  # as a worker sets them: without importing TorchDynamo (2 s a start)
 
     # -- which problem ----------------------------------------------------------------------------------
 
@@ -176,7 +177,8 @@ class BankRun:
         return self._problems[path]
 
     def _run(self, problem: Any) -> _ProblemRun:
-        from grader.grading.sandbox_client import Zygote
+        from grader.errors import UsageError
+        from grader.grading.sandbox_client import SharedZygote, keep_warm_seconds
 
         run = self._runs.get(problem.folder)
         if run is None:
@@ -188,10 +190,16 @@ class BankRun:
                     pytrace=False,
                 )
             if self._zygote is None:
-                self._zygote = Zygote.start()
+                # Kept for the next run, as `grader check` keeps it (GRADER_KEEP_WARM seconds): a
+                # student who runs the tests again after an edit skips the zygote's start.
+                try:
+                    self._zygote = SharedZygote(keep=keep_warm_seconds())
+                except UsageError as exc:
+                    pytest.fail(str(exc), pytrace=False)
+            zygote = self._zygote.get()
             if self._tmp is None:
                 self._tmp = Path(tempfile.mkdtemp(prefix="grader-pytest-"))
-            run = self._runs[problem.folder] = _ProblemRun(problem, source, self._zygote, self._tmp)
+            run = self._runs[problem.folder] = _ProblemRun(problem, source, zygote, self._tmp)
         return run
 
     # -- fixtures -----------------------------------------------------------------------------------------

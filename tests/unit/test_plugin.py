@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import shutil
+import signal
+import socket
+import struct
 import subprocess
 import sys
+import tempfile
 import types
+from pathlib import Path
 
 import pytest
 
@@ -143,9 +150,23 @@ def test_every_test_of_a_problem_that_cannot_run_carries_the_one_reason(tmp_path
 # -- plain pytest on the bank (grader.grading.pytest_plugin) ----------------------------------------------------------
 
 
-def _pytest(*args: str, cwd) -> subprocess.CompletedProcess[str]:
+def _pytest(*args: str, cwd, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider"], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def _zygote_listening(run: Path) -> int | None:
+    """The pid of the kept zygote listening in the runtime folder `run` (its peer credentials), or None."""
+    sockets = sorted((run / f"grader-{os.getuid()}").glob("zygote-*.sock"))
+    assert len(sockets) <= 1, sockets
+    for address in sockets:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            try:
+                s.connect(str(address))
+            except OSError:
+                return None
+            return struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+    return None
 
 
 @pytest.mark.slow  # pytest in subprocesses
@@ -199,15 +220,31 @@ def test_plain_pytest_runs_a_bank_test_on_a_students_file_in_the_sandbox(tmp_pat
 
     root = make_problem(tmp_path)
     (root / "mine.py").write_text("def double(x):\n    return 2 * x\n")
-    done = _pytest("problems/hwc/contract/test_contract.py", "--student", "mine.py", cwd=root)
-    assert done.returncode == 1 and "1 failed, 1 passed" in done.stdout, done.stdout[-3000:]
-    assert "AssertionError: double(5) + 0 is too big" in done.stdout
-    assert "What the student's code was given" in done.stdout and "double(\n    [0] 5\n)" in done.stdout
-    author = _pytest("problems/hwc/contract", "-k", "passes", cwd=root)  # no --student: the reference
-    assert author.returncode == 0 and "1 passed, 1 deselected" in author.stdout, author.stdout[-3000:]
-    (root / "mine.py").write_text("import os\nos.exit_now()\n")
-    broken = _pytest("problems/hwc/contract/test_contract.py", "--student", "mine.py", cwd=root)
-    assert "contract.py could not be imported: the import raised AttributeError" in broken.stdout
+    # A runtime folder of its own, with a short path (a Unix socket's must fit in about 100 bytes).
+    run = Path(tempfile.mkdtemp(prefix="gkw-", dir="/tmp"))
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(run), "GRADER_KEEP_WARM": "120"}
+    try:
+        done = _pytest("problems/hwc/contract/test_contract.py", "--student", "mine.py", cwd=root, env=env)
+        assert done.returncode == 1 and "1 failed, 1 passed" in done.stdout, done.stdout[-3000:]
+        assert "AssertionError: double(5) + 0 is too big" in done.stdout
+        assert "What the student's code was given" in done.stdout and "double(\n    [0] 5\n)" in done.stdout
+        # The sandbox zygote is kept for the next run, as `grader check` keeps it; the next runs use it.
+        kept = _zygote_listening(run)
+        assert kept is not None, "pytest --student kept no zygote"
+        author = _pytest("problems/hwc/contract", "-k", "passes", cwd=root, env=env)  # no --student: the reference
+        assert author.returncode == 0 and "1 passed, 1 deselected" in author.stdout, author.stdout[-3000:]
+        (root / "mine.py").write_text("import os\nos.exit_now()\n")
+        broken = _pytest("problems/hwc/contract/test_contract.py", "--student", "mine.py", cwd=root, env=env)
+        assert "contract.py could not be imported: the import raised AttributeError" in broken.stdout
+        assert _zygote_listening(run) == kept
+        off = _pytest("problems/hwc/contract/test_contract.py", "--student", "mine.py", cwd=root,
+                      env={**env, "GRADER_KEEP_WARM": "soon"})
+        assert off.returncode != 0 and "GRADER_KEEP_WARM='soon': expected a number of seconds" in off.stdout, off.stdout
+    finally:
+        pid = _zygote_listening(run)
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+        shutil.rmtree(run, ignore_errors=True)
 
 
 def test_a_grader_error_is_never_hidden_behind_a_student_module_that_could_not_run(tmp_path, zygote):

@@ -618,9 +618,9 @@ grader check {assignment.id} path/to/your/folder --problem ID      # one problem
 
 You see each problem's score on the kit's tests, and for each failed test what was compared, the
 smallest failing input, what your code was given, your own traceback and how to reproduce it.
-A check leaves the process that starts its sandboxes running for ten minutes, so that the next check
-starts sooner; it never runs your code itself and ends on its own (`GRADER_KEEP_WARM=0 grader check
-...` keeps none).
+A check (and a `python -m pytest ... --student` run, below) leaves the process that starts its
+sandboxes running for ten minutes, so that the next one starts sooner; it never runs your code itself
+and ends on its own (`GRADER_KEEP_WARM=0 grader check ...` keeps none).
 
 To replay one failing test with plain pytest, from this folder (add the `@reproduce_failure(...)` line
 that the feedback shows above the test's `def` to replay exactly the failing input):

@@ -160,7 +160,7 @@ class BankRun:
         self.student_path = student
         self._runs: dict[Path, _ProblemRun] = {}
         self._problems: dict[Path, Any] = {}
-        self._zygote: Any = None
+        self._zygote: Any = None  # a SharedZygote (kept between runs) once a problem's tests run
         self._tmp: Path | None = None
         torch.set_num_threads(1)  # as a grading worker does (grader.grading.worker)
         deterministic_algorithms()  # as a worker sets them: without importing TorchDynamo (2 s a start)

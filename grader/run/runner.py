@@ -23,8 +23,10 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -140,17 +142,21 @@ class SharedRecordings:
                 self.size -= sum(len(data) for data in dropped.values())
 
 
-def _serve(jobs: Connection, cpu: int | None = None) -> None:
+def _serve(jobs: Connection, cpu: int | None = None, scratch: str | None = None) -> None:
     """The body of one worker process: grade each job that arrives on `jobs` and send its result back.
 
     A job arrives with lockstep recordings made elsewhere for its tests, and its result goes back with
     the recordings this process made for it (grader.grading.lockstep).
 
     A worker given a `cpu` stays on it, and so do the sandboxes it starts (they take the CPUs of
-    the process that spawns them): see `worker_cpus`.
+    the process that spawns them): see `worker_cpus`. A worker given a `scratch` folder makes its
+    temporary files there (each job's folder, with the submission's files): the parent removes the
+    folder once the worker has ended, however it ended (see `_Worker.kill`).
     """
     # Ctrl-C reaches the whole process group; the parent decides what stops, and kills this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if scratch is not None:
+        tempfile.tempdir = scratch
     if cpu is not None:
         try:
             os.sched_setaffinity(0, {cpu})
@@ -233,9 +239,17 @@ class _Worker:
 
     def __init__(self, ctx: BaseContext, cpu: int | None = None) -> None:
         self.cpu = cpu
+        # The worker's temporary files, removed here once it ends: a worker killed mid-job (Ctrl-C, the
+        # watchdog) cannot remove its job's folder itself. The sandbox's own user passes through it.
+        self.scratch = tempfile.mkdtemp(prefix="grader-worker-")
+        os.chmod(self.scratch, 0o711)
         self.jobs, child = ctx.Pipe(duplex=True)
-        self.process: BaseProcess = ctx.Process(target=_serve, args=(child, cpu), daemon=True)  # type: ignore[attr-defined]
-        self.process.start()
+        self.process: BaseProcess = ctx.Process(target=_serve, args=(child, cpu, self.scratch), daemon=True)  # type: ignore[attr-defined]
+        try:
+            self.process.start()
+        except BaseException:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise
         child.close()  # the child holds the only other end: its death means end of file here
         self.job: JobSpec | None = None
         self.graded = 0
@@ -300,6 +314,7 @@ class _Worker:
             self.process.kill()
         self.process.join()
         self.jobs.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _watchdog_seconds(job: JobSpec) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 
 from .conftest import interrupt_when, make_course, run_cli, slow_copy
 
@@ -21,8 +22,11 @@ def stored_jobs(root) -> int:
         return 0
 
 
-def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path):
+def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path, monkeypatch):
     root = make_course(tmp_path, STUDENTS)
+    scratch = tmp_path / "tmp"  # the run's temporary folder: the folders of the jobs it interrupts among them
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
     # Graded last (students in order, one job at a time): the run is still going after two jobs are stored.
     slow_copy(root / "submissions/hw7/alice_correct", root / "submissions/hw7/zz_slow_but_right")
     args = ["-P", "-m", "grader", "--root", str(root), "grade", "hw7", "--jobs", "1"]
@@ -31,6 +35,15 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path):
     assert "interrupted; finished jobs are stored, run again to resume" in stopped.stderr
     kept = stored_jobs(root)
     assert 2 <= kept < 10
+    # Nothing of the grader's is left there (torch's own cache folder, torchinductor_*, stays as torch leaves it):
+    # not the interrupted job's folder with the student's files, nor the zygote's or the workers' folders.
+    def left() -> list[str]:
+        return sorted(p.name for p in scratch.iterdir() if p.name.startswith("grader"))
+
+    deadline = time.monotonic() + 30  # the forkserver leaves a moment after the run it served
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left() == []
 
     again = run_cli("--root", str(root), "grade", "hw7", "--jobs", "2")
     assert again.returncode == 0, again.stderr

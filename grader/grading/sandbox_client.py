@@ -48,6 +48,31 @@ PING_TIMEOUT = 10.0
 _GRADER_ERROR_PREFIX = "grader error: ZygoteError: "  # grader.run.runner.run_job_safely's message for a ZygoteError
 
 
+_SOCKET_NAME = "zygote.sock"
+_SOCKET_PATH_MAX = 107  # bytes: a Unix socket's path, and its terminating NUL, must fit in 108
+
+
+def socket_folder(prefix: str = "grader-zygote-", name: str = _SOCKET_NAME) -> str:
+    """A fresh folder (mode 0711) for a Unix socket called `name`, with a path short enough for it.
+
+    In the temporary folder, unless `$TMPDIR` is too deep for a socket's path (a CI runner's or a
+    test's folder can be): then in the first of /tmp, /var/tmp and /dev/shm that takes it.
+    """
+    for base in (None, "/tmp", "/var/tmp", "/dev/shm"):
+        try:
+            folder = tempfile.mkdtemp(prefix=prefix, dir=base)
+        except OSError:
+            continue
+        if len(os.fsencode(os.path.join(folder, name))) <= _SOCKET_PATH_MAX:
+            os.chmod(folder, 0o711)
+            return folder
+        os.rmdir(folder)
+    raise ZygoteError(
+        f"no temporary folder has a path short enough for a Unix socket "
+        f"(TMPDIR={os.environ.get('TMPDIR', '')!r}); set TMPDIR to a shorter one"
+    )
+
+
 def zygote_failed(message: str) -> bool:
     """Whether a job's grader error came from the sandbox zygote (it is graded again with a fresh one)."""
     return message.startswith(_GRADER_ERROR_PREFIX)
@@ -81,9 +106,8 @@ class Zygote:
         """
         tmpdir = None
         if address is None:
-            tmpdir = tempfile.mkdtemp(prefix="grader-zygote-")
-            os.chmod(tmpdir, 0o711)
-            address = os.path.join(tmpdir, "zygote.sock")
+            tmpdir = socket_folder()
+            address = os.path.join(tmpdir, _SOCKET_NAME)
         bootstrap = (
             "import sys; sys.path[:] = [p for p in sys.path if p]; "
             f"sys.path.insert(0, {_GRADER_ROOT!r}); "
@@ -349,9 +373,8 @@ class SharedZygote:
 
     def _address(self) -> str:
         if self._tmpdir is None:
-            self._tmpdir = tempfile.mkdtemp(prefix="grader-zygote-")
-            os.chmod(self._tmpdir, 0o711)
-        return os.path.join(self._tmpdir, "zygote.sock")
+            self._tmpdir = socket_folder()
+        return os.path.join(self._tmpdir, _SOCKET_NAME)
 
     def launch(self) -> None:
         """Start the zygote now, without waiting for it, unless one is running (or, kept, answers)."""

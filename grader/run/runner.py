@@ -41,6 +41,7 @@ from typing import Any
 from grader.course.spec import load_problem
 from grader.grading import lockstep
 from grader.grading.jobs import JobSpec, run_job
+from grader.grading.sandbox_client import socket_folder
 from grader.records import JobResult
 
 _PRELOAD = [
@@ -94,9 +95,34 @@ _context_lock = threading.Lock()
 
 def _context() -> BaseContext:
     with _context_lock:
+        _short_multiprocessing_folder()
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(_PRELOAD)
         return ctx
+
+
+def _short_multiprocessing_folder() -> None:
+    """Give multiprocessing a temporary folder where its forkserver's socket path fits.
+
+    multiprocessing makes that socket in a folder of its own under the temporary folder; under a
+    `$TMPDIR` too deep for a Unix socket's path (a CI runner's or a test's folder can be), starting
+    the forkserver failed. Its folder is made once per process, and removed by it at exit.
+    """
+    from multiprocessing import process, util
+
+    if process.current_process()._config.get("tempdir") is not None:  # type: ignore[attr-defined]
+        return  # made already
+    # Its folder (pymp-XXXXXXXX) and socket (listener-XXXXXXXX) names are 14 and 17 bytes long.
+    if len(os.fsencode(os.path.join(tempfile.gettempdir(), "pymp-" + "x" * 8, "listener-" + "x" * 8))) <= 107:
+        return
+    base = socket_folder(prefix="grader-mp-", name=os.path.join("pymp-" + "x" * 8, "listener-" + "x" * 8))
+    saved = tempfile.tempdir
+    tempfile.tempdir = base
+    try:
+        util.get_temp_dir()
+    finally:
+        tempfile.tempdir = saved
+    util.Finalize(None, shutil.rmtree, args=(base, True), exitpriority=-200)
 
 
 # A worker grades this many jobs, then a fresh one takes its place: whatever a job leaves behind on the

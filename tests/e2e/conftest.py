@@ -112,6 +112,12 @@ def without_times(value):
     return value
 
 
+def copy_of(graded: tuple[Path, object], tmp_path: Path) -> Path:
+    """A copy of a graded course (`graded_course`), with its store and reports, for a test that changes it:
+    the session's course is shared by every test that uses it, in whatever order they run."""
+    return Path(shutil.copytree(graded[0], tmp_path / "course"))
+
+
 @pytest.fixture(scope="session")
 def graded_course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """The demo class graded once through the real command line."""

@@ -6,7 +6,7 @@ import html
 import json
 import re
 
-from .conftest import run_cli
+from .conftest import copy_of, run_cli
 
 EXPECTED = {
     "alice_correct": {"true_softmax": 10, "bn_fold": 10},
@@ -100,8 +100,8 @@ def test_reports_are_written_and_escape_student_text(graded_course):
     assert "<script" not in page and "http://" not in page and "https://" not in page
 
 
-def test_second_run_regrades_nothing_and_says_the_same(graded_course):
-    root, _ = graded_course
+def test_second_run_regrades_nothing_and_says_the_same(graded_course, tmp_path):
+    root = copy_of(graded_course, tmp_path)
     before = load(root)
     again = run_cli("--root", str(root), "grade", "hw7")
     assert again.returncode == 0, again.stderr
@@ -111,17 +111,13 @@ def test_second_run_regrades_nothing_and_says_the_same(graded_course):
 
 
 def test_a_changed_submission_regrades_only_its_jobs(graded_course, tmp_path):
-    root, _ = graded_course
+    root = copy_of(graded_course, tmp_path)
     target = root / "submissions/hw7/dave_forgot_eps/bn_fold.py"
     original = target.read_text()
     target.write_text(original.replace("torch.sqrt(bn.running_var)", "torch.sqrt(bn.running_var + bn.eps)"))
-    try:
-        result = run_cli("--root", str(root), "grade", "hw7")
-        assert re.search(r"20 jobs \(2 graded, 18 unchanged\)", result.stdout), result.stdout
-        assert problem(load(root), "dave_forgot_eps", "bn_fold")["score"] == 10
-    finally:
-        target.write_text(original)
-        run_cli("--root", str(root), "grade", "hw7")
+    result = run_cli("--root", str(root), "grade", "hw7")
+    assert re.search(r"20 jobs \(2 graded, 18 unchanged\)", result.stdout), result.stdout
+    assert problem(load(root), "dave_forgot_eps", "bn_fold")["score"] == 10
 
 
 def test_regrading_everything_gives_the_same_scores_and_messages(graded_course, tmp_path):

@@ -118,11 +118,9 @@ def test_the_student_code_view_marks_and_links_the_failing_line(graded_course, a
 
 
 def test_the_class_page_shows_what_changed_and_the_students_first(graded_course, artifacts, tmp_path):
-    from .conftest import run_cli
+    from .conftest import copy_of, run_cli
 
-    graded, _ = graded_course
-    root = tmp_path / "course"
-    shutil.copytree(graded, root)
+    root = copy_of(graded_course, tmp_path)
     result = run_cli("--root", str(root), "adjust", "hw7", "dave_forgot_eps", "bn_fold", "+3", "--reason", "tolerance <too> tight",
                      "--by", "prof")
     assert result.returncode == 0, result.stderr

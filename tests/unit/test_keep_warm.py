@@ -116,3 +116,38 @@ def test_looking_for_a_kept_zygote_that_is_gone_does_not_wait_for_one(tmp_path) 
     start = time.monotonic()
     assert gone.ping(timeout=30, wait_to_listen=False) is False
     assert time.monotonic() - start < 10  # no wait for a listener: far from the 30 s it would wait
+
+
+def test_a_temporary_folder_too_deep_for_a_socket_falls_back_to_a_short_one(short, monkeypatch) -> None:
+    """A run's own zygote listens in the temporary folder, or, where $TMPDIR is too deep for a Unix
+    socket's path (a CI runner's or a test's folder can be), in /tmp: a deep $TMPDIR was an internal error."""
+    deep = short / ("d" * 120)
+    deep.mkdir()
+    monkeypatch.setattr(client.tempfile, "tempdir", str(deep))
+    folder = client.socket_folder()
+    try:
+        address = os.path.join(folder, "zygote.sock")
+        assert not folder.startswith(str(deep)) and len(address.encode()) <= 107
+        assert os.stat(folder).st_mode & 0o777 == 0o711
+        assert list(deep.iterdir()) == []  # the folder it tried there first is gone
+    finally:
+        os.rmdir(folder)
+    monkeypatch.setattr(client.tempfile, "tempdir", str(short))
+    folder = client.socket_folder()
+    try:
+        assert folder.startswith(str(short))  # short enough: the temporary folder itself
+    finally:
+        os.rmdir(folder)
+
+
+@pytest.mark.slow  # a real zygote
+def test_a_zygote_starts_and_forks_under_a_deep_temporary_folder(short, monkeypatch) -> None:
+    deep = short / ("d" * 120)
+    deep.mkdir()
+    monkeypatch.setattr(client.tempfile, "tempdir", str(deep))
+    zygote = client.Zygote.start()
+    try:
+        assert zygote.ping(timeout=30)
+    finally:
+        zygote.close()
+    assert list(deep.iterdir()) == []

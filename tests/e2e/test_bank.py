@@ -34,10 +34,7 @@ def test_one_problem_validates_alone_and_an_alternative_must_score_full_marks(tm
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FAIL hw7/true_softmax alternative rounded_nu: the alternative rounded_nu scores 9/10" in result.stdout
     assert "ok   hw7/true_softmax alternative float64_inside: 10/10" in result.stdout
-    assert "bn_fold" not in result.stdout  # only the problem named
-    wrong.unlink()
-    again = run_cli("--root", str(root), "validate", "hw7/true_softmax", "--jobs", "2", timeout=900)
-    assert again.returncode == 0, again.stdout + again.stderr
+    assert "bn_fold" not in result.stdout  # only the problem named (test_validate: a bank that passes exits 0)
 
 
 def test_mutation_analysis_lists_a_survivor_until_it_is_recorded_as_equivalent(tmp_path):

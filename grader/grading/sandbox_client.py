@@ -297,14 +297,17 @@ def _install_key() -> str:
     return digest.hexdigest()[:20]
 
 
+_LAST_BASES = ("/tmp",)  # where a kept zygote listens when neither of the user's folders will do
+
+
 def kept_zygote_address() -> str | None:
     """Where this user's kept zygote for this grader and Python listens; None where none may be kept.
 
     In `$XDG_RUNTIME_DIR`, else (unset, unsafe, or too deep for a Unix socket's short path) in the
-    temporary folder.
+    temporary folder, else in /tmp (a `$TMPDIR` can be too deep too, as the run's own zygote finds).
     """
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    bases = [b for b in (runtime, tempfile.gettempdir()) if b and os.path.isabs(b)]
+    bases = [b for b in (runtime, tempfile.gettempdir(), *_LAST_BASES) if b and os.path.isabs(b)]
     key = None
     for base in dict.fromkeys(bases):
         if len(os.fsencode(base)) > 60:  # the folder and the socket's name must fit in about 100 bytes

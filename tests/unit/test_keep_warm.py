@@ -45,9 +45,10 @@ def test_the_address_is_in_a_folder_only_this_user_can_enter(short, monkeypatch)
     assert os.stat(os.path.dirname(address)).st_mode & 0o777 == 0o700
 
 
-def _only_bases(monkeypatch, runtime, tmp) -> None:
+def _only_bases(monkeypatch, runtime, tmp, last=()) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.setattr(client.tempfile, "gettempdir", lambda: str(tmp))
+    monkeypatch.setattr(client, "_LAST_BASES", tuple(map(str, last)))
 
 
 def test_a_folder_others_may_write_in_is_never_used(short, monkeypatch) -> None:
@@ -85,6 +86,11 @@ def test_a_runtime_folder_too_deep_for_a_socket_falls_back_to_the_temporary_fold
     assert address is not None and address.startswith(str(tmp)) and len(address.encode()) < 100
     _only_bases(monkeypatch, deep, deep)
     assert client.kept_zygote_address() is None  # nowhere short enough: none kept
+    last = short / "last"  # /tmp in use: where the temporary folder is too deep too
+    last.mkdir()
+    _only_bases(monkeypatch, deep, deep, last=[last])
+    address = client.kept_zygote_address()
+    assert address is not None and address.startswith(str(last / f"grader-{os.getuid()}"))
 
 
 def test_installing_a_package_changes_the_key(tmp_path, monkeypatch) -> None:

@@ -189,11 +189,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     status = print_check(assignment, results)
     failed = [r.problem for r in results if r.score < r.max_score or r.status != "graded"]
     if failed:
-        where = "" if args.path == "." else f" {args.path}"
         print("\nTo check one problem again (a few seconds):")
-        for problem_id in failed:
-            print(f"  grader check {assignment.id}{where} --problem {problem_id}")
+        for line in check_again_commands(assignment.id, failed, path=args.path, root=args.root):
+            print(f"  {line}")
     return status
+
+
+def check_again_commands(assignment_id: str, problems: list[str], *, path: str, root: Path | None) -> list[str]:
+    """The `grader check` command lines that check each of `problems` again, quoted for a shell.
+
+    They name the course folder when the check did (`--root`), and the student's folder as it was
+    typed, unless it was the working folder.
+    """
+    import shlex
+
+    root_option = "" if root is None else f" --root {shlex.quote(str(root))}"
+    where = "" if path == "." else f" {shlex.quote(path)}"
+    return [f"grader{root_option} check {assignment_id}{where} --problem {shlex.quote(p)}" for p in problems]
 
 
 def cmd_new(args: argparse.Namespace) -> int:

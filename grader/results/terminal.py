@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
@@ -19,7 +21,7 @@ def replay_command(problem: ProblemSpec, test: str) -> str:
     runs from).
     """
     path = f"problems/{problem.assignment}/{problem.id}/{problem.test_file.name}"
-    return f"python -m pytest {path}::{test} --student {problem.module_file}"
+    return f"python -m pytest {shlex.quote(f'{path}::{test}')} --student {shlex.quote(problem.module_file)}"
 
 
 def print_check(assignment: AssignmentSpec, results: list[JobResult], console: Console | None = None) -> int:

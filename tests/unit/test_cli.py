@@ -279,3 +279,20 @@ def test_a_broken_bank_says_what_to_do(capsys, failing_list):
         "grader: reference/hw7/x.py: the reference does not define f; "
         "run 'grader validate' on the problem to see it fail for the reference\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "root"),
+    [(".", None), ("my work/hw 7", None), ("subs/alice", Path("/courses/deep learning ü")), ("it's", Path("c"))],
+)
+def test_the_command_to_check_a_problem_again_runs_as_printed(path, root):
+    """Pasted into a shell, the printed command is the same check: folders with spaces or quotes stay one argument."""
+    import shlex
+
+    (line,) = cli.check_again_commands("hw7", ["bn_fold"], path=path, root=root)
+    argv = shlex.split(line)
+    expected = ["grader", *(["--root", str(root)] if root is not None else []), "check", "hw7",
+                *([path] if path != "." else []), "--problem", "bn_fold"]
+    assert argv == expected
+    parsed = cli.build_parser().parse_args(argv[1:])
+    assert (parsed.path, parsed.root, parsed.problem) == (path, root, ["bn_fold"])

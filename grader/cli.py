@@ -8,9 +8,12 @@ traceback (`--debug` shows it): exit status 2 for bad input or a bad spec, 1 for
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -821,11 +824,40 @@ def error_line(exc: BaseException, *, debug: bool = False) -> tuple[str, int]:
     return what + ("; please report it" if debug else f"; {_DEBUG_HINT}, and report it"), 1
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (a CI job cancelled, `timeout`, `docker stop`): the run stops as at Ctrl-C.
+
+    A KeyboardInterrupt, so that every clean-up that Ctrl-C runs (workers killed, the zygote and the
+    temporary folders removed) runs for it too.
+    """
+
+
+@contextlib.contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM raises Terminated (in the main thread; elsewhere it is left alone)."""
+
+    def terminated(signum: int, frame: object) -> None:
+        raise Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     try:
-        return int(args.func(args))
+        with _stopped_by_sigterm():
+            return int(args.func(args))
+    except Terminated:
+        print("\ngrader: terminated; finished jobs are stored, run again to resume", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("\ngrader: interrupted; finished jobs are stored, run again to resume", file=sys.stderr)
         return 130

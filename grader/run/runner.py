@@ -179,8 +179,10 @@ def _serve(jobs: Connection, cpu: int | None = None, scratch: str | None = None)
     temporary files there (each job's folder, with the submission's files): the parent removes the
     folder once the worker has ended, however it ended (see `_Worker.kill`).
     """
-    # Ctrl-C reaches the whole process group; the parent decides what stops, and kills this process.
+    # Ctrl-C, or a SIGTERM sent to the whole process group (a CI job cancelled), reaches this process
+    # too; the parent decides what stops, and kills this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if scratch is not None:
         tempfile.tempdir = scratch
     if cpu is not None:
@@ -198,7 +200,10 @@ def _serve(jobs: Connection, cpu: int | None = None, scratch: str | None = None)
             lockstep.adopt(shared)
             result = run_job_safely(job)
             baseline.restore(job.root)
-            jobs.send((result, lockstep.export_new()))
+            try:
+                jobs.send((result, lockstep.export_new()))
+            except OSError:
+                return  # the parent is gone (it stopped the run): nobody is left to tell
     finally:
         jobs.close()
 

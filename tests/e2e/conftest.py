@@ -57,10 +57,13 @@ def slow_copy(source: Path, target: Path, seconds: float = 3.0) -> Path:
     return target
 
 
-def interrupt_when(args: list[str], ready: Callable[[], bool], *, within: float = 300) -> subprocess.CompletedProcess[str]:
+def interrupt_when(
+    args: list[str], ready: Callable[[], bool], *, within: float = 300, sig: int = signal.SIGINT
+) -> subprocess.CompletedProcess[str]:
     """Run `python ARGS` in a session of its own, press Ctrl-C once `ready()` holds, and return how it ended.
 
-    Ctrl-C is SIGINT sent to the whole process group, as a terminal sends it. The child starts with
+    Ctrl-C is SIGINT sent to the whole process group, as a terminal sends it (`sig` another signal, sent
+    the same way: SIGTERM, as a CI runner cancels a job). The child starts with
     SIGINT's default action whatever this process inherited: a shell that runs the tests in the
     background (`pytest ... &`) starts them with SIGINT ignored, and the grader, like any Python
     program, would then rightly ignore Ctrl-C too. Fails if the run ended before it could be
@@ -80,14 +83,31 @@ def interrupt_when(args: list[str], ready: Callable[[], bool], *, within: float 
     if proc.poll() is not None:
         out, err = proc.communicate()
         raise AssertionError(f"the run ended (exit {proc.returncode}) before it could be interrupted:\n{out}\n{err}")
-    os.killpg(proc.pid, signal.SIGINT)
+    os.killpg(proc.pid, sig)
     try:
         out, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        raise AssertionError("the run did not stop within 60 s of Ctrl-C") from None
+        raise AssertionError(f"the run did not stop within 60 s of {signal.Signals(sig).name}") from None
+    # No process of the run outlives it: not its workers, its forkserver or its zygote.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError(f"processes of the run were still running 30 s after it ended:\n{out}\n{err}")
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def grader_leftovers(folder: Path) -> list[str]:
+    """What the grader left in the temporary folder `folder` (torch's own cache, torchinductor_*, stays as
+    torch leaves it)."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(("grader", "pymp-")))
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
-import time
 
-from .conftest import interrupt_when, make_course, run_cli, slow_copy
+from .conftest import grader_leftovers, interrupt_when, make_course, run_cli, slow_copy
 
 STUDENTS = ["alice_correct", "carol_no_max_shift", "dave_forgot_eps", "bob_loops_and_float64"]
 
@@ -35,15 +35,9 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path, monkeypatch):
     assert "interrupted; finished jobs are stored, run again to resume" in stopped.stderr
     kept = stored_jobs(root)
     assert 2 <= kept < 10
-    # Nothing of the grader's is left there (torch's own cache folder, torchinductor_*, stays as torch leaves it):
-    # not the interrupted job's folder with the student's files, nor the zygote's or the workers' folders.
-    def left() -> list[str]:
-        return sorted(p.name for p in scratch.iterdir() if p.name.startswith("grader"))
-
-    deadline = time.monotonic() + 30  # the forkserver leaves a moment after the run it served
-    while left() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert left() == []
+    # Nothing of the grader's is left there: not the interrupted job's folder with the student's files, nor
+    # the zygote's or the workers' folders.
+    assert grader_leftovers(scratch) == []
 
     again = run_cli("--root", str(root), "grade", "hw7", "--jobs", "2")
     assert again.returncode == 0, again.stderr
@@ -53,6 +47,24 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path, monkeypatch):
     totals = {s["id"]: s["score"] for s in doc["students"]}
     assert totals == {"alice_correct": 20, "bob_loops_and_float64": 20, "carol_no_max_shift": 16, "dave_forgot_eps": 12,
                       "zz_slow_but_right": 20}
+
+
+def test_sigterm_to_the_process_group_stops_the_run_as_ctrl_c_does(tmp_path, monkeypatch):
+    """A CI runner cancels a job with SIGTERM to its process group: the workers, the forkserver and the
+    zygote get it too. The run still stops as at Ctrl-C: the finished jobs stored, every process of it
+    ended, nothing of it left in the temporary folder (a killed forkserver had left its folder, and its
+    workers running, taken for dead)."""
+    root = make_course(tmp_path, STUDENTS[:2])
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    slow_copy(root / "submissions/hw7/alice_correct", root / "submissions/hw7/zz_slow_but_right")
+    args = ["-P", "-m", "grader", "--root", str(root), "grade", "hw7", "--jobs", "2"]
+    stopped = interrupt_when(args, lambda: stored_jobs(root) >= 1, sig=signal.SIGTERM)
+    assert stopped.returncode == 143, stopped.stdout + stopped.stderr
+    assert stopped.stderr.strip() == "grader: terminated; finished jobs are stored, run again to resume", stopped.stderr
+    assert 1 <= stored_jobs(root) < 6
+    assert grader_leftovers(scratch) == []
 
 
 def test_changing_one_problem_regrades_exactly_its_jobs(tmp_path):

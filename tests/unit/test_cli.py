@@ -296,3 +296,28 @@ def test_the_command_to_check_a_problem_again_runs_as_printed(path, root):
     assert argv == expected
     parsed = cli.build_parser().parse_args(argv[1:])
     assert (parsed.path, parsed.root, parsed.problem) == (path, root, ["bn_fold"])
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does_and_the_handler_is_put_back(capsys, monkeypatch):
+    import os
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+
+    def cancelled(args):  # a command that the CI runner cancels while it runs
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM did not stop the command")
+
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser(), cancelled))
+    assert cli.main(["list"]) == 143
+    assert "grader: terminated; finished jobs are stored, run again to resume" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before  # a caller's own handler (pytest's, here) is back
+
+
+def _with_func(parser, func):
+    parser.set_defaults(func=func)
+    for action in parser._subparsers._group_actions:  # every command calls `func`
+        for sub in action.choices.values():
+            sub.set_defaults(func=func)
+    return parser

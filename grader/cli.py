@@ -825,39 +825,59 @@ def error_line(exc: BaseException, *, debug: bool = False) -> tuple[str, int]:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived (a CI job cancelled, `timeout`, `docker stop`): the run stops as at Ctrl-C.
+    """SIGTERM (a CI job cancelled, `timeout`, `docker stop`) or SIGHUP (the terminal closed) arrived:
+    the run stops as at Ctrl-C.
 
     A KeyboardInterrupt, so that every clean-up that Ctrl-C runs (workers killed, the zygote and the
     temporary folders removed) runs for it too.
     """
 
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_STOPPED_BY: dict[int, str] = {signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
+
 
 @contextlib.contextmanager
-def _stopped_by_sigterm() -> Iterator[None]:
-    """Within the block, SIGTERM raises Terminated (in the main thread; elsewhere it is left alone)."""
+def _stopped_by_signals() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise Terminated, once: the clean-up then runs to its end.
 
-    def terminated(signum: int, frame: object) -> None:
-        raise Terminated
+    Only in the main thread, and not SIGHUP where it is ignored (`nohup`); the handlers that were there
+    are put back after the block.
+    """
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, terminated)
+    def stop(signum: int, frame: object) -> None:
+        for sig in installed:
+            signal.signal(sig, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    installed: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in _STOPPED_BY:
+            if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+                continue
+            installed[sig] = signal.signal(sig, stop)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, previous in installed.items():
+            signal.signal(sig, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     try:
-        with _stopped_by_sigterm():
+        with _stopped_by_signals():
             return int(args.func(args))
-    except Terminated:
-        print("\ngrader: terminated; finished jobs are stored, run again to resume", file=sys.stderr)
-        return 143
+    except Terminated as stop:
+        with contextlib.suppress(OSError):  # a terminal that hung up takes no more output
+            print(
+                f"\ngrader: {_STOPPED_BY[stop.signum]}; finished jobs are stored, run again to resume", file=sys.stderr
+            )
+        return 128 + stop.signum
     except KeyboardInterrupt:
         print("\ngrader: interrupted; finished jobs are stored, run again to resume", file=sys.stderr)
         return 130

@@ -179,10 +179,10 @@ def _serve(jobs: Connection, cpu: int | None = None, scratch: str | None = None)
     temporary files there (each job's folder, with the submission's files): the parent removes the
     folder once the worker has ended, however it ended (see `_Worker.kill`).
     """
-    # Ctrl-C, or a SIGTERM sent to the whole process group (a CI job cancelled), reaches this process
-    # too; the parent decides what stops, and kills this process.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Ctrl-C, a SIGTERM sent to the whole process group (a CI job cancelled) or a SIGHUP (the terminal
+    # closed) reaches this process too; the parent decides what stops, and kills this process.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     if scratch is not None:
         tempfile.tempdir = scratch
     if cpu is not None:

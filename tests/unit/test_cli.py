@@ -298,21 +298,47 @@ def test_the_command_to_check_a_problem_again_runs_as_printed(path, root):
     assert (parsed.path, parsed.root, parsed.problem) == (path, root, ["bn_fold"])
 
 
-def test_sigterm_stops_a_command_as_ctrl_c_does_and_the_handler_is_put_back(capsys, monkeypatch):
+@pytest.mark.parametrize(("name", "said", "status"), [("SIGTERM", "terminated", 143), ("SIGHUP", "hung up", 129)])
+def test_sigterm_and_sighup_stop_a_command_as_ctrl_c_does_and_the_handlers_are_put_back(capsys, monkeypatch, name, said,
+                                                                                      status):
     import os
     import signal
 
-    before = signal.getsignal(signal.SIGTERM)
+    sig = getattr(signal, name)
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
 
-    def cancelled(args):  # a command that the CI runner cancels while it runs
-        os.kill(os.getpid(), signal.SIGTERM)
-        raise AssertionError("SIGTERM did not stop the command")
+    def cancelled(args):  # a command that a CI runner cancels (or whose terminal closes) while it runs
+        os.kill(os.getpid(), sig)
+        os.kill(os.getpid(), sig)  # a second one, while the first one's clean-up runs, is ignored
+        raise AssertionError(f"{name} did not stop the command")
 
     parser = cli.build_parser
     monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser(), cancelled))
-    assert cli.main(["list"]) == 143
-    assert "grader: terminated; finished jobs are stored, run again to resume" in capsys.readouterr().err
-    assert signal.getsignal(signal.SIGTERM) is before  # a caller's own handler (pytest's, here) is back
+    assert cli.main(["list"]) == status
+    assert f"grader: {said}; finished jobs are stored, run again to resume" in capsys.readouterr().err
+    assert {s: signal.getsignal(s) for s in before} == before  # a caller's own handlers (pytest's, here) are back
+
+
+def test_an_ignored_sighup_stays_ignored(monkeypatch):
+    """Under `nohup` a closed terminal must not stop the run."""
+    import os
+    import signal
+
+    seen = []
+
+    def command(args):
+        seen.append(signal.getsignal(signal.SIGHUP))
+        os.kill(os.getpid(), signal.SIGHUP)
+        return 0
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        parser = cli.build_parser
+        monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser(), command))
+        assert cli.main(["list"]) == 0
+        assert seen == [signal.SIG_IGN]
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 def _with_func(parser, func):

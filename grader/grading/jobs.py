@@ -200,6 +200,8 @@ def _grade(
             exit_code = pytest.main(args, plugins=[plugin, *session_plugins()])
     finally:
         session.close()
+    if plugin.interrupted is not None:  # a job run in the run's own process (a check): the run stops here
+        raise plugin.interrupted
     if session.zygote.failure is not None:  # not the student's doing: the run grades the job again
         raise session.zygote.failure
     tests = plugin.test_results()

@@ -175,9 +175,14 @@ class GradingPlugin:
     modes: lockstep.Modes = field(default_factory=lockstep.Modes)  # how the tests ran (grader.grading.lockstep)
     _recorders: dict[str, lockstep.Recorder] = field(default_factory=dict)  # by node id, while a test records
     _replay_output: tuple[int, int] | None = None  # what a replay printed, left out of the test's output
+    interrupted: BaseException | None = None  # Ctrl-C or SIGTERM in the session: the run stops, no result
 
     def __post_init__(self) -> None:
         self.session.call_scope = current_example
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """pytest ends its session on a KeyboardInterrupt and returns; the job must raise it again."""
+        self.interrupted = excinfo.value
 
     # -- configuration and collection ----------------------------------------------------------
 

@@ -72,6 +72,8 @@ def run_job_safely(job: JobSpec) -> JobResult:
     """`run_job`, with any failure of the grader itself turned into an instructor-facing result."""
     try:
         return run_job(job)
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP in a run's own process (a check): the run stops
+        raise
     except BaseException as exc:  # a grader bug or a broken bank: never a student's zero
         text = "".join(traceback.format_exception(exc))
         return grader_error(job, f"grader error: {type(exc).__name__}: {exc}\n{text[-4000:]}")

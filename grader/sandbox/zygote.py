@@ -119,7 +119,7 @@ def _child(channel_fd: int, config: SandboxConfig, close: list[socket.socket]) -
     for s in close:
         s.close()
     signal.set_wakeup_fd(-1)
-    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
     _keep_only_channel(channel_fd)
     os.setsid()
@@ -303,8 +303,12 @@ def _arguments(argv: list[str]) -> tuple[str, float | None, int | None]:
 
 
 def main() -> None:
+    parent = os.getppid()
     path, idle, lock_fd = _arguments(sys.argv[1:])
-    _preload()
+    # From the start, not once torch is imported: Ctrl-C and a closed terminal reach the whole process
+    # group, and they are the grader's to handle (it closes the zygote). Sandboxes get them back (_child).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -312,6 +316,9 @@ def main() -> None:
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # never outlive the grader
     except OSError:
         pass
+    if idle is None and os.getppid() != parent:  # the grader ended before the line above: so does this
+        os._exit(0)
+    _preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         os.unlink(path)  # a zygote replaced at the same address leaves its socket behind
@@ -324,7 +331,6 @@ def main() -> None:
         os.umask(old_mask)
     listener.listen(64)
     signal.signal(signal.SIGTERM, lambda *_: _exit())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle; it closes the zygote
     try:
         sys.stdout.write("ready\n")
         sys.stdout.flush()

@@ -21,3 +21,27 @@ def test_a_failing_submission_shows_the_smallest_input(tmp_path):
     assert result.returncode == 1
     assert "Smallest failing input" in result.stdout
     assert "test_nu_is_finite_for_huge_beta_times_x" in result.stdout
+
+
+def test_ctrl_c_during_a_one_problem_check_stops_it_with_no_verdict(tmp_path, monkeypatch):
+    """A one-problem check runs its job in its own process, inside pytest, which ends its session on
+    Ctrl-C and returns: the check printed a verdict made of pytest's "KeyboardInterrupt" (or a grader
+    error) instead of stopping."""
+    import time
+
+    from .conftest import grader_leftovers, interrupt_when
+
+    student = tmp_path / "slow"
+    student.mkdir()
+    source = (REPO / "submissions/hw7/alice_correct/bn_fold.py").read_text()
+    (student / "bn_fold.py").write_text("import time\ntime.sleep(8)\n" + source)  # still importing when stopped
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    started = time.monotonic()
+    stopped = interrupt_when(["-P", "-m", "grader", "check", "hw7", str(student), "--problem", "bn_fold"],
+                             lambda: time.monotonic() > started + 5)
+    assert stopped.returncode == 130, stopped.stdout + stopped.stderr
+    assert stopped.stderr.strip() == "grader: interrupted; finished jobs are stored, run again to resume"
+    assert "Score" not in stopped.stdout and "bn_fold" not in stopped.stdout  # no verdict
+    assert grader_leftovers(scratch) == []

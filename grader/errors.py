@@ -22,7 +22,8 @@ The tree says who must act, and the CLI prints one line from it (never a traceba
         RebuildError (ValueError)
 
 Not here, on purpose: the wire's own errors (`grader.sandbox.wire`), raised on both sides of the boundary
-about the other side's bytes, and private control-flow signals (`SandboxGone`, `_CallTimeout`).
+about the other side's bytes, and private control-flow signals (`SandboxGone`, `_CallTimeout`, and
+`grader.cli.Terminated`, a KeyboardInterrupt for SIGTERM and SIGHUP).
 
 Student-caused errors are never shown as a grader error: they become the student's failure, with a
 message the student can act on. The module imports nothing but the standard library, because the

@@ -23,6 +23,7 @@ SIGNALS = {
     "grader.grading.lockstep.Diverged",  # a replay that cannot follow its recording: the test runs under Hypothesis
     # a test's body asked for another call than its sandbox already ran: the test runs under Hypothesis
     "grader.grading.call_stream.PrefetchDiverged",
+    "grader.cli.Terminated",  # SIGTERM or SIGHUP: a KeyboardInterrupt, the run stops as at Ctrl-C
 }
 
 

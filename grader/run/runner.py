@@ -270,11 +270,12 @@ def worker_cpus(workers: int) -> list[int | None]:
 class _Worker:
     """A trusted worker process, forked from the preloaded forkserver, grading one job at a time."""
 
-    def __init__(self, ctx: BaseContext, cpu: int | None = None) -> None:
+    def __init__(self, ctx: BaseContext, cpu: int | None = None, *, under: str | None = None) -> None:
         self.cpu = cpu
         # The worker's temporary files, removed here once it ends: a worker killed mid-job (Ctrl-C, the
         # watchdog) cannot remove its job's folder itself. The sandbox's own user passes through it.
-        self.scratch = tempfile.mkdtemp(prefix="grader-worker-")
+        # `under` is the run's own folder for them, removed at its end whatever was interrupted where.
+        self.scratch = tempfile.mkdtemp(prefix="grader-worker-", dir=under)
         os.chmod(self.scratch, 0o711)
         self.jobs, child = ctx.Pipe(duplex=True)
         self.process: BaseProcess = ctx.Process(target=_serve, args=(child, cpu, self.scratch), daemon=True)  # type: ignore[attr-defined]
@@ -417,10 +418,14 @@ def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobR
     busy: list[_Worker] = []
     idle: list[_Worker] = []
     free_cpus = worker_cpus(workers)  # a worker that stops hands its CPU to the one that replaces it
+    # Every worker's folder lies in this one: an interrupt between a worker's start and its place in
+    # `busy` or `idle` (which the clean-up below goes through) leaves nothing behind either.
+    scratch = tempfile.mkdtemp(prefix="grader-run-")
+    os.chmod(scratch, 0o711)
     try:
         while pending or busy:
             while pending and len(busy) < workers:
-                worker = idle.pop() if idle else _Worker(ctx, free_cpus.pop())
+                worker = idle.pop() if idle else _Worker(ctx, free_cpus.pop(), under=scratch)
                 job = pending.popleft()
                 worker.submit(job, shared.get(problem_of(job)))
                 busy.append(worker)
@@ -444,6 +449,7 @@ def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobR
             worker.kill()
         for worker in idle:
             worker.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def problem_of(job: JobSpec) -> tuple[str, str, str]:

@@ -105,9 +105,9 @@ def test_workers_are_replaced_after_their_batch(course, zygote, monkeypatch):
     started: list[object] = []
     original = runner._Worker.__init__
 
-    def counting_init(self, ctx, cpu=None):
+    def counting_init(self, ctx, cpu=None, **options):
         started.append(self)
-        original(self, ctx, cpu)
+        original(self, ctx, cpu, **options)
 
     monkeypatch.setattr(runner, "JOBS_PER_WORKER", 2)
     monkeypatch.setattr(runner._Worker, "__init__", counting_init)

@@ -52,6 +52,11 @@ _SOCKET_NAME = "zygote.sock"
 _SOCKET_PATH_MAX = 107  # bytes: a Unix socket's path, and its terminating NUL, must fit in 108
 
 
+def socket_fits(folder: str, name: str) -> bool:
+    """Whether a Unix socket at `folder`/`name` has a path short enough for one."""
+    return len(os.fsencode(os.path.join(folder, name))) <= _SOCKET_PATH_MAX
+
+
 def socket_folder(prefix: str = "grader-zygote-", name: str = _SOCKET_NAME) -> str:
     """A fresh folder (mode 0711) for a Unix socket called `name`, with a path short enough for it.
 
@@ -63,7 +68,7 @@ def socket_folder(prefix: str = "grader-zygote-", name: str = _SOCKET_NAME) -> s
             folder = tempfile.mkdtemp(prefix=prefix, dir=base)
         except OSError:
             continue
-        if len(os.fsencode(os.path.join(folder, name))) <= _SOCKET_PATH_MAX:
+        if socket_fits(folder, name):
             os.chmod(folder, 0o711)
             return folder
         os.rmdir(folder)

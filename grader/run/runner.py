@@ -41,7 +41,7 @@ from typing import Any
 from grader.course.spec import load_problem
 from grader.grading import lockstep
 from grader.grading.jobs import JobSpec, run_job
-from grader.grading.sandbox_client import socket_folder
+from grader.grading.sandbox_client import socket_fits, socket_folder
 from grader.records import JobResult
 
 _PRELOAD = [
@@ -103,6 +103,11 @@ def _context() -> BaseContext:
         return ctx
 
 
+# As long as the forkserver's socket path below the temporary folder: multiprocessing names the folder
+# "pymp-" and the socket "listener-", each followed by 8 random characters.
+_MULTIPROCESSING_SOCKET = os.path.join("pymp-" + "-" * 8, "listener-" + "-" * 8)
+
+
 def _short_multiprocessing_folder() -> None:
     """Give multiprocessing a temporary folder where its forkserver's socket path fits.
 
@@ -114,10 +119,9 @@ def _short_multiprocessing_folder() -> None:
 
     if process.current_process()._config.get("tempdir") is not None:  # type: ignore[attr-defined]
         return  # made already
-    # Its folder (pymp-XXXXXXXX) and socket (listener-XXXXXXXX) names are 14 and 17 bytes long.
-    if len(os.fsencode(os.path.join(tempfile.gettempdir(), "pymp-" + "x" * 8, "listener-" + "x" * 8))) <= 107:
+    if socket_fits(tempfile.gettempdir(), _MULTIPROCESSING_SOCKET):
         return
-    base = socket_folder(prefix="grader-mp-", name=os.path.join("pymp-" + "x" * 8, "listener-" + "x" * 8))
+    base = socket_folder(prefix="grader-mp-", name=_MULTIPROCESSING_SOCKET)
     saved = tempfile.tempdir
     tempfile.tempdir = base
     try:

@@ -3,7 +3,8 @@
 Lockstep (grader.grading.lockstep) replays a test's recorded examples through the test's own body.
 Once one job has passed a test that way in a worker process, what that body sent to its sandbox and
 what came back is the test's *call stream*: every request (its header and pickled arguments, which
-the trusted side made) and every reply, byte for byte. A later job of the same test sends the same
+the trusted side made) and every reply, byte for byte (a reply's tensor data kept as a 256-bit
+BLAKE2 digest, `Exchange`). A later job of the same test sends the same
 requests, in the same order, to its own sandbox, in batches (one message carries many calls, and
 their replies come back together: `batches`), and compares each reply with the recorded one:
 
@@ -39,8 +40,9 @@ each other that way. Streams stay in the worker process that recorded them.
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,13 +63,35 @@ class PrefetchDiverged(BaseException):
 
 @dataclass
 class Exchange:
-    """One request as sent (without its timeout and releases, which differ per job) and its reply."""
+    """One request as sent (without its timeout and releases, which differ per job) and its reply.
+
+    A recorded stream's exchanges keep their reply's out-of-band bytes (tensors' data) only as
+    `reply_digest` and `reply_size`: a later job's reply is compared with it, never used, and holding
+    the bytes would double what a stream of large tensors keeps. An exchange a sandbox has just
+    answered (`StudentSession.run_stream`'s) holds its `reply_blobs`.
+    """
 
     header: dict[str, Any]
     blobs: list[bytes]
     reply: dict[str, Any]
     reply_blobs: list[bytes]
     release_after: list[int] = field(default_factory=list)  # handles to release once this reply is checked
+    reply_digest: bytes = b""
+    reply_size: int = 0
+
+
+def blobs_digest(blobs: Sequence[bytes | bytearray]) -> bytes:
+    """A digest of a reply's out-of-band bytes, each blob's length included, for `Exchange.reply_digest`."""
+    h = hashlib.blake2b(digest_size=32)
+    for blob in blobs:
+        h.update(len(blob).to_bytes(8, "little"))
+        h.update(blob)
+    return h.digest()
+
+
+def same_reply(recorded: Exchange, blobs: Sequence[bytes | bytearray]) -> bool:
+    """Whether these out-of-band bytes are the recorded reply's (its header is compared by the caller)."""
+    return sum(len(b) for b in blobs) == recorded.reply_size and blobs_digest(blobs) == recorded.reply_digest
 
 
 @dataclass
@@ -98,7 +122,7 @@ class Capture:
         if reply.get("tripped"):
             self.failed = True
             return
-        self.size += sum(len(b) for b in blobs) + sum(len(b) for b in reply_blobs) + 200
+        self.size += sum(len(b) for b in blobs) + 300  # the request's bytes are kept; the reply's, as a digest
         if self.size > MAX_STREAM_BYTES:
             self.failed = True
             self.exchanges.clear()
@@ -109,7 +133,14 @@ class Capture:
         if isinstance(target, int):
             uses.append(target)
         self.exchanges.append(
-            Exchange(request_key(header), [bytes(b) for b in blobs], reply, [bytes(b) for b in reply_blobs])
+            Exchange(
+                request_key(header),
+                [bytes(b) for b in blobs],
+                reply,
+                [],
+                reply_digest=blobs_digest(reply_blobs),
+                reply_size=sum(len(b) for b in reply_blobs),
+            )
         )
         self.refs.append(uses)
 
@@ -151,7 +182,7 @@ def batches(exchanges: list[Exchange]) -> Iterator[list[Exchange]]:
         total = 0
         while at < len(exchanges) and len(batch) < size:
             exchange = exchanges[at]
-            cost = sum(len(b) for b in exchange.blobs) + sum(len(b) for b in exchange.reply_blobs)
+            cost = sum(len(b) for b in exchange.blobs) + exchange.reply_size
             if batch and total + cost > BATCH_BYTES:
                 break
             batch.append(exchange)

@@ -412,7 +412,7 @@ class StudentSession:
                     if diverged and ends_batch(reply):
                         self.close()
                         return "restarted", []
-                    if reply != recorded.reply or got != recorded.reply_blobs:
+                    if reply != recorded.reply or not call_stream.same_reply(recorded, got):
                         diverged = True  # nothing kept or released: the body gets these replies
                     elif not diverged:
                         releases.extend(recorded.release_after)

@@ -332,6 +332,48 @@ def test_a_stream_goes_in_batches_that_start_small_and_grow():
     assert [len(batch) for batch in call_stream.batches(big)] == [1, 1, 1]  # about 4 MiB a batch, at least one call
 
 
+def test_a_stream_keeps_its_replies_tensor_bytes_as_a_digest_that_tells_any_change():
+    capture = call_stream.Capture(generation=1, history=b"h", lookups_before={"double": True})
+    data = [b"a" * 100_000, b"bc"]
+    capture.add({"op": "call", "id": 7, "check_args": False}, [b"(x)"], {"ok": True, "value": {"t": "none"}}, data)
+    stream = capture.finish({7: "double"}, {})
+    assert stream is not None and stream.size < 1000  # the request is kept; the reply's 100 kB are not
+    recorded = stream.exchanges[0]
+    assert recorded.reply_blobs == [] and recorded.reply_size == 100_002
+    assert call_stream.same_reply(recorded, [bytearray(b"a" * 100_000), bytearray(b"bc")])
+    for other in ([b"a" * 100_000 + b"b", b"c"], [b"a" * 99_999 + b"b", b"bc"], [b"a" * 100_000, b"bc", b""], []):
+        assert not call_stream.same_reply(recorded, other)
+    # A batch is sized by what its replies will bring back too.
+    back = [dataclasses.replace(recorded, reply_size=3 << 20) for _ in range(3)]
+    assert [len(batch) for batch in call_stream.batches(back)] == [1, 1, 1]
+
+
+LARGE_TESTS = """
+import torch
+
+from grader import assert_close, points
+
+
+@points(3)
+def test_double_large(student):
+    for seed in range(3):  # 3 x 8 MB sent and 3 x 8 MB back: more than a stream may keep if it held both
+        x = torch.randn(2_000_000, generator=torch.Generator().manual_seed(seed))
+        assert_close(student.double(x), 2 * x, name="double(x)")
+"""
+
+
+def test_a_stream_of_large_tensors_is_kept_and_a_change_in_its_last_value_is_seen(tmp_path, zygote, outcomes):
+    last_off = "def double(x):\n    y = x + x\n    y[-1] += 1.0\n    return y\n"  # wrong in one value of the last reply
+    course = make_course(tmp_path, LARGE_TESTS, CORRECT, [CORRECT, CORRECT, last_off, CORRECT])
+    on = grade_here(course, zygote, True)
+    assert [r.score for r in on.values()] == [3.0, 3.0, 0.0, 3.0]
+    assert outcomes == ["passed", "diverged", "passed"]  # the first job kept the stream
+    lockstep.forget_all()
+    off = grade_here(course, zygote, False)
+    for name in on:
+        assert comparable(on[name]) == comparable(off[name]), name
+
+
 PLAIN_TESTS = '''
 import torch
 

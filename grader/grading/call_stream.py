@@ -41,6 +41,7 @@ each other that way. Streams stay in the worker process that recorded them.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -67,8 +68,10 @@ class Exchange:
 
     A recorded stream's exchanges keep their reply's out-of-band bytes (tensors' data) only as
     `reply_digest` and `reply_size`: a later job's reply is compared with it, never used, and holding
-    the bytes would double what a stream of large tensors keeps. An exchange a sandbox has just
-    answered (`StudentSession.run_stream`'s) holds its `reply_blobs`.
+    the bytes would double what a stream of large tensors keeps. They also keep what a job's history
+    takes from the request (`header_text`, `blobs_digest`), so that a streamed job never encodes or
+    hashes again what the trusted side sends. An exchange a sandbox has just answered
+    (`StudentSession.run_stream`'s) holds its `reply_blobs`.
     """
 
     header: dict[str, Any]
@@ -78,20 +81,31 @@ class Exchange:
     release_after: list[int] = field(default_factory=list)  # handles to release once this reply is checked
     reply_digest: bytes = b""
     reply_size: int = 0
+    header_text: bytes = b""
+    blobs_digest: bytes = b""
 
 
 def blobs_digest(blobs: Sequence[bytes | bytearray]) -> bytes:
-    """A digest of a reply's out-of-band bytes, each blob's length included, for `Exchange.reply_digest`."""
-    h = hashlib.blake2b(digest_size=32)
+    """A SHA-256 digest of a message's out-of-band bytes, each blob's length included.
+
+    SHA-256, not BLAKE2: where the processor has SHA instructions (most x86 and ARM chips of the last
+    years) OpenSSL's is about twice as fast, and a stream's replies can be tens of megabytes a job.
+    """
+    h = hashlib.sha256()
     for blob in blobs:
         h.update(len(blob).to_bytes(8, "little"))
         h.update(blob)
     return h.digest()
 
 
-def same_reply(recorded: Exchange, blobs: Sequence[bytes | bytearray]) -> bool:
-    """Whether these out-of-band bytes are the recorded reply's (its header is compared by the caller)."""
-    return sum(len(b) for b in blobs) == recorded.reply_size and blobs_digest(blobs) == recorded.reply_digest
+def encoded(part: dict[str, Any]) -> bytes:
+    """A request's header or a reply, as a job's history takes it (StudentSession.history)."""
+    return json.dumps(part, sort_keys=True, default=str).encode()
+
+
+def same_reply(recorded: Exchange, reply: dict[str, Any], size: int, digest: bytes) -> bool:
+    """Whether a reply (its header, and its out-of-band bytes' total size and digest) is the recorded one."""
+    return reply == recorded.reply and size == recorded.reply_size and digest == recorded.reply_digest
 
 
 @dataclass
@@ -116,13 +130,21 @@ class Capture:
     failed: bool = False
     size: int = 0
 
-    def add(self, header: dict[str, Any], blobs: list[bytes], reply: dict[str, Any], reply_blobs: list[Any]) -> None:
+    def add(
+        self,
+        header: dict[str, Any],
+        blobs: list[bytes],
+        reply: dict[str, Any],
+        reply_blobs: list[Any],
+        digests: tuple[bytes, bytes] | None = None,
+    ) -> None:
+        """Keep one exchange; `digests` are `blobs_digest` of `blobs` and of `reply_blobs` where known."""
         if self.failed:
             return
         if reply.get("tripped"):
             self.failed = True
             return
-        self.size += sum(len(b) for b in blobs) + 300  # the request's bytes are kept; the reply's, as a digest
+        self.size += sum(len(b) for b in blobs) + 400  # the request's bytes are kept; the reply's, as a digest
         if self.size > MAX_STREAM_BYTES:
             self.failed = True
             self.exchanges.clear()
@@ -132,14 +154,18 @@ class Capture:
         target = header.get("id")
         if isinstance(target, int):
             uses.append(target)
+        key = request_key(header)
+        sent, got = digests or (blobs_digest(blobs), blobs_digest(reply_blobs))
         self.exchanges.append(
             Exchange(
-                request_key(header),
+                key,
                 [bytes(b) for b in blobs],
                 reply,
                 [],
-                reply_digest=blobs_digest(reply_blobs),
+                reply_digest=got,
                 reply_size=sum(len(b) for b in reply_blobs),
+                header_text=encoded(key),
+                blobs_digest=sent,
             )
         )
         self.refs.append(uses)

@@ -406,13 +406,13 @@ class StudentSession:
                 sent = self._send_recorded(batch)
                 if sent is None:
                     return "faulted", []
-                for recorded, (reply, out_blobs) in zip(batch, sent):
+                for recorded, (reply, out_blobs, digest) in zip(batch, sent):
                     got = [bytes(b) for b in out_blobs]
                     exchanged.append(call_stream.Exchange(recorded.header, recorded.blobs, reply, got))
                     if diverged and ends_batch(reply):
                         self.close()
                         return "restarted", []
-                    if reply != recorded.reply or not call_stream.same_reply(recorded, got):
+                    if not call_stream.same_reply(recorded, reply, sum(len(b) for b in got), digest):
                         diverged = True  # nothing kept or released: the body gets these replies
                     elif not diverged:
                         releases.extend(recorded.release_after)
@@ -431,8 +431,11 @@ class StudentSession:
         self.lookups.update(stream.lookups)  # what the body looked up, as if it had run
         return "passed", exchanged
 
-    def _send_recorded(self, batch: list[call_stream.Exchange]) -> list[tuple[dict[str, Any], list[bytearray]]] | None:
-        """Send recorded requests as one batch; their replies (up to one that ends it), or None on a fault (set)."""
+    def _send_recorded(
+        self, batch: list[call_stream.Exchange]
+    ) -> list[tuple[dict[str, Any], list[bytearray], bytes]] | None:
+        """Send recorded requests as one batch; their replies (up to one that ends it), each with the digest
+        of its out-of-band bytes, or None on a fault (set)."""
         assert self._process is not None
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
@@ -451,9 +454,12 @@ class StudentSession:
         except (SandboxGone, wire.ProtocolError) as exc:
             self._sandbox_lost(exc, "a recorded call", limit)
             return None
+        answered = []
         for recorded, (reply, out_blobs) in zip(batch, replies):
-            self._note(recorded.header, recorded.blobs, reply, out_blobs)
-        return replies
+            digest = call_stream.blobs_digest(out_blobs)
+            self._note(recorded.header_text, recorded.blobs_digest, reply, digest)
+            answered.append((reply, out_blobs, digest))
+        return answered
 
     def prefetch(self, exchanged: list[call_stream.Exchange]) -> None:
         """Answer the test body's first requests with these replies the sandbox already gave to them."""
@@ -530,10 +536,13 @@ class StudentSession:
             reply, out_blobs = self._process.request(header, blobs, timeout=limit + 2.0, reply_limit=reply_limit)
         except (SandboxGone, wire.ProtocolError) as exc:
             raise self._sandbox_lost(exc, what, limit, reply_limit=reply_limit, timeout_note=timeout_note) from None
-        if capture is not None and key is not None:
-            capture.add(key, blobs, reply, out_blobs)
         if header.get("op") not in (Op.HELLO, Op.IMPORT):  # the job's own paths; the names, as they are used
-            self._note(call_stream.request_key(dict(header)), blobs, reply, out_blobs)
+            digests = (call_stream.blobs_digest(blobs), call_stream.blobs_digest(out_blobs))
+            self._note(call_stream.encoded(call_stream.request_key(dict(header))), digests[0], reply, digests[1])
+            if capture is not None and key is not None:
+                capture.add(key, blobs, reply, out_blobs, digests)
+        elif capture is not None and key is not None:
+            capture.add(key, blobs, reply, out_blobs)
         return reply, out_blobs, limit
 
     def _sandbox_lost(
@@ -576,17 +585,12 @@ class StudentSession:
             message = f"{what} crashed: the process {describe_exit(exc.status)}"
         return self._fault(StudentFault(message))
 
-    def _note(self, *parts: Any) -> None:
-        """Add to the job's history what the trusted side sent and learnt (grader.grading.call_stream)."""
-        for part in parts:
-            if isinstance(part, list):
-                for blob in part:
-                    self._history.update(len(blob).to_bytes(8, "little"))
-                    self._history.update(blob)
-            else:
-                text = json.dumps(part, sort_keys=True, default=str).encode()
-                self._history.update(len(text).to_bytes(8, "little"))
-                self._history.update(text)
+    def _note(self, request: bytes, sent: bytes, reply: dict[str, Any], got: bytes) -> None:
+        """Add to the job's history one exchange (grader.grading.call_stream): the request's header, encoded
+        (`call_stream.encoded`), the digest of its data, the reply, and the digest of the reply's data."""
+        for part in (request, sent, call_stream.encoded(reply), got):
+            self._history.update(len(part).to_bytes(8, "little"))
+            self._history.update(part)
 
     def history(self) -> bytes:
         """A digest of the job's history so far: every request and reply, and the names looked up."""

@@ -340,9 +340,14 @@ def test_a_stream_keeps_its_replies_tensor_bytes_as_a_digest_that_tells_any_chan
     assert stream is not None and stream.size < 1000  # the request is kept; the reply's 100 kB are not
     recorded = stream.exchanges[0]
     assert recorded.reply_blobs == [] and recorded.reply_size == 100_002
-    assert call_stream.same_reply(recorded, [bytearray(b"a" * 100_000), bytearray(b"bc")])
+
+    def same(reply: dict, blobs: list) -> bool:
+        return call_stream.same_reply(recorded, reply, sum(map(len, blobs)), call_stream.blobs_digest(blobs))
+
+    assert same({"ok": True, "value": {"t": "none"}}, [bytearray(b"a" * 100_000), bytearray(b"bc")])
+    assert not same({"ok": True, "value": {"t": "int", "v": 0}}, data)
     for other in ([b"a" * 100_000 + b"b", b"c"], [b"a" * 99_999 + b"b", b"bc"], [b"a" * 100_000, b"bc", b""], []):
-        assert not call_stream.same_reply(recorded, other)
+        assert not same({"ok": True, "value": {"t": "none"}}, other)
     # A batch is sized by what its replies will bring back too.
     back = [dataclasses.replace(recorded, reply_size=3 << 20) for _ in range(3)]
     assert [len(batch) for batch in call_stream.batches(back)] == [1, 1, 1]

@@ -322,9 +322,7 @@ class _Server:
 
     def encode_more(self, value: Any, blobs: list[bytes]) -> Any:
         """Encode another value into the same reply: its blobs go after `blobs` (which grows)."""
-        tree, more = wire.encode_value(value, self.store)
-        _shift_blobs(tree, len(blobs))
-        blobs.extend(more)
+        tree, _ = wire.encode_value(value, self.store, blobs)
         return tree
 
     def student_traceback(self) -> str:
@@ -353,18 +351,6 @@ class _ArgUnpickler(pickle.Unpickler):
         if kind != "handle":
             raise pickle.UnpicklingError("unknown persistent id")
         return self.server.resolve(hid)
-
-
-def _shift_blobs(node: Any, offset: int) -> None:
-    """Renumber the blobs an encoded value refers to, for a value encoded after `offset` other blobs."""
-    if isinstance(node, dict):
-        if node.get("t") in ("tensor", "ndarray") and isinstance(node.get("blob"), int):
-            node["blob"] += offset
-        for child in node.values():
-            _shift_blobs(child, offset)
-    elif isinstance(node, list):
-        for child in node:
-            _shift_blobs(child, offset)
 
 
 def _raise_timeout(signum: int, frame: Any) -> None:

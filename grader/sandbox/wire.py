@@ -193,9 +193,16 @@ def _remaining(deadline: float) -> float:
 # Encoding (runs in the sandbox, on whatever the student returned).
 
 
-def encode_value(value: Any, store_handle: Callable[[Any], HandleRef]) -> tuple[Any, list[bytes]]:
-    """Encode `value` as a JSON tree and blobs; objects that are not plain data become handles."""
-    blobs: list[bytes] = []
+def encode_value(
+    value: Any, store_handle: Callable[[Any], HandleRef], blobs: list[bytes] | None = None
+) -> tuple[Any, list[bytes]]:
+    """Encode `value` as a JSON tree and blobs; objects that are not plain data become handles.
+
+    Blobs are appended to `blobs` when given (a second value encoded into the same message: its tree
+    numbers its blobs after those already there), else to a new list; the list is returned.
+    """
+    if blobs is None:
+        blobs = []
 
     def enc(v: Any, depth: int) -> Any:
         if depth > MAX_DEPTH:

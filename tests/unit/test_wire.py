@@ -34,6 +34,16 @@ def test_non_contiguous_and_empty_and_scalar_tensors():
     assert torch.equal(out[0], t) and out[1].shape == (0, 3) and out[2].item() == 2.5
 
 
+
+def test_a_second_value_encoded_into_the_same_message_numbers_its_blobs_after_the_first():
+    first, second = [torch.ones(2), torch.zeros(3)], {"w": [torch.full((4,), 7.0)], "n": np.arange(3)}
+    tree, blobs = wire.encode_value(first, lambda obj: pytest.fail(f"not plain data: {obj!r}"))
+    more, same = wire.encode_value(second, lambda obj: pytest.fail(f"not plain data: {obj!r}"), blobs)
+    assert same is blobs and len(blobs) == 4
+    assert [torch.equal(a, b) for a, b in zip(wire.decode_value(tree, blobs), first)] == [True, True]
+    out = wire.decode_value(more, blobs)
+    assert torch.equal(out["w"][0], second["w"][0]) and (out["n"] == second["n"]).all()
+
 def test_containers_numbers_and_arrays():
     value = {"a": (1, 2.5, True, None, "s"), 3: [np.arange(4, dtype=np.float32), np.float64(1.5)], "c": 1 + 2j}
     out, _ = roundtrip(value)

@@ -47,7 +47,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_STREAM_BYTES = 32 << 20  # one test's requests and replies; a larger stream is not kept
+MAX_STREAM_BYTES = 32 << 20  # one test's requests (replies are kept as digests); a larger stream is not kept
 MAX_STREAMS_BYTES = 256 << 20  # all the streams one worker process keeps; past it, no more are kept
 FIRST_BATCH = 4  # a stream's first batch of calls; each next one twice as many, up to MAX_BATCH
 MAX_BATCH = 64

@@ -3,8 +3,8 @@
 Lockstep (grader.grading.lockstep) replays a test's recorded examples through the test's own body.
 Once one job has passed a test that way in a worker process, what that body sent to its sandbox and
 what came back is the test's *call stream*: every request (its header and pickled arguments, which
-the trusted side made) and every reply, byte for byte (a reply's tensor data kept as a 256-bit
-BLAKE2 digest, `Exchange`). A later job of the same test sends the same
+the trusted side made) and every reply, byte for byte (a reply's tensor data kept as its SHA-256
+digest and length, `Exchange`). A later job of the same test sends the same
 requests, in the same order, to its own sandbox, in batches (one message carries many calls, and
 their replies come back together: `batches`), and compares each reply with the recorded one:
 

@@ -16,6 +16,8 @@ back the recordings it made with its result, and the process that starts jobs (t
 a Dask worker process) keeps them (`SharedRecordings`) and gives a job's worker those of its problem
 that the worker lacks, so each test is recorded about once per run (per Dask worker process on a
 cluster, where they outlive the run, scoped by a hash of the problem's tests, reference and helpers).
+Call streams stay in the worker that kept them, so the local pool hands a free worker jobs of the
+problem it graded last (`_JobQueue`).
 """
 
 from __future__ import annotations
@@ -290,6 +292,7 @@ class _Worker:
             raise
         child.close()  # the child holds the only other end: its death means end of file here
         self.job: JobSpec | None = None
+        self.problem: tuple[str, str, str] | None = None  # that of the last job it was given
         self.graded = 0
         self.deadline = float("inf")
         self.known: set[str] = set()  # the lockstep recordings it has (made or given)
@@ -301,6 +304,7 @@ class _Worker:
     def submit(self, job: JobSpec, shared: Recordings | None = None) -> None:
         """Start `job` here, with those of the `shared` recordings this worker lacks."""
         self.job = job
+        self.problem = problem_of(job)
         self.deadline = time.monotonic() + _watchdog_seconds(job)
         given = {key: data for key, data in (shared or {}).items() if key not in self.known}
         self.known.update(given)
@@ -418,7 +422,7 @@ def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobR
         return
     ctx = _context()
     shared = SharedRecordings()  # by problem: what one worker recorded, the others need not record again
-    pending = deque(jobs)
+    pending = _JobQueue(jobs)
     busy: list[_Worker] = []
     idle: list[_Worker] = []
     free_cpus = worker_cpus(workers)  # a worker that stops hands its CPU to the one that replaces it
@@ -430,7 +434,7 @@ def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobR
         while pending or busy:
             while pending and len(busy) < workers:
                 worker = idle.pop() if idle else _Worker(ctx, free_cpus.pop(), under=scratch)
-                job = pending.popleft()
+                job = pending.take(worker.problem, {w.problem for w in busy})
                 worker.submit(job, shared.get(problem_of(job)))
                 busy.append(worker)
             timeout = max(0.0, min(worker.deadline for worker in busy) - time.monotonic())
@@ -458,3 +462,38 @@ def run_jobs(jobs: Sequence[JobSpec], *, workers: int, on_result: Callable[[JobR
 
 def problem_of(job: JobSpec) -> tuple[str, str, str]:
     return (job.root, job.assignment, job.problem)
+
+
+class _JobQueue:
+    """A run's pending jobs, handed out so that each worker keeps to one problem at a time.
+
+    What a worker learns from a problem's jobs stays in it: the call streams its jobs kept, and the
+    recordings before they are handed back (grader.grading.lockstep). Workers taking turns on every
+    problem would each replay and capture every test; a worker that grades one problem's jobs in a
+    row does it once. So a free worker gets the next job of the problem it graded last; when that
+    problem has none left, the first problem (in the order of the jobs) that no busy worker is on;
+    when every problem left is taken, a job of the one with the most left, so that the workers end
+    together. A problem's jobs go in the order given. Which worker grades a job never changes its
+    result, only what the run costs.
+    """
+
+    def __init__(self, jobs: Sequence[JobSpec]) -> None:
+        self._left: OrderedDict[tuple[str, str, str], deque[JobSpec]] = OrderedDict()
+        for job in jobs:
+            self._left.setdefault(problem_of(job), deque()).append(job)
+
+    def __bool__(self) -> bool:
+        return bool(self._left)
+
+    def take(self, last: tuple[str, str, str] | None, taken: set[tuple[str, str, str] | None]) -> JobSpec:
+        """The next job for a worker that graded `last` (None: none yet) while others are on `taken`."""
+        if last is not None and last in self._left:
+            problem = last
+        else:
+            free = [p for p in self._left if p not in taken]
+            problem = free[0] if free else max(self._left, key=lambda p: len(self._left[p]))
+        queue = self._left[problem]
+        job = queue.popleft()
+        if not queue:
+            del self._left[problem]
+        return job

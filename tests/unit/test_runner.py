@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.course.spec import load_assignment
-from grader.grading.jobs import make_job
+from grader.grading.jobs import JobSpec, make_job
 from grader.grading.sandbox_client import Zygote
 from grader.records import JobResult
 from grader.run import cluster, runner
@@ -229,3 +229,31 @@ def test_a_changed_course_helper_changes_the_job_key_and_the_recordings_scope(co
     (helpers / "draws.py").write_text("SIZES = (1, 2, 3)\n")
     look()
     assert len(keys) == 3 and len(scopes) == 3 and None not in scopes
+
+
+def test_a_free_worker_keeps_to_its_problem_then_takes_one_nobody_is_on_then_helps_where_most_is_left():
+    def job(student: str, problem: str) -> JobSpec:
+        return JobSpec(root="/c", assignment="hw", problem=problem, student=student, files=(), key=f"{student}/{problem}")
+
+    # As a run lists them: student by student, every problem of each.
+    jobs = [job(s, p) for s in ("s0", "s1", "s2") for p in ("a", "b", "c")] + [job("s3", "c"), job("s4", "c")]
+    queue = runner._JobQueue(jobs)
+    a, b, c = (("/c", "hw", p) for p in "abc")
+    taken = []
+    first = queue.take(None, set())  # the first problem in the jobs' order
+    second = queue.take(None, {a})  # the first one no busy worker is on
+    taken += [first.key, second.key]
+    taken += [queue.take(a, {b}).key, queue.take(a, {b}).key]  # the rest of its problem, in order
+    taken.append(queue.take(a, {b}).key)  # a is done: c, which nobody is on
+    taken.append(queue.take(b, {c}).key)
+    # Every problem left is taken: a free worker helps with the one that has the most jobs left.
+    taken.append(queue.take(b, {c}).key)  # b still has one
+    taken.append(queue.take(b, {c}).key)  # b is done; c has the most left
+    while queue:
+        taken.append(queue.take(c, {c}).key)
+    assert taken == [
+        "s0/a", "s0/b", "s1/a", "s2/a", "s0/c", "s1/b", "s2/b", "s1/c", "s2/c", "s3/c", "s4/c",
+    ]  # fmt: skip
+    assert sorted(taken) == sorted(j.key for j in jobs)
+    several = runner._JobQueue([job("s0", "x"), job("s0", "y"), job("s1", "y"), job("s2", "y")])
+    assert several.take(None, {("/c", "hw", "x"), ("/c", "hw", "y")}).key == "s0/y"  # y has the most left

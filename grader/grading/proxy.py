@@ -536,13 +536,14 @@ class StudentSession:
             reply, out_blobs = self._process.request(header, blobs, timeout=limit + 2.0, reply_limit=reply_limit)
         except (SandboxGone, wire.ProtocolError) as exc:
             raise self._sandbox_lost(exc, what, limit, reply_limit=reply_limit, timeout_note=timeout_note) from None
-        if header.get("op") not in (Op.HELLO, Op.IMPORT):  # the job's own paths; the names, as they are used
-            digests = (call_stream.blobs_digest(blobs), call_stream.blobs_digest(out_blobs))
-            self._note(call_stream.encoded(call_stream.request_key(dict(header))), digests[0], reply, digests[1])
+        noted = header.get("op") not in (Op.HELLO, Op.IMPORT)  # the job's own paths; the names, as they are used
+        if noted or key is not None:
+            digests = (call_stream.blobs_digest(blobs), call_stream.blobs_digest(out_blobs))  # hashed once, for both
+            if noted:
+                request = key if key is not None else call_stream.request_key(dict(header))
+                self._note(call_stream.encoded(request), digests[0], reply, digests[1])
             if capture is not None and key is not None:
                 capture.add(key, blobs, reply, out_blobs, digests)
-        elif capture is not None and key is not None:
-            capture.add(key, blobs, reply, out_blobs)
         return reply, out_blobs, limit
 
     def _sandbox_lost(

@@ -490,8 +490,8 @@ class _JobQueue:
         if last is not None and last in self._left:
             problem = last
         else:
-            free = [p for p in self._left if p not in taken]
-            problem = free[0] if free else max(self._left, key=lambda p: len(self._left[p]))
+            free = next((p for p in self._left if p not in taken), None)
+            problem = free if free is not None else max(self._left, key=lambda p: len(self._left[p]))
         queue = self._left[problem]
         job = queue.popleft()
         if not queue:

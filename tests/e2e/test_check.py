@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from .conftest import REPO, run_cli
 
 
@@ -41,7 +43,9 @@ def test_ctrl_c_during_a_one_problem_check_stops_it_with_no_verdict(tmp_path, mo
     started = time.monotonic()
     stopped = interrupt_when(["-P", "-m", "grader", "check", "hw7", str(student), "--problem", "bn_fold"],
                              lambda: time.monotonic() > started + 5)
-    assert stopped.returncode == 130, stopped.stdout + stopped.stderr
+    # 130, or ended by SIGINT itself after the grader's message (seen once in CI under load, while the check
+    # was importing torch in its own process; the cause is not pinned down): a shell reports both as 130.
+    assert stopped.returncode in (130, -signal.SIGINT), stopped.stdout + stopped.stderr
     assert stopped.stderr.strip() == "grader: interrupted; finished jobs are stored, run again to resume"
     assert "Score" not in stopped.stdout and "bn_fold" not in stopped.stdout  # no verdict
     assert grader_leftovers(scratch) == []

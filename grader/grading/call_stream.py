@@ -1,21 +1,25 @@
 """A test's requests to the sandbox and their replies, kept from a passing run to grade later jobs by.
 
 Lockstep (grader.grading.lockstep) replays a test's recorded examples through the test's own body.
-Once one job has passed a test that way in a worker process, what that body sent to its sandbox and
-what came back is the test's *call stream*: every request (its header and pickled arguments, which
+When a job has passed a test that way in a worker process, what that body sent to its sandbox and
+what came back is a *call stream* of the test: every request (its header and pickled arguments, which
 the trusted side made) and every reply, byte for byte (a reply's tensor data kept as its SHA-256
-digest and length, `Exchange`). A later job of the same test sends the same
-requests, in the same order, to its own sandbox, in batches (one message carries many calls, and
-their replies come back together: `batches`), and compares each reply with the recorded one:
+digest and length, `Exchange`). Each job that passes the body with other replies (another correct
+solution that rounds otherwise) or from another history keeps another, up to `MAX_STREAMS_PER_TEST`.
+A later job of the same test sends the same requests, in the same order, to its own sandbox, in
+batches (one message carries many calls, and their replies come back together: `batches`), and
+compares each reply with the recorded ones. The test's streams are followed together, as a tree:
+the requests sent are those of the first stream that agrees with every reply so far (`agrees`), and
+one that disagrees drops out.
 
-- Every reply is identical: the test passes without running its body. The body is a deterministic
+- Every reply is one stream's: the test passes without running its body. The body is a deterministic
   function of its examples (replayed), its per-example random state (seeded), the trusted side's
   state when it starts and the replies. The state is the same too: a stream is used only in a job
   whose *history* (every request and reply before the test, fixtures' included, and which names of
   the module were looked up and found) is the recording job's (`StudentSession.history`). With the
   same replies the body would make the same requests and reach the same verdict, so the inputs, the
-  oracle and the comparison are done once per worker for the class, not once per student.
-- A reply differs (another correct solution that rounds differently, a wrong one, a fault): the
+  oracle and the comparison are done once per worker for each way of passing, not once per student.
+- No stream agrees with a reply (a correct solution that rounds differently, a wrong one, a fault): the
   sandbox has run the calls the body would have made up to that one, and the rest of that one's
   batch. The test's body then runs as a replay does, and its first requests are answered from what
   the sandbox already replied (`Prefetched`), so no call runs twice; from there on it talks to the
@@ -49,6 +53,7 @@ from typing import Any
 
 MAX_STREAM_BYTES = 32 << 20  # one test's requests (replies are kept as digests); a larger stream is not kept
 MAX_STREAMS_BYTES = 256 << 20  # all the streams one worker process keeps; past it, no more are kept
+MAX_STREAMS_PER_TEST = 8  # the ways of passing a test (other bits, other histories) kept as streams
 FIRST_BATCH = 4  # a stream's first batch of calls; each next one twice as many, up to MAX_BATCH
 MAX_BATCH = 64
 BATCH_BYTES = 4 << 20  # a batch's requests and recorded replies, about (a batch holds at least one call)
@@ -204,18 +209,39 @@ def batches(exchanges: list[Exchange]) -> Iterator[list[Exchange]]:
     """A stream's exchanges in the batches they are sent in, in order (`FIRST_BATCH`, `MAX_BATCH`, `BATCH_BYTES`)."""
     size, at = FIRST_BATCH, 0
     while at < len(exchanges):
-        batch: list[Exchange] = []
-        total = 0
-        while at < len(exchanges) and len(batch) < size:
-            exchange = exchanges[at]
-            cost = sum(len(b) for b in exchange.blobs) + exchange.reply_size
-            if batch and total + cost > BATCH_BYTES:
-                break
-            batch.append(exchange)
-            total += cost
-            at += 1
+        batch = next_batch(exchanges, at, size)
         yield batch
+        at += len(batch)
         size = min(2 * size, MAX_BATCH)
+
+
+def next_batch(exchanges: list[Exchange], at: int, size: int) -> list[Exchange]:
+    """The batch sent from exchange `at` on: `size` exchanges, fewer past about `BATCH_BYTES`, at least one."""
+    batch: list[Exchange] = []
+    total = 0
+    for exchange in exchanges[at : at + size]:
+        cost = sum(len(b) for b in exchange.blobs) + exchange.reply_size
+        if batch and total + cost > BATCH_BYTES:
+            break
+        batch.append(exchange)
+        total += cost
+    return batch
+
+
+def agrees(stream: CallStream, at: int, done: Exchange) -> bool:
+    """Whether a stream's exchange `at` is this one, sent and answered (`done`: as `run_stream` made it).
+
+    The request (its header, and its bytes' digest) is compared unless it is the very one sent; the
+    reply as `same_reply` compares it.
+    """
+    if at >= len(stream.exchanges):
+        return False
+    recorded = stream.exchanges[at]
+    if recorded.header is not done.header and (
+        recorded.header != done.header or recorded.blobs_digest != done.blobs_digest
+    ):
+        return False
+    return same_reply(recorded, done.reply, done.reply_size, done.reply_digest)
 
 
 def module_attribute(exchange: Exchange) -> str | None:

@@ -102,9 +102,10 @@ class _Example:
 class _Recording:
     examples: list[_Example]
     size: int = 0  # the bytes of its pickled values
-    # The calls a passing replay made and the replies it got, kept in this process (grader.grading.call_stream);
-    # `streamless` once a passing replay's calls could not be kept (they never will be).
-    stream: CallStream | None = None
+    # The calls passing replays made and the replies they got, kept in this process (grader.grading.call_stream):
+    # one stream per way of passing met (other bits, other histories), up to MAX_STREAMS_PER_TEST;
+    # `streamless` once the first passing replay's calls could not be kept (they never will be).
+    streams: list[CallStream] = field(default_factory=list)
     streamless: bool = False
 
 
@@ -112,10 +113,9 @@ class _Recording:
 _recordings: dict[str, _Recording] = {}
 _stream_bytes = [0]  # what the call streams kept in this process's recordings hold (grader.grading.call_stream)
 _unrecordable: set[str] = set()
-# Tests without Hypothesis: their call streams alone (grader.grading.call_stream), by the history before them.
-_plain: dict[str, dict[bytes, CallStream]] = {}
+# Tests without Hypothesis: their call streams alone (grader.grading.call_stream), as for a recording's.
+_plain: dict[str, list[CallStream]] = {}
 _plain_streamless: set[str] = set()
-_PLAIN_STREAMS = 4
 _new: list[str] = []  # recorded in this process and not handed back yet (export_new)
 
 
@@ -144,14 +144,30 @@ def _digest_of(path: str, mtime_ns: int, size: int) -> str:
 
 
 def keep_stream(recorded: _Recording, stream: CallStream | None) -> None:
-    """Keep a test's call stream with its recording, within this process's bound; else it never has one."""
-    from grader.grading.call_stream import MAX_STREAMS_BYTES
+    """Keep another call stream of a test with its recording (`wants_stream`).
 
-    if stream is None or _stream_bytes[0] + stream.size > MAX_STREAMS_BYTES:
-        recorded.streamless = True
-        return
+    None (the passing body's calls cannot be repeated) leaves the test without streams for good if it
+    has none yet; so does a stream past this process's bound.
+    """
+    if not _keep(recorded.streams, stream):
+        recorded.streamless = recorded.streamless or not recorded.streams or stream is not None
+
+
+def wants_stream(recorded: _Recording) -> bool:
+    """Whether a passing replay of this test should have its calls kept as another stream."""
+    from grader.grading.call_stream import MAX_STREAMS_PER_TEST
+
+    return not recorded.streamless and len(recorded.streams) < MAX_STREAMS_PER_TEST
+
+
+def _keep(streams: list[CallStream], stream: CallStream | None) -> bool:
+    from grader.grading.call_stream import MAX_STREAMS_BYTES, MAX_STREAMS_PER_TEST
+
+    if stream is None or len(streams) >= MAX_STREAMS_PER_TEST or _stream_bytes[0] + stream.size > MAX_STREAMS_BYTES:
+        return False
     _stream_bytes[0] += stream.size
-    recorded.stream = stream
+    streams.append(stream)
+    return True
 
 
 def forget_all() -> None:
@@ -261,29 +277,28 @@ def recording(key: str) -> _Recording | None:
     return _recordings.get(key)
 
 
-def plain_stream(key: str, history: bytes) -> CallStream | None:
-    """The call stream kept for a test without Hypothesis from a job with this history before it, if any."""
-    return _plain.get(key, {}).get(history)
+def plain_streams(key: str) -> list[CallStream]:
+    """The call streams kept for a test without Hypothesis (each from the history of the job that passed it)."""
+    return _plain.get(key, [])
+
+
+def wants_plain_stream(key: str) -> bool:
+    """Whether a passing run of this test without Hypothesis should have its calls kept as another stream."""
+    from grader.grading.call_stream import MAX_STREAMS_PER_TEST
+
+    return key not in _plain_streamless and len(_plain.get(key, ())) < MAX_STREAMS_PER_TEST
 
 
 def keep_plain_stream(key: str, stream: CallStream | None) -> None:
-    """Keep a passing test's stream (at most `_PLAIN_STREAMS` histories a test, within this process's bound).
+    """Keep another stream of a test without Hypothesis, as `keep_stream` keeps a recording's.
 
     A test without Hypothesis is first passed by a job whose earlier tests ran under Hypothesis (they
-    were being recorded), and later ones by jobs that replayed or streamed them: a stream is kept for
-    each history met, so that the jobs after those find theirs. None (a stream that cannot be
-    repeated) means the test never gets one in this process.
+    were being recorded), and later ones by jobs that replayed or streamed them: the streams kept are
+    from different histories, so that the jobs after those find theirs.
     """
-    from grader.grading.call_stream import MAX_STREAMS_BYTES
-
-    if stream is None:
+    streams = _plain.setdefault(key, [])
+    if not _keep(streams, stream) and (not streams or stream is not None):
         _plain_streamless.add(key)
-        return
-    kept = _plain.setdefault(key, {})
-    if len(kept) >= _PLAIN_STREAMS or _stream_bytes[0] + stream.size > MAX_STREAMS_BYTES:
-        return
-    _stream_bytes[0] += stream.size
-    kept[stream.history] = stream
 
 
 def plain_streamless(key: str) -> bool:

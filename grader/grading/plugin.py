@@ -295,10 +295,10 @@ class GradingPlugin:
                 self.modes.add(lockstep.HYPOTHESIS)
             return None
         replay_start = self.session.output_size()
-        capturing = False
-        if lockstep.streams_enabled() and recorded.stream is not None:
-            outcome, exchanged = self.session.run_stream(recorded.stream)
-            if outcome == "passed":  # the same replies to the same calls: the body would pass again
+        history = self.session.history()
+        if lockstep.streams_enabled() and recorded.streams:
+            outcome, exchanged = self.session.run_stream(recorded.streams)
+            if outcome == "passed":  # the same replies to the same calls as a body that passed: it would pass again
                 self.modes.add(lockstep.STREAMED)
                 return True
             if outcome in ("faulted", "restarted"):  # a fault, or a call past a difference: Hypothesis decides
@@ -307,9 +307,10 @@ class GradingPlugin:
                 return None
             if outcome == "diverged":
                 self.session.prefetch(exchanged)
-        elif lockstep.streams_enabled() and not recorded.streamless:
-            self.session.start_capture()
-            capturing = True
+        # The replay's calls (the replies already given included) are another stream of the test if it passes.
+        capturing = lockstep.streams_enabled() and lockstep.wants_stream(recorded)
+        if capturing:
+            self.session.start_capture(history)
         before = _leavings(item) if capturing else None
         try:
             lockstep.replay(recorded, test, inner, fixtures)
@@ -345,35 +346,39 @@ class GradingPlugin:
         if not (lockstep.enabled() and lockstep.streams_enabled()) or lockstep.plain_streamless(key):
             return None
         start = self.session.output_size()
-        stream = lockstep.plain_stream(key, self.session.history())
-        if stream is None:  # the first job with this history: the body runs, and its stream is kept if it passes
-            self.session.start_capture()
-            before = _leavings(item)
-            try:
-                item.obj(**fixtures)
-            except BaseException:
-                self.session.finish_capture()
-                raise
-            kept = self.session.finish_capture()
-            lockstep.keep_plain_stream(key, kept if _leavings(item) == before else None)
-            return True
-        outcome, exchanged = self.session.run_stream(stream)
+        history = self.session.history()
+        streams = lockstep.plain_streams(key)
+        outcome, exchanged = self.session.run_stream(streams) if streams else ("unusable", [])
         if outcome == "passed":
             return True
-        if outcome == "unusable":
+        if outcome not in ("unusable", "diverged"):
+            self._restart_test((start, self.session.output_size()))
             return None
+        # No stream for this job (none from its history), or none that gives its replies: the body runs
+        # (on the replies already given, if any), and where it passes its calls are another stream.
+        capturing = lockstep.wants_plain_stream(key)
         if outcome == "diverged":
             self.session.prefetch(exchanged)
-            try:
-                item.obj(**fixtures)
-            except (KeyboardInterrupt, SystemExit):
+        elif not capturing:
+            return None
+        if capturing:
+            self.session.start_capture(history)
+        before = _leavings(item) if capturing else None
+        try:
+            item.obj(**fixtures)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 - the body's own failure stands if it asked for exactly what was sent
+            self.session.finish_capture()
+            if self.session.end_prefetch():
                 raise
-            except BaseException:  # noqa: BLE001 - the body's own failure stands if it asked for exactly what was sent
-                if self.session.end_prefetch():
-                    raise
-            else:
-                if self.session.end_prefetch():
-                    return True
+        else:
+            if self.session.end_prefetch():
+                if capturing:
+                    kept = self.session.finish_capture()
+                    lockstep.keep_plain_stream(key, kept if _leavings(item) == before else None)
+                return True
+            self.session.finish_capture()
         self._restart_test((start, self.session.output_size()))
         return None
 

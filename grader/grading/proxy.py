@@ -19,7 +19,7 @@ import os
 import pickle
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -360,9 +360,15 @@ class StudentSession:
 
     # -- call streams (grader.grading.call_stream) -------------------------------------------------
 
-    def start_capture(self) -> None:
-        """Keep this test's requests and replies from here on, to grade later jobs of the test by."""
-        self._capture = call_stream.Capture(self.generation, self.history(), dict(self.lookups))
+    def start_capture(self, history: bytes | None = None) -> None:
+        """Keep this test's requests and replies from here on, to grade later jobs of the test by.
+
+        `history`: the job's history before the test (StudentSession.history), where a stream was sent
+        since (the replies it got are in the history now, and are the first the body is answered with).
+        """
+        self._capture = call_stream.Capture(
+            self.generation, self.history() if history is None else history, dict(self.lookups)
+        )
 
     def finish_capture(self) -> call_stream.CallStream | None:
         """The test's call stream, if it can be repeated (grader.grading.call_stream); capture stops."""
@@ -378,48 +384,69 @@ class StudentSession:
             if object.__getattribute__(r, "_generation") == self.generation
         }
 
-    def run_stream(self, stream: call_stream.CallStream) -> tuple[str, list[call_stream.Exchange]]:
-        """Send a recorded test's requests, in batches, and compare each reply with the recorded one.
+    def run_stream(self, streams: Sequence[call_stream.CallStream]) -> tuple[str, list[call_stream.Exchange]]:
+        """Send a recorded test's requests, in batches, and compare each reply with the recorded ones.
 
-        Returns ("passed", ...) when every reply is the same; ("diverged", exchanged) once one differs,
-        with every request the sandbox has run and its reply (`prefetch` hands them to the test's
-        body: the one that differed, and the rest of its batch); ("faulted", []) when the sandbox
-        failed (the fault is set, as in a replay); ("restarted", []) when, after a reply that differed,
-        the same batch ran into a failure or a forbidden call that the test's body might never have
-        made: the sandbox is closed unread, and the test starts again on a new one, as after a fault;
-        ("unusable", []) when the stream names objects this job does not hold, before anything is sent.
+        `streams` are the test's kept streams (grader.grading.call_stream): those recorded from this
+        job's history, naming objects this job holds, are followed together as a tree of replies, the
+        requests sent being those of the first one still agreeing with every reply so far. Returns
+        ("passed", ...) when one stream's every request was sent and every reply was its own;
+        ("diverged", exchanged) once no stream agrees, with every request the sandbox has run and its
+        reply (`prefetch` hands them to the test's body: the one that differed, and the rest of its
+        batch); ("faulted", []) when the sandbox failed (the fault is set, as in a replay);
+        ("restarted", []) when, after a reply that differed, the same batch ran into a failure or a
+        forbidden call that the test's body might never have made: the sandbox is closed unread, and
+        the test starts again on a new one, as after a fault; ("unusable", []) when no stream can be
+        used in this job, before anything is sent.
         """
         try:
             self._check_usable(None)
         except (StudentFault, StudentError):
             return "unusable", []
-        if self.history() != stream.history:  # something before this test went otherwise than in the recording
-            return "unusable", []
+        history = self.history()  # something before this test went otherwise than in a recording: not that one
         held = self._module_handles()
-        if any(held.get(hid) != name for hid, name in stream.bound.items()):
+        candidates = [
+            s for s in streams if s.history == history and all(held.get(hid) == name for hid, name in s.bound.items())
+        ]
+        if not candidates:
             return "unusable", []
         exchanged: list[call_stream.Exchange] = []
-        releases: list[int] = []
-        diverged = False
-        for batch in call_stream.batches(stream.exchanges):
+        size = call_stream.FIRST_BATCH
+        while len(exchanged) < len(candidates[0].exchanges):
+            batch = call_stream.next_batch(candidates[0].exchanges, len(exchanged), size)
+            size = min(2 * size, call_stream.MAX_BATCH)
+            diverged = False
             while batch and not diverged:
                 sent = self._send_recorded(batch)
                 if sent is None:
                     return "faulted", []
                 for recorded, (reply, out_blobs, digest) in zip(batch, sent):
+                    at = len(exchanged)
                     got = [bytes(b) for b in out_blobs]
-                    exchanged.append(call_stream.Exchange(recorded.header, recorded.blobs, reply, got))
-                    if diverged and ends_batch(reply):
-                        self.close()
-                        return "restarted", []
-                    if not call_stream.same_reply(recorded, reply, sum(len(b) for b in got), digest):
-                        diverged = True  # nothing kept or released: the body gets these replies
-                    elif not diverged:
-                        releases.extend(recorded.release_after)
+                    exchanged.append(
+                        call_stream.Exchange(
+                            recorded.header,
+                            recorded.blobs,
+                            reply,
+                            got,
+                            reply_digest=digest,
+                            reply_size=sum(len(b) for b in got),
+                            header_text=recorded.header_text,
+                            blobs_digest=recorded.blobs_digest,
+                        )
+                    )
+                    if diverged:
+                        if ends_batch(reply):
+                            self.close()
+                            return "restarted", []
+                        continue
+                    candidates = [s for s in candidates if call_stream.agrees(s, at, exchanged[at])]
+                    diverged = not candidates  # nothing kept or released: the body gets these replies
                 batch = batch[len(sent) :]  # what follows a reply that ended the batch early, if it matched
             if diverged:
                 return "diverged", exchanged
         # Passed: what the body would have kept (the module's functions it read) is kept; the rest released.
+        stream = candidates[0]
         for done in exchanged:
             name = call_stream.module_attribute(done)
             if name is not None:
@@ -427,7 +454,8 @@ class StudentSession:
                     done.reply, [bytearray(b) for b in done.reply_blobs], name, 0.0, want_reply=False
                 )
                 self.keep_module_attribute(name, value)
-        self._released.extend(releases)
+        for recorded in stream.exchanges:
+            self._released.extend(recorded.release_after)
         self.lookups.update(stream.lookups)  # what the body looked up, as if it had run
         return "passed", exchanged
 
@@ -518,6 +546,14 @@ class StudentSession:
                 self._prefetch_broken = True
                 raise
             if ready is not None:
+                if self._capture is not None:  # a body that passes on these replies makes another stream of the test
+                    self._capture.add(
+                        ready.header,
+                        ready.blobs,
+                        ready.reply,
+                        ready.reply_blobs,
+                        (ready.blobs_digest, ready.reply_digest),
+                    )
                 return ready.reply, [bytearray(b) for b in ready.reply_blobs], self.limits.call_timeout
             self._prefetched = None
         assert self._process is not None

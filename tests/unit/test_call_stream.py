@@ -73,6 +73,7 @@ STUDENTS = {
     "s6_raises_on_four": "def double(x):\n    if x.shape[0] == 4:\n        raise ValueError('four')\n    return x + x\n"
     + DOUBLER,
     "s7_same_again": CORRECT,
+    "s8_other_bits_again": "def double(x):\n    return x * (2 + 1e-6)\n" + DOUBLER,
 }
 
 
@@ -145,6 +146,8 @@ def test_only_the_same_replies_pass_on_the_stream_and_every_result_is_as_with_lo
     # Other bits, within tolerance: the body ran, on the replies already given (each call printed once).
     assert modes["s3_other_bits"] == (3, 0, 0, 0)
     assert on["s3_other_bits"].score == 3.0
+    # The same other bits again: the streams s3's bodies left (one per way of passing) are followed.
+    assert modes["s8_other_bits_again"] == (0, 0, 0, 3)
     assert modes["s4_wrong"] == (0, 0, 3, 0) and on["s4_wrong"].score < 3.0
     assert modes["s6_raises_on_four"][2] > 0 and on["s6_raises_on_four"].score < 3.0
     assert on["s5_counts_its_calls"].tests[0].output == off["s5_counts_its_calls"].tests[0].output != ""
@@ -161,6 +164,62 @@ def test_streams_can_be_switched_off(tmp_path, zygote, monkeypatch):
     monkeypatch.setenv("GRADER_CALL_STREAMS", "0")
     course = make_course(tmp_path, TESTS, CORRECT, [CORRECT] * 3)
     assert [r.modes for r in grade_here(course, zygote, True).values()] == [(0, 3, 0, 0), (3, 0, 0, 0), (3, 0, 0, 0)]
+
+
+LATE = "def double(x):\n    return x + x if x.shape[0] < {n} else x * {factor}\n" + DOUBLER
+PARTING = {
+    "s0_records": CORRECT,
+    "s1_replays_and_keeps_the_stream": CORRECT,
+    "s2_other_bits_from_four": LATE.format(n=4, factor="(2 + 1e-6)"),  # the same replies, then others
+    "s3_same_as_s2": LATE.format(n=4, factor="(2 + 1e-6)"),
+    "s4_other_bits_from_five": LATE.format(n=5, factor="(2 + 1e-6)"),  # parts from both, later or sooner
+    "s5_wrong_from_four": LATE.format(n=4, factor="3"),
+    "s6_same_as_s1": CORRECT,
+    "s7_same_as_s4": LATE.format(n=5, factor="(2 + 1e-6)"),
+}
+
+
+def test_streams_that_part_after_the_same_replies_are_followed_together(tmp_path, zygote, outcomes):
+    course = make_course(tmp_path, TESTS, CORRECT, [])
+    for name, source in PARTING.items():
+        (course / "submissions/hw1" / name).mkdir(parents=True)
+        (course / "submissions/hw1" / name / "leaky.py").write_text(source)
+    on = grade_here(course, zygote, True)
+    lockstep.forget_all()
+    off = grade_here(course, zygote, False)
+    for name in PARTING:
+        assert comparable(on[name]) == comparable(off[name]), name
+    modes = {name: result.modes for name, result in on.items()}  # (replayed, recorded, hypothesis, streamed)
+    assert on["s5_wrong_from_four"].score < 3.0
+    assert all(on[name].score == 3.0 for name in PARTING if name != "s5_wrong_from_four")
+    assert modes["s2_other_bits_from_four"] == (3, 0, 0, 0)  # no stream gives its replies: each body ran
+    assert modes["s4_other_bits_from_five"] == (3, 0, 0, 0)
+    for name in ("s3_same_as_s2", "s6_same_as_s1", "s7_same_as_s4"):  # one of the three ways, each
+        assert modes[name] == (0, 0, 0, 3), (name, modes[name])
+    assert modes["s5_wrong_from_four"][3] == 0 and modes["s5_wrong_from_four"][2] > 0
+
+
+def test_a_stream_agrees_with_an_exchange_only_on_the_same_request_and_the_same_reply():
+    def exchange(request: bytes, reply: bytes, value: int = 1) -> call_stream.Exchange:
+        return call_stream.Exchange(
+            {"op": "call", "id": 7},
+            [request],
+            {"ok": True, "value": value},
+            [],
+            reply_digest=call_stream.blobs_digest([reply]),
+            reply_size=len(reply),
+            blobs_digest=call_stream.blobs_digest([request]),
+        )
+
+    stream = call_stream.CallStream([exchange(b"a", b"A"), exchange(b"b", b"B")], {}, b"h", {})
+    assert call_stream.agrees(stream, 0, exchange(b"a", b"A")) and call_stream.agrees(stream, 1, exchange(b"b", b"B"))
+    assert not call_stream.agrees(stream, 0, exchange(b"x", b"A"))  # another request's bytes
+    assert not call_stream.agrees(stream, 0, exchange(b"a", b"X"))  # another reply's bytes
+    assert not call_stream.agrees(stream, 0, exchange(b"a", b"A", value=2))  # another reply
+    other = exchange(b"a", b"A")
+    other.header = {"op": "call", "id": 8}
+    assert not call_stream.agrees(stream, 0, other)  # another call
+    assert not call_stream.agrees(stream, 2, exchange(b"a", b"A"))  # past its end
 
 
 # -- the pieces, without a sandbox -------------------------------------------------------------------
@@ -423,11 +482,14 @@ def test_tests_without_hypothesis_pass_on_their_streams_and_every_result_is_as_w
     scores = {name: result.score for name, result in on.items()}
     assert scores.pop("s6_raises_on_four") < 3.0
     assert scores == {**{name: 3.0 for name in STUDENTS if name != "s6_raises_on_four"}, "s4_wrong": 0.0}, scores
-    # s0 keeps the streams; s1, s2, s5 and s7 give the same replies; s3 (other bits) and s4 (wrong) differ
-    # in their first test, and s6 (raises where n = 4) in its second. After a difference, a job's history
-    # is not the recording's: its later tests have no stream for it, run their bodies and keep theirs.
+    # s0 keeps the streams (no stream yet: none is sent); s1, s2, s5 and s7 give the same replies; s3
+    # (other bits) and s4 (wrong) differ in their first test, and s6 (raises where n = 4) in its second.
+    # After a difference, a job's history is not the recording's: its later tests have no stream for it
+    # ("unusable"), run their bodies and keep theirs; s3's first test keeps another one. s8 (s3's bits)
+    # passes on s3's streams.
     same = ["passed"] * 3
-    assert streamed == same * 2 + ["diverged"] * 2 + same + ["passed", "diverged"] + same, streamed
+    differs = ["diverged", "unusable", "unusable"]
+    assert streamed == same * 2 + differs * 2 + same + ["passed", "diverged", "unusable"] + same * 2, streamed
     assert on["s5_counts_its_calls"].tests[0].output == off["s5_counts_its_calls"].tests[0].output != ""
     assert on["s3_other_bits"].tests[1].output == off["s3_other_bits"].tests[1].output != ""
 
@@ -443,4 +505,6 @@ def test_a_test_without_hypothesis_after_hypothesis_tests_streams_once_its_histo
     results = grade_here(course, zygote, True)
     assert [r.score for r in results.values()] == [3.0] * 4
     assert [r.modes for r in results.values()] == [(0, 2, 0, 0), (2, 0, 0, 0), (0, 0, 0, 2), (0, 0, 0, 2)]
-    assert outcomes == ["passed"] * 6  # the third and fourth jobs: two Hypothesis tests and the plain one
+    # The second job: the plain test's one stream is from another history. The third and fourth jobs: two
+    # Hypothesis tests and the plain one, on the second job's streams.
+    assert outcomes == ["unusable"] + ["passed"] * 6, outcomes

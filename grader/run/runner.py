@@ -208,12 +208,46 @@ def _serve(jobs: Connection, cpu: int | None = None, scratch: str | None = None)
             lockstep.adopt(shared)
             result = run_job_safely(job)
             baseline.restore(job.root)
+            return_freed_memory()
             try:
                 jobs.send((result, lockstep.export_new()))
             except OSError:
                 return  # the parent is gone (it stopped the run): nobody is left to tell
     finally:
         jobs.close()
+
+
+def return_freed_memory() -> None:
+    """Give the memory a job freed back to the system (glibc's `malloc_trim`; nothing elsewhere).
+
+    A job's large tensors (conv1d_backprop's inputs of 2,000,000 elements: 16 MB each) are freed into
+    the allocator's heap, which keeps their pages. Measured on 30 students of hw7 in one worker that
+    was never replaced: the worker reached 3.6 GB without this and 2.7 GB with it, and the run took 5%
+    less CPU (fewer pages to fault in again). The call costs 1 to 10 ms a job. What remains of that
+    growth (reply buffers of conv1d_backprop's long tests that outlive their job) is bounded by
+    `JOBS_PER_WORKER`.
+    """
+    global _malloc_trim
+    if _malloc_trim is None:
+        _malloc_trim = _find_malloc_trim()
+    _malloc_trim()
+
+
+def _find_malloc_trim() -> Callable[[], object]:
+    if not sys.platform.startswith("linux"):
+        return lambda: None
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the C library this process already runs on
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return lambda: None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return lambda: trim(0)
+
+
+_malloc_trim: Callable[[], object] | None = None
 
 
 @dataclasses.dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -257,3 +258,29 @@ def test_a_free_worker_keeps_to_its_problem_then_takes_one_nobody_is_on_then_hel
     assert sorted(taken) == sorted(j.key for j in jobs)
     several = runner._JobQueue([job("s0", "x"), job("s0", "y"), job("s1", "y"), job("s2", "y")])
     assert several.take(None, {("/c", "hw", "x"), ("/c", "hw", "y")}).key == "s0/y"  # y has the most left
+
+
+FREED_MEMORY = """
+import sys
+from grader.run import runner
+
+def rss_mib():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmRSS"))
+
+chunks = [bytes(2048) + bytes([i % 256]) for i in range(100_000)]  # past pymalloc: the C heap, 200 MB
+keep = bytes(4096)  # above them on the heap: freeing them cannot shrink the heap from its top
+del chunks
+before = rss_mib()
+runner.return_freed_memory()
+print(before, rss_mib())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim: a no-op elsewhere")
+def test_a_worker_gives_the_memory_a_job_freed_back_to_the_system():
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", FREED_MEMORY], capture_output=True, text=True, check=True).stdout
+    before, after = map(int, out.split())
+    assert before - after > 100, (before, after)  # most of the 200 MB the job freed

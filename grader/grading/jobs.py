@@ -225,6 +225,7 @@ def _grade(
         status = "crashed"
         message = session.import_failure
     score = sum(t.points for t in tests if t.outcome == "passed")
+    session.end_job()
     return JobResult(
         student=job.student,
         assignment=job.assignment,

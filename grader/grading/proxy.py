@@ -169,6 +169,18 @@ class StudentSession:
             self.sandbox_memory = max(self.sandbox_memory, self._process.memory)
             self._process = None
 
+    def end_job(self) -> None:
+        """Drop what the job's calls hold (their arguments, replies already given): the job is over.
+
+        A job's pytest session outlives it where a global cache keeps one of its test module's
+        classes or functions (the module's loader holds pytest's config, and through it the session,
+        this plugin and this object): the arguments kept for failure messages, up to 16 MB a tensor
+        on conv1d_backprop's long tests, would then stay in the worker, job after job.
+        """
+        self._calls.clear()
+        self._prefetched = None
+        self._capture = None
+
     def output_size(self) -> int:
         return os.path.getsize(self.output_path)
 

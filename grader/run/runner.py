@@ -222,10 +222,11 @@ def return_freed_memory() -> None:
 
     A job's large tensors (conv1d_backprop's inputs of 2,000,000 elements: 16 MB each) are freed into
     the allocator's heap, which keeps their pages. Measured on 30 students of hw7 in one worker that
-    was never replaced: the worker reached 3.6 GB without this and 2.7 GB with it, and the run took 5%
-    less CPU (fewer pages to fault in again). The call costs 1 to 10 ms a job. What remains of that
-    growth (reply buffers of conv1d_backprop's long tests that outlive their job) is bounded by
-    `JOBS_PER_WORKER`.
+    was never replaced: the worker reached 3.6 GB without this and 2.7 GB with it (2.1 GB once jobs
+    also let go of their calls' arguments: StudentSession.end_job), and the run took 5% less CPU
+    (fewer pages to fault in again). The call costs 1 to 10 ms a job. What still grows (about 30 MB
+    a conv1d_backprop job whose long tests run their bodies, held by no Python object that the
+    garbage collector can reach) is bounded by `JOBS_PER_WORKER`.
     """
     global _malloc_trim
     if _malloc_trim is None:

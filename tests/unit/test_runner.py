@@ -16,7 +16,7 @@ from grader.run import cluster, runner
 
 # A test file that changes what a later job in the same worker could see, if nothing put it back:
 # its own module state, torch's default dtype and grad mode, the environment and sys.path.
-LEAKY_TESTS = '''
+LEAKY_TESTS = """
 import os
 import sys
 
@@ -49,7 +49,7 @@ def test_leaves_a_mess():
     torch.set_grad_enabled(False)
     os.environ["LEAKED"] = "1"
     sys.path.append("/leaked")
-'''
+"""
 
 
 def make_course(root: Path, tests: str, reference: str, students: list[str]) -> Path:
@@ -57,7 +57,8 @@ def make_course(root: Path, tests: str, reference: str, students: list[str]) -> 
     problem = root / "problems/hw1/leaky"
     problem.mkdir(parents=True)
     (root / "problems/hw1/assignment.toml").write_text('title = "HW1"\nproblems = ["leaky"]\n')
-    (problem / "problem.toml").write_text(textwrap.dedent('''
+    (problem / "problem.toml").write_text(
+        textwrap.dedent("""
         id = "leaky"
         title = "Doubling"
         module = "leaky"
@@ -65,7 +66,8 @@ def make_course(root: Path, tests: str, reference: str, students: list[str]) -> 
         points = 3
         [hypothesis]
         max_examples = 5
-    '''))
+    """)
+    )
     (problem / "README.md").write_text("Double a tensor.\n")
     (problem / "mutants").mkdir()
     (problem / "test_leaky.py").write_text(tests)
@@ -98,7 +100,9 @@ def grade(course: Path, zygote: Zygote, workers: int) -> list[JobResult]:
 
 def test_jobs_in_one_worker_each_start_from_a_clean_trusted_state(course, zygote):
     results = grade(course, zygote, workers=1)
-    assert [(r.student, r.status, r.score, r.message) for r in results] == [(f"s{i}", "graded", 3.0, "") for i in range(4)]
+    assert [(r.student, r.status, r.score, r.message) for r in results] == [
+        (f"s{i}", "graded", 3.0, "") for i in range(4)
+    ]
     assert all(t.outcome == "passed" for r in results for t in r.tests)
 
 
@@ -160,7 +164,11 @@ def test_only_the_banks_modules_are_forgotten_between_jobs(tmp_path, monkeypatch
     import importlib
     import sys
 
-    for folder, name in (("problems/hw1", "bank_test_mod"), ("reference/hw1", "bank_ref_mod"), ("tool", "not_bank_mod")):
+    for folder, name in (
+        ("problems/hw1", "bank_test_mod"),
+        ("reference/hw1", "bank_ref_mod"),
+        ("tool", "not_bank_mod"),
+    ):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / f"{name}.py").write_text("VALUE = 1\n")
         monkeypatch.syspath_prepend(str(tmp_path / folder))
@@ -188,7 +196,7 @@ def test_each_worker_has_its_own_cpu_while_there_are_enough(monkeypatch):
 
 
 # The trusted worker and the sandbox it drives run on the same one CPU.
-PINNED_TESTS = '''
+PINNED_TESTS = """
 import os
 
 from grader import points
@@ -199,7 +207,7 @@ def test_the_sandbox_shares_the_workers_cpu(student):
     mine = sorted(os.sched_getaffinity(0))
     assert len(mine) == 1, mine
     assert student.double(mine) == mine + mine
-'''
+"""
 
 ECHO_CPUS = "import os\n\ndef double(x):\n    cpus = sorted(os.sched_getaffinity(0))\n    return cpus + cpus\n"
 
@@ -234,7 +242,9 @@ def test_a_changed_course_helper_changes_the_job_key_and_the_recordings_scope(co
 
 def test_a_free_worker_keeps_to_its_problem_then_takes_one_nobody_is_on_then_helps_where_most_is_left():
     def job(student: str, problem: str) -> JobSpec:
-        return JobSpec(root="/c", assignment="hw", problem=problem, student=student, files=(), key=f"{student}/{problem}")
+        return JobSpec(
+            root="/c", assignment="hw", problem=problem, student=student, files=(), key=f"{student}/{problem}"
+        )
 
     # As a run lists them: student by student, every problem of each.
     jobs = [job(s, p) for s in ("s0", "s1", "s2") for p in ("a", "b", "c")] + [job("s3", "c"), job("s4", "c")]
@@ -284,3 +294,43 @@ def test_a_worker_gives_the_memory_a_job_freed_back_to_the_system():
     out = subprocess.run([sys.executable, "-c", FREED_MEMORY], capture_output=True, text=True, check=True).stdout
     before, after = map(int, out.split())
     assert before - after > 100, (before, after)  # most of the 200 MB the job freed
+
+
+ONE_CALL_TESTS = """
+import torch
+
+from grader import assert_close, points
+
+
+@points(3)
+def test_double_once(student):
+    assert_close(student.double(torch.ones(1000)), torch.full((1000,), 2.0), name="double(x)")
+"""
+
+
+def test_a_finished_job_keeps_none_of_the_arguments_it_sent(tmp_path, zygote, monkeypatch):
+    # A job's pytest session can outlive it (a global cache that keeps one of its test module's classes
+    # holds the module, whose loader holds pytest's config): what the session kept of the job's calls,
+    # kept for failure messages, must not stay with it (16 MB a tensor on conv1d_backprop's long tests).
+    from grader.grading import proxy
+
+    course = make_course(
+        tmp_path, ONE_CALL_TESTS, "def double(x):\n    return 2 * x\n", ["def double(x):\n    return x + x\n"]
+    )
+    sessions: list[proxy.StudentSession] = []
+    original = proxy.StudentSession.__init__
+
+    def keeping_init(self, *args, **kwargs):
+        sessions.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(proxy.StudentSession, "__init__", keeping_init)
+    problem = load_assignment(course, "hw1").problems[0]
+    folder = course / "submissions/hw1/s0"
+    clean = runner._TrustedState.capture()  # as a worker does between jobs: the bank's modules imported afresh
+    try:
+        result = runner.run_job_safely(make_job(course, problem, "s0", folder, zygote_address=zygote.address))
+    finally:
+        clean.restore(str(course))
+    assert result.score == 3.0
+    assert len(sessions) == 1 and not sessions[0]._calls

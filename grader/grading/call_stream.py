@@ -207,11 +207,20 @@ class Capture:
 
 def batches(exchanges: list[Exchange]) -> Iterator[list[Exchange]]:
     """A stream's exchanges in the batches they are sent in, in order (`FIRST_BATCH`, `MAX_BATCH`, `BATCH_BYTES`)."""
-    size, at = FIRST_BATCH, 0
-    while at < len(exchanges):
+    at = 0
+    for size in batch_sizes():
+        if at >= len(exchanges):
+            return
         batch = next_batch(exchanges, at, size)
         yield batch
         at += len(batch)
+
+
+def batch_sizes() -> Iterator[int]:
+    """How many calls each next batch of a stream holds at most: `FIRST_BATCH`, twice as many each time, up to `MAX_BATCH`."""
+    size = FIRST_BATCH
+    while True:
+        yield size
         size = min(2 * size, MAX_BATCH)
 
 

@@ -149,8 +149,8 @@ def keep_stream(recorded: _Recording, stream: CallStream | None) -> None:
     None (the passing body's calls cannot be repeated) leaves the test without streams for good if it
     has none yet; so does a stream past this process's bound.
     """
-    if not _keep(recorded.streams, stream):
-        recorded.streamless = recorded.streamless or not recorded.streams or stream is not None
+    if _keep(recorded.streams, stream):
+        recorded.streamless = True
 
 
 def wants_stream(recorded: _Recording) -> bool:
@@ -161,13 +161,20 @@ def wants_stream(recorded: _Recording) -> bool:
 
 
 def _keep(streams: list[CallStream], stream: CallStream | None) -> bool:
+    """Add `stream` to a test's `streams` if it may be kept; whether the test should get no more.
+
+    A stream that cannot be repeated ends them only for a test with none yet (its way of passing is
+    the class's); one past this process's bound ends them, since no other would fit either.
+    """
     from grader.grading.call_stream import MAX_STREAMS_BYTES, MAX_STREAMS_PER_TEST
 
-    if stream is None or len(streams) >= MAX_STREAMS_PER_TEST or _stream_bytes[0] + stream.size > MAX_STREAMS_BYTES:
-        return False
+    if stream is None:
+        return not streams
+    if len(streams) >= MAX_STREAMS_PER_TEST or _stream_bytes[0] + stream.size > MAX_STREAMS_BYTES:
+        return True
     _stream_bytes[0] += stream.size
     streams.append(stream)
-    return True
+    return False
 
 
 def forget_all() -> None:
@@ -296,8 +303,7 @@ def keep_plain_stream(key: str, stream: CallStream | None) -> None:
     were being recorded), and later ones by jobs that replayed or streamed them: the streams kept are
     from different histories, so that the jobs after those find theirs.
     """
-    streams = _plain.setdefault(key, [])
-    if not _keep(streams, stream) and (not streams or stream is not None):
+    if _keep(_plain.setdefault(key, []), stream):
         _plain_streamless.add(key)
 
 

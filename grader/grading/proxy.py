@@ -372,15 +372,13 @@ class StudentSession:
 
     # -- call streams (grader.grading.call_stream) -------------------------------------------------
 
-    def start_capture(self, history: bytes | None = None) -> None:
+    def start_capture(self, history: bytes) -> None:
         """Keep this test's requests and replies from here on, to grade later jobs of the test by.
 
-        `history`: the job's history before the test (StudentSession.history), where a stream was sent
-        since (the replies it got are in the history now, and are the first the body is answered with).
+        `history`: the job's history before the test (StudentSession.history), taken before any stream
+        was sent (the replies a stream got are in the history by then, and the body is answered with them).
         """
-        self._capture = call_stream.Capture(
-            self.generation, self.history() if history is None else history, dict(self.lookups)
-        )
+        self._capture = call_stream.Capture(self.generation, history, dict(self.lookups))
 
     def finish_capture(self) -> call_stream.CallStream | None:
         """The test's call stream, if it can be repeated (grader.grading.call_stream); capture stops."""
@@ -423,10 +421,9 @@ class StudentSession:
         if not candidates:
             return "unusable", []
         exchanged: list[call_stream.Exchange] = []
-        size = call_stream.FIRST_BATCH
+        sizes = call_stream.batch_sizes()
         while len(exchanged) < len(candidates[0].exchanges):
-            batch = call_stream.next_batch(candidates[0].exchanges, len(exchanged), size)
-            size = min(2 * size, call_stream.MAX_BATCH)
+            batch = call_stream.next_batch(candidates[0].exchanges, len(exchanged), next(sizes))
             diverged = False
             while batch and not diverged:
                 sent = self._send_recorded(batch)

@@ -23,6 +23,7 @@ problem it graded last (`_JobQueue`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import multiprocessing
 import os
 import shutil
@@ -228,13 +229,11 @@ def return_freed_memory() -> None:
     a conv1d_backprop job whose long tests run their bodies, held by no Python object that the
     garbage collector can reach) is bounded by `JOBS_PER_WORKER`.
     """
-    global _malloc_trim
-    if _malloc_trim is None:
-        _malloc_trim = _find_malloc_trim()
-    _malloc_trim()
+    _malloc_trim()()
 
 
-def _find_malloc_trim() -> Callable[[], object]:
+@functools.cache
+def _malloc_trim() -> Callable[[], object]:
     if not sys.platform.startswith("linux"):
         return lambda: None
     import ctypes
@@ -246,9 +245,6 @@ def _find_malloc_trim() -> Callable[[], object]:
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
     return lambda: trim(0)
-
-
-_malloc_trim: Callable[[], object] | None = None
 
 
 @dataclasses.dataclass

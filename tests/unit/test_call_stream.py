@@ -125,16 +125,25 @@ def comparable(result: JobResult) -> JobResult:
     )
 
 
-def test_only_the_same_replies_pass_on_the_stream_and_every_result_is_as_with_lockstep_off(tmp_path, zygote):
-    course = make_course(tmp_path, TESTS, CORRECT, [])
-    for name, source in STUDENTS.items():
+def graded_both_ways(
+    course: Path, zygote: Zygote, students: dict[str, str]
+) -> tuple[dict[str, JobResult], dict[str, JobResult]]:
+    """Hand in `students`, grade them with lockstep on and then off (nothing recorded), and require the same
+    results both ways; the results on and off."""
+    for name, source in students.items():
         (course / "submissions/hw1" / name).mkdir(parents=True)
         (course / "submissions/hw1" / name / "leaky.py").write_text(source)
     on = grade_here(course, zygote, True)
     lockstep.forget_all()
     off = grade_here(course, zygote, False)
-    for name in STUDENTS:
+    for name in students:
         assert comparable(on[name]) == comparable(off[name]), name
+    return on, off
+
+
+def test_only_the_same_replies_pass_on_the_stream_and_every_result_is_as_with_lockstep_off(tmp_path, zygote):
+    course = make_course(tmp_path, TESTS, CORRECT, [])
+    on, off = graded_both_ways(course, zygote, STUDENTS)
     scores = {name: result.score for name, result in on.items()}
     assert scores.pop("s6_raises_on_four") < 3.0
     assert scores == {**{name: 3.0 for name in STUDENTS if name != "s6_raises_on_four"}, "s4_wrong": 0.0}, scores
@@ -181,14 +190,7 @@ PARTING = {
 
 def test_streams_that_part_after_the_same_replies_are_followed_together(tmp_path, zygote, outcomes):
     course = make_course(tmp_path, TESTS, CORRECT, [])
-    for name, source in PARTING.items():
-        (course / "submissions/hw1" / name).mkdir(parents=True)
-        (course / "submissions/hw1" / name / "leaky.py").write_text(source)
-    on = grade_here(course, zygote, True)
-    lockstep.forget_all()
-    off = grade_here(course, zygote, False)
-    for name in PARTING:
-        assert comparable(on[name]) == comparable(off[name]), name
+    on, off = graded_both_ways(course, zygote, PARTING)
     modes = {name: result.modes for name, result in on.items()}  # (replayed, recorded, hypothesis, streamed)
     assert on["s5_wrong_from_four"].score < 3.0
     assert all(on[name].score == 3.0 for name in PARTING if name != "s5_wrong_from_four")
@@ -360,14 +362,7 @@ def test_calls_a_batch_ran_past_a_difference_decide_nothing(tmp_path, zygote, ou
     students = {"s0_records": CORRECT, "s1_replays_and_keeps_the_stream": CORRECT}
     for name, attack in PAST_A_DIFFERENCE.items():
         students[name] = f"import torch\n\ndef double(x):\n    if x.shape[0] != 1:\n        {attack}\n    return 3 * x\n" + DOUBLER
-    for name, source in students.items():
-        (course / "submissions/hw1" / name).mkdir(parents=True)
-        (course / "submissions/hw1" / name / "leaky.py").write_text(source)
-    on = grade_here(course, zygote, True)
-    lockstep.forget_all()
-    off = grade_here(course, zygote, False)
-    for name in students:
-        assert comparable(on[name]) == comparable(off[name]), name
+    on, off = graded_both_ways(course, zygote, students)
     assert {name: result.score for name, result in on.items()} == {
         **{name: 0.0 for name in PAST_A_DIFFERENCE},
         "s0_records": 3.0,

@@ -353,3 +353,19 @@ def test_a_call_in_a_batch_that_ignores_the_alarm_costs_its_own_time_not_the_job
     with pytest.raises(SandboxGone) as gone:  # each reply within its call's time of the one before, as alone
         s._process.request_batch(calls, timeout=1.0 + 2.0, until=started + 120)
     assert gone.value.timed_out and time.monotonic() - started < 20
+
+
+def test_a_sandbox_runs_convolutions_on_pytorchs_own_kernels(session_for):
+    """oneDNN compiles a kernel per new shape into a cache that no fresh sandbox has (see
+    zygote.native_convolutions): property tests' random shapes paid that compilation in every job."""
+    m = session_for("""
+        import torch
+        import torch.nn.functional as F
+        def onednn():
+            return torch.backends.mkldnn.enabled
+        def correlate(x, w):
+            return F.conv1d(x[None, None], w[None, None])[0, 0]
+    """).module()
+    assert m.onednn() is False
+    x, w = torch.randn(50), torch.randn(5)
+    torch.testing.assert_close(m.correlate(x, w), torch.stack([x[i : i + 5] @ w for i in range(46)]))

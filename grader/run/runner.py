@@ -204,7 +204,10 @@ def _serve(jobs: Connection, cpu: int | None = None, scratch: str | None = None)
         while True:
             try:
                 job, shared = jobs.recv()
-            except EOFError:
+            except (EOFError, OSError):
+                # The parent closed the channel: at once (end of file), or with a result of ours still
+                # unread, as when it stops a run (the kernel then resets the connection). Either way
+                # nobody is left to grade for, and a traceback would only add noise to its last words.
                 return
             lockstep.adopt(shared)
             result = run_job_safely(job)

@@ -334,3 +334,22 @@ def test_a_finished_job_keeps_none_of_the_arguments_it_sent(tmp_path, zygote, mo
         clean.restore(str(course))
     assert result.score == 3.0
     assert len(sessions) == 1 and not sessions[0]._calls
+
+
+def test_a_worker_ends_quietly_when_the_run_closes_its_channel_with_a_result_unread() -> None:
+    """A run that stops (SIGTERM to its process group, Ctrl-C) closes its workers' channels, perhaps
+    before reading a result one had just sent; the idle worker's next read is then a reset connection,
+    not an end of file. It used to end with ConnectionResetError's traceback on the run's stderr."""
+    import signal
+    from multiprocessing import Pipe
+
+    run_side, worker_side = Pipe(duplex=True)
+    worker_side.send(("a result", {}))  # never read
+    run_side.close()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        runner._serve(worker_side)  # the worker's body, here: it sets its signals aside, as workers do
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert worker_side.closed

@@ -106,7 +106,8 @@ def test_jobs_in_one_worker_each_start_from_a_clean_trusted_state(course, zygote
     assert all(t.outcome == "passed" for r in results for t in r.tests)
 
 
-def test_workers_are_replaced_after_their_batch(course, zygote, monkeypatch):
+def started_workers(monkeypatch) -> list[object]:
+    """The workers a run starts from now on, in order."""
     started: list[object] = []
     original = runner._Worker.__init__
 
@@ -114,8 +115,13 @@ def test_workers_are_replaced_after_their_batch(course, zygote, monkeypatch):
         started.append(self)
         original(self, ctx, cpu, **options)
 
-    monkeypatch.setattr(runner, "JOBS_PER_WORKER", 2)
     monkeypatch.setattr(runner._Worker, "__init__", counting_init)
+    return started
+
+
+def test_workers_are_replaced_after_their_batch(course, zygote, monkeypatch):
+    started = started_workers(monkeypatch)
+    monkeypatch.setattr(runner, "JOBS_PER_WORKER", 2)
     results = grade(course, zygote, workers=1)
     assert [r.score for r in results] == [3.0] * 4
     assert len(started) == 2
@@ -353,3 +359,30 @@ def test_a_worker_ends_quietly_when_the_run_closes_its_channel_with_a_result_unr
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     assert worker_side.closed
+
+
+def test_a_worker_is_replaced_once_its_memory_has_grown_past_the_bound(course, zygote, monkeypatch):
+    """Not after a count of jobs alone: a worker that does not grow keeps its call streams for the run."""
+    started = started_workers(monkeypatch)
+    measured: dict[int | None, int] = {}
+
+    def growing(pid):  # each job of a worker adds a little more than half the bound
+        measured[pid] = measured.get(pid, 0) + 1
+        return (1 << 30) + (measured[pid] - 1) * (runner.WORKER_GROWTH_BYTES // 2 + 1)
+
+    monkeypatch.setattr(runner, "resident_bytes", growing)
+    results = grade(course, zygote, workers=1)
+    assert [r.score for r in results] == [3.0] * 4
+    assert len(started) == 2  # 3 jobs: grown by more than the bound after the third; the 4th in a fresh one
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_resident_bytes_follow_what_a_process_touches() -> None:
+    import os
+
+    before = runner.resident_bytes(os.getpid())
+    block = bytearray(b"\x01") * (64 << 20)  # every page written
+    after = runner.resident_bytes(os.getpid())
+    assert before is not None and after is not None and after - before >= 60 << 20
+    del block
+    assert runner.resident_bytes(None) is None and runner.resident_bytes(2**22 + 12345) is None

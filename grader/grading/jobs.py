@@ -200,6 +200,7 @@ def _grade(
             exit_code = pytest.main(args, plugins=[plugin, *session_plugins()])
     finally:
         session.close()
+        session.end_job()  # on every way out: the session may outlive the job (StudentSession.end_job)
     if plugin.interrupted is not None:  # a job run in the run's own process (a check): the run stops here
         raise plugin.interrupted
     if session.zygote.failure is not None:  # not the student's doing: the run grades the job again
@@ -225,7 +226,6 @@ def _grade(
         status = "crashed"
         message = session.import_failure
     score = sum(t.points for t in tests if t.outcome == "passed")
-    session.end_job()
     return JobResult(
         student=job.student,
         assignment=job.assignment,

@@ -337,21 +337,19 @@ class _Worker:
         self.deadline = float("inf")
         self.known: set[str] = set()  # the lockstep recordings it has (made or given)
         self.recorded: Recordings = {}  # those its last job made
-        self.first_memory: int | None = None  # its resident memory after its first job, and now
-        self.memory: int | None = None
+        self.first_memory: int | None = None  # its resident memory after its first job
+        self.grown = False  # by more than WORKER_GROWTH_BYTES since
 
     def usable(self) -> bool:
         """Whether it may grade another job (else a fresh worker takes its place)."""
-        if self.graded >= JOBS_PER_WORKER or not self.process.is_alive():
-            return False
-        return (
-            self.first_memory is None or self.memory is None or self.memory - self.first_memory <= WORKER_GROWTH_BYTES
-        )
+        return self.graded < JOBS_PER_WORKER and not self.grown and self.process.is_alive()
 
     def _measure(self) -> None:
-        self.memory = resident_bytes(self.process.pid)
+        memory = resident_bytes(self.process.pid)
         if self.first_memory is None:
-            self.first_memory = self.memory
+            self.first_memory = memory
+        elif memory is not None:
+            self.grown = memory - self.first_memory > WORKER_GROWTH_BYTES
 
     def submit(self, job: JobSpec, shared: Recordings | None = None) -> None:
         """Start `job` here, with those of the `shared` recordings this worker lacks."""

@@ -80,12 +80,25 @@ _CLASSES = _snapshot_classes()
 
 
 class _Plan:
-    """What one installation replaces: (holder, attribute, original, replacement), and operators to refuse."""
+    """What one installation replaces: (holder, attribute, original, replacement), and operators to refuse.
+
+    Made in two steps. The rules are resolved into functions, methods and operators; then `locate`
+    finds where each function and method is bound, a walk of every loaded module and class. The
+    walk is what costs (tens of milliseconds, and in a forked sandbox a copy of every page it reads,
+    since reading an object writes its reference count), so the zygote walks once for each list of
+    rules and its sandboxes only `apply` what it found.
+    """
 
     def __init__(self) -> None:
         self.functions: dict[int, tuple[Any, str, Callable[..., Any]]] = {}  # id(original) -> original, name, wire
         self.methods: list[tuple[type, str, Any, Any]] = []
         self.operators: dict[str, str] = {}  # aten operator -> the rule that forbids it
+        self.gates: list[Callable[[], None]] = []  # MACHINERY's own installers, run on apply
+        self.unknown: list[str] = []  # rules that name nothing here
+        # Found by `locate`: the module namespaces binding a function, the classes holding a method.
+        self.bindings: list[tuple[dict[str, Any], str, Any, Callable[..., Any]]] = []
+        self.holders: list[tuple[type, str, Any, Any]] = []
+        self.modules_seen = 0  # how many modules were loaded when `locate` walked them
 
     def function(self, original: Any, label: str) -> None:
         name = getattr(original, "__name__", None)
@@ -97,15 +110,96 @@ class _Plan:
         if original is not None:
             self.methods.append((owner, name, original, tripwire(label)))
 
+    def locate(self) -> None:
+        """Find every module namespace that binds a planned function and every class that holds a planned method."""
+        self.modules_seen = len(sys.modules)
+        self.bindings = self._bindings_in(list(sys.modules.values()))
+        self.holders = [
+            (cls, name, original, wire)
+            for owner, name, original, wire in self.methods
+            for cls in {owner, *_subclasses(owner), *_CLASSES}
+            if cls.__dict__.get(name) is original
+        ]
+
+    def apply(self) -> None:
+        """Put the replacements where `locate` found them (and in modules loaded since), and run the gates."""
+        bindings = list(self.bindings)
+        new = len(sys.modules) - self.modules_seen
+        if new > 0:  # loaded after the walk: the newest come last, so only they are read
+            loaded = reversed(sys.modules.values())
+            bindings += self._bindings_in([next(loaded) for _ in range(new)])
+        for namespace, name, original, wire in bindings:
+            if namespace.get(name) is original:
+                namespace[name] = wire
+        holders = list(self.holders)
+        for owner, name, original, wire in self.methods:  # classes made after the zygote's snapshot
+            holders += [(cls, name, original, wire) for cls in _subclasses(owner)]
+        for cls, name, original, wire in holders:
+            if cls.__dict__.get(name) is original:
+                set_in_type(cls, name, wire)
+        for operator, rule in self.operators.items():
+            refuse_operator(operator, rule)
+        for gate in self.gates:
+            gate()
+
+    def _bindings_in(self, modules: list[Any]) -> list[tuple[dict[str, Any], str, Any, Callable[..., Any]]]:
+        by_name: dict[str, list[tuple[Any, Callable[..., Any]]]] = {}
+        for original, name, wire in self.functions.values():
+            by_name.setdefault(name, []).append((original, wire))
+        found = []
+        if by_name:
+            for module in modules:
+                try:
+                    namespace = vars(module)
+                except TypeError:
+                    continue
+                for name, pairs in by_name.items():
+                    bound = namespace.get(name)
+                    found += [(namespace, name, original, wire) for original, wire in pairs if bound is original]
+        return found
+
+
+_PLANS: dict[tuple[str, ...], _Plan] = {}
+
+
+def prepare(rules: Iterable[str]) -> None:
+    """Plan `rules` ahead in this process, so that processes forked from it install them cheaply.
+
+    Called in the zygote for each sandbox before it forks: the first sandbox of a list of rules pays
+    the walk here, once. A rule whose module is not loaded yet is left to the sandbox, since
+    importing it here would load it into every sandbox forked after.
+    """
+    key = tuple(rules)
+    if key not in _PLANS:
+        plan = _plan(key, importing=False)
+        if plan is not None:
+            plan.locate()
+            _PLANS[key] = plan
+
 
 def install(rules: Iterable[str]) -> list[str]:
     """Make every forbidden name in `rules` unusable; returns the rules that name nothing here."""
+    key = tuple(rules)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _plan(key, importing=True)
+        assert plan is not None  # importing, every rule resolves or is unknown
+        plan.locate()
+    plan.apply()
+    return list(plan.unknown)
+
+
+def _plan(rules: tuple[str, ...], *, importing: bool) -> _Plan | None:
+    """What `rules` forbid, resolved to functions, methods, operators and gates; None when a rule
+    needs a module imported and `importing` is false."""
+    resolve = _resolve if importing else _resolve_loaded
     plan = _Plan()
-    unknown = []
     for rule in rules:
-        target = _resolve(rule)
+        target = resolve(rule)
+        if target is _UNLOADED:
+            return None
         if target is None:
-            unknown.append(rule)
+            plan.unknown.append(rule)
             continue
         if isinstance(target, types.ModuleType):
             _plan_module(plan, rule, target)
@@ -114,7 +208,7 @@ def install(rules: Iterable[str]) -> list[str]:
                 plan.method(target, name, rule)
         elif callable(target):
             plan.function(target, rule)
-            owner = _resolve(rule.rsplit(".", 1)[0])
+            owner = resolve(rule.rsplit(".", 1)[0])
             if isinstance(owner, type):
                 plan.method(owner, rule.rsplit(".", 1)[1], rule)
             operator = _operator_name(target)
@@ -122,15 +216,41 @@ def install(rules: Iterable[str]) -> list[str]:
                 plan.operators[operator] = rule
         for extra in MACHINERY.get(rule, ()):
             if callable(extra):
-                extra()
+                plan.gates.append(extra)
                 continue
-            found = _resolve(extra)
+            found = resolve(extra)
+            if found is _UNLOADED:
+                return None
             if isinstance(found, types.ModuleType):
                 _plan_module(plan, rule, found)
             elif found is not None:
                 plan.function(found, extra if extra.startswith(rule + ".") else f"{rule} ({extra})")
-    _replace(plan)
-    return unknown
+    return plan
+
+
+_UNLOADED = object()
+
+
+def _resolve_loaded(name: str) -> Any:
+    """What `_resolve` gives for `name`, found without importing anything or running a module's
+    `__getattr__`; `_UNLOADED` when that would take an import."""
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        obj: Any = sys.modules.get(".".join(parts[:cut]))
+        if obj is None:
+            continue
+        for part in parts[cut:]:
+            if isinstance(obj, types.ModuleType):
+                namespace = vars(obj)
+                if part not in namespace:
+                    return _UNLOADED  # perhaps a submodule not imported yet, or a lazy attribute
+                obj = namespace[part]
+            else:
+                obj = getattr(obj, part, None)
+                if obj is None:
+                    return None
+        return obj
+    return _UNLOADED
 
 
 def _plan_module(plan: _Plan, rule: str, module: types.ModuleType) -> None:
@@ -142,29 +262,6 @@ def _plan_module(plan: _Plan, rule: str, module: types.ModuleType) -> None:
         home = getattr(value, "__module__", None) or ""
         if home == package or home.startswith(package + ".") or home == rule or home.startswith(rule + "."):
             plan.function(value, f"{rule}.{name}" if module.__name__ == rule else f"{module.__name__}.{name}")
-
-
-def _replace(plan: _Plan) -> None:
-    by_name: dict[str, list[tuple[Any, Callable[..., Any]]]] = {}
-    for original, name, wire in plan.functions.values():
-        by_name.setdefault(name, []).append((original, wire))
-    if by_name:
-        for module in list(sys.modules.values()):
-            try:
-                namespace = vars(module)
-            except TypeError:
-                continue
-            for name, pairs in by_name.items():
-                bound = namespace.get(name)
-                for original, wire in pairs:
-                    if bound is original:
-                        namespace[name] = wire
-    for owner, name, original, wire in plan.methods:
-        for cls in {owner, *_subclasses(owner), *_CLASSES}:
-            if cls.__dict__.get(name) is original:
-                set_in_type(cls, name, wire)
-    for operator, rule in plan.operators.items():
-        refuse_operator(operator, rule)
 
 
 def _subclasses(cls: type) -> list[type]:

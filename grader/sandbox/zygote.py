@@ -283,6 +283,12 @@ def _serve_connection(conn: socket.socket, listener: socket.socket, clients: dic
         _send(conn, {"pong": True})
         conn.close()
         return None
+    from grader.sandbox import tripwires  # loaded by _preload, after the libraries its snapshot of classes needs
+
+    try:
+        tripwires.prepare(config.get("forbidden_calls", []))  # once per list of rules, not in every sandbox
+    except Exception:  # noqa: BLE001 - the sandbox then installs them itself, and reports what fails
+        pass
     pid = os.fork()
     if pid == 0:
         _child(channel_fd, config, [listener, conn, *clients.values()])

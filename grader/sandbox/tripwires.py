@@ -160,6 +160,7 @@ class _Plan:
 
 
 _PLANS: dict[tuple[str, ...], _Plan] = {}
+MAX_PLANS = 64  # lists of rules a zygote keeps planned (one per problem; a kept zygote outlives runs)
 
 
 def prepare(rules: Iterable[str]) -> None:
@@ -174,6 +175,8 @@ def prepare(rules: Iterable[str]) -> None:
         plan = _plan(key, importing=False)
         if plan is not None:
             plan.locate()
+            if len(_PLANS) >= MAX_PLANS:
+                _PLANS.pop(next(iter(_PLANS)))  # the oldest: its problem's sandboxes walk again if it comes back
             _PLANS[key] = plan
 
 

@@ -103,3 +103,13 @@ def test_a_planned_method_is_also_guarded_in_a_subclass_made_after_the_plan():
             else:
                 raise AssertionError(type(encoder).__name__ + " not guarded")
     """)
+
+
+def test_a_zygote_keeps_a_bounded_number_of_plans():
+    run_fresh("""
+        from grader.sandbox import tripwires
+        for i in range(tripwires.MAX_PLANS + 5):
+            tripwires.prepare(("os.getcwd",) * (i + 1))
+        assert len(tripwires._PLANS) == tripwires.MAX_PLANS
+        assert ("os.getcwd",) not in tripwires._PLANS and ("os.getcwd",) * (tripwires.MAX_PLANS + 5) in tripwires._PLANS
+    """)

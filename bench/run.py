@@ -14,7 +14,9 @@ ways), a mutant, a module that crashes at import, or a slow correct one) and mea
 - the grader with lockstep on but call streams off (GRADER_CALL_STREAMS=0: every replay runs the test's
   body; grader.grading.call_stream), 1 worker;
 - the grader with 1 worker and with 2 workers, and a second run with nothing changed;
-- the grading process's resident memory after a quarter of the jobs and after all of them (2 workers).
+- the grading process's resident memory after a quarter of the jobs and after all of them (2 workers);
+- each job's CPU by the kind of submission (correct, mutant, crash, slow), the grader's (1 worker, as
+  its store recorded it) beside the floor's for the same jobs: where the class's time goes.
 
 The grader runs as a fresh process, as `grader grade` would, and its CPU time is that of every
 process the run started (forks and exits included); its wall time includes its own start-up.
@@ -136,8 +138,9 @@ FLOOR_ARGS = [
 
 def run_floor(
     course: Path, problems: dict[str, list[ProblemSpec]], students: int
-) -> tuple[float, float, dict[str, float]]:
-    """The floor's wall and CPU seconds, and per problem the mean CPU seconds of a correct solution's job."""
+) -> tuple[float, float, dict[str, float], dict[str, list[float]]]:
+    """The floor's wall and CPU seconds, per problem the mean CPU seconds of a correct solution's job, and
+    each job's CPU seconds by the kind of submission (`kind_of`)."""
     import contextlib
     import io
 
@@ -150,6 +153,7 @@ def run_floor(
     extensions.install(course)
     wall, cpu = time.perf_counter(), time.process_time()
     correct: dict[str, list[float]] = {}
+    by_kind: dict[str, list[float]] = {}
     for a, specs in problems.items():
         for i in range(students):
             for p in specs:
@@ -158,10 +162,12 @@ def run_floor(
                 started = time.process_time()
                 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                     pytest.main(FLOOR_ARGS + [str(p.test_file)], plugins=[plugin])
+                spent = time.process_time() - started
+                by_kind.setdefault(kind_of(i, p.id), []).append(spent)
                 if kind_of(i, p.id) == "correct":
-                    correct.setdefault(f"{a}/{p.id}", []).append(time.process_time() - started)
+                    correct.setdefault(f"{a}/{p.id}", []).append(spent)
     per_problem = {name: sum(times) / len(times) for name, times in correct.items()}
-    return time.perf_counter() - wall, time.process_time() - cpu, per_problem
+    return time.perf_counter() - wall, time.process_time() - cpu, per_problem, by_kind
 
 
 # -- naive: a fresh pytest process per job ----------------------------------------------------------
@@ -327,6 +333,23 @@ def cost_per_problem(out: Path, problems: dict[str, list[ProblemSpec]], students
                     "max": max(cpu),
                 }
     return cost
+
+
+def cost_by_kind(out: Path, problems: dict[str, list[ProblemSpec]], students: int) -> dict[str, list[float]]:
+    """Each job's CPU seconds as the store recorded them (the trusted worker's and the sandboxes'), by the
+    kind of submission (`kind_of`): where a class's time goes, passing or failing."""
+    import sqlite3
+
+    by_kind: dict[str, list[float]] = {}
+    for a, specs in problems.items():
+        with sqlite3.connect(out / a / "grades.sqlite") as db:
+            stored = {(s, p): json.loads(r) for s, p, r in db.execute("SELECT student, problem, result FROM jobs")}
+        for p in specs:
+            for i in range(students):
+                result = stored.get((f"student{i:04d}", p.id))
+                if result is not None:
+                    by_kind.setdefault(kind_of(i, p.id), []).append(result["cpu_seconds"])
+    return by_kind
 
 
 def _become_subreaper() -> None:
@@ -507,7 +530,7 @@ def main() -> None:
             f"class: {args.students} students x {n_jobs // args.students} problems = {n_jobs} jobs "
             f"({', '.join(assignments)}); machine: {os.cpu_count()} cores, {platform.python_version()}"
         )
-        floor_wall, floor_cpu, floor_per_problem = run_floor(course, problems, args.students)
+        floor_wall, floor_cpu, floor_per_problem, floor_by_kind = run_floor(course, problems, args.students)
         print(f"floor (one process, no isolation): {floor_wall:8.1f} s wall, {floor_cpu:8.1f} s CPU")
         naive_per_job = run_naive(course, problems, args.students, args.naive_sample)
         naive_total = naive_per_job * n_jobs
@@ -548,6 +571,22 @@ def main() -> None:
                 f"  {name:32s} {c['correct_mean']:6.2f} s   no streams {flat:6.2f} s   off {off:6.2f} s   "
                 f"floor {floor:6.2f} s   ({c['correct_mean'] / floor:4.2f}x)   max {c['max']:6.2f} s"
             )
+        by_kind = cost_by_kind(course / "out1", problems, args.students)
+        kinds = {
+            kind: {
+                "jobs": len(times),
+                "grader": sum(times) / len(times),
+                "floor": _bank_mean(floor_by_kind.get(kind, [])),
+                "grader_share": sum(times) / sum(sum(t) for t in by_kind.values()),
+            }
+            for kind, times in sorted(by_kind.items())
+        }
+        print("CPU per job, by kind of submission (1 worker, the jobs' own CPU; the floor's for the same jobs):")
+        for kind, k in kinds.items():
+            print(
+                f"  {kind:8s} {k['jobs']:5d} jobs   grader {k['grader']:6.3f} s   floor {k['floor']:6.3f} s   "
+                f"({k['grader'] / k['floor']:4.2f}x)   {100 * k['grader_share']:4.1f}% of the grader's job CPU"
+            )
         passing = _bank_mean(p["correct_mean"] for p in per_problem.values())
         passing_floor = _bank_mean(floor_per_problem.values())
         passing_off = _bank_mean(p["correct_mean"] for p in per_problem_off.values())
@@ -573,6 +612,7 @@ def main() -> None:
             "speedup_vs_naive_per_student_two_at_a_time": (per_student * n_jobs / 2) / two_wall,
             "cpu_seconds_per_job_by_problem_lockstep_off": per_problem_off,
             "floor_cpu_seconds_per_correct_job_by_problem": floor_per_problem,
+            "cpu_seconds_per_job_by_kind": kinds,
             "overhead_ms_per_job_above_floor": 1000 * (one_cpu - floor_cpu) / n_jobs,
             "scaling_1_to_2_workers": one_wall / two_wall,
             "second_run_fraction_of_first": again_wall / two_wall,

@@ -44,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -303,44 +303,13 @@ def _bank_mean(values: Iterable[float]) -> float:
     return sum(known) / len(known) if known else float("nan")
 
 
-def cost_per_problem(out: Path, problems: dict[str, list[ProblemSpec]], students: int) -> dict[str, dict[str, float]]:
-    """Per problem, the CPU seconds of a job (the trusted worker's and the sandboxes') as the store recorded them.
-
-    `correct_mean` averages the jobs of correct solutions (the generated class's "correct" kind), `max`
-    is the most any job of the problem took (a slow or mutant solution included).
-    """
+def _stored_cpu(
+    out: Path, problems: dict[str, list[ProblemSpec]], students: int
+) -> Iterator[tuple[str, int, str, float]]:
+    """(assignment, student index, problem id, CPU seconds) of each job the store of a run in `out` holds
+    (the trusted worker's and the sandboxes' CPU, as the job recorded it)."""
     import sqlite3
 
-    cost: dict[str, dict[str, float]] = {}
-    for a, specs in problems.items():
-        with sqlite3.connect(out / a / "grades.sqlite") as db:
-            stored = {(s, p): json.loads(r) for s, p, r in db.execute("SELECT student, problem, result FROM jobs")}
-        for p in specs:
-            cpu = [
-                stored[(f"student{i:04d}", p.id)]["cpu_seconds"]
-                for i in range(students)
-                if (f"student{i:04d}", p.id) in stored
-            ]
-            correct = [
-                stored[(f"student{i:04d}", p.id)]["cpu_seconds"]
-                for i in range(students)
-                if kind_of(i, p.id) == "correct" and (f"student{i:04d}", p.id) in stored
-            ]
-            if cpu:
-                cost[f"{a}/{p.id}"] = {
-                    "correct_mean": sum(correct) / len(correct) if correct else float("nan"),
-                    "mean": sum(cpu) / len(cpu),
-                    "max": max(cpu),
-                }
-    return cost
-
-
-def cost_by_kind(out: Path, problems: dict[str, list[ProblemSpec]], students: int) -> dict[str, list[float]]:
-    """Each job's CPU seconds as the store recorded them (the trusted worker's and the sandboxes'), by the
-    kind of submission (`kind_of`): where a class's time goes, passing or failing."""
-    import sqlite3
-
-    by_kind: dict[str, list[float]] = {}
     for a, specs in problems.items():
         with sqlite3.connect(out / a / "grades.sqlite") as db:
             stored = {(s, p): json.loads(r) for s, p, r in db.execute("SELECT student, problem, result FROM jobs")}
@@ -348,7 +317,37 @@ def cost_by_kind(out: Path, problems: dict[str, list[ProblemSpec]], students: in
             for i in range(students):
                 result = stored.get((f"student{i:04d}", p.id))
                 if result is not None:
-                    by_kind.setdefault(kind_of(i, p.id), []).append(result["cpu_seconds"])
+                    yield a, i, p.id, result["cpu_seconds"]
+
+
+def cost_per_problem(out: Path, problems: dict[str, list[ProblemSpec]], students: int) -> dict[str, dict[str, float]]:
+    """Per problem, the CPU seconds of a job as the store recorded them.
+
+    `correct_mean` averages the jobs of correct solutions (the generated class's "correct" kind), `max`
+    is the most any job of the problem took (a slow or mutant solution included).
+    """
+    cpu: dict[str, list[float]] = {}
+    correct: dict[str, list[float]] = {}
+    for a, i, problem, seconds in _stored_cpu(out, problems, students):
+        cpu.setdefault(f"{a}/{problem}", []).append(seconds)
+        if kind_of(i, problem) == "correct":
+            correct.setdefault(f"{a}/{problem}", []).append(seconds)
+    return {
+        name: {
+            "correct_mean": _bank_mean(correct.get(name, [])),
+            "mean": sum(times) / len(times),
+            "max": max(times),
+        }
+        for name, times in cpu.items()
+    }
+
+
+def cost_by_kind(out: Path, problems: dict[str, list[ProblemSpec]], students: int) -> dict[str, list[float]]:
+    """Each job's CPU seconds as the store recorded them, by the kind of submission (`kind_of`): where a
+    class's time goes, passing or failing."""
+    by_kind: dict[str, list[float]] = {}
+    for _, i, problem, seconds in _stored_cpu(out, problems, students):
+        by_kind.setdefault(kind_of(i, problem), []).append(seconds)
     return by_kind
 
 

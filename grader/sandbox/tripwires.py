@@ -117,7 +117,7 @@ class _Plan:
         self.holders = [
             (cls, name, original, wire)
             for owner, name, original, wire in self.methods
-            for cls in {owner, *_subclasses(owner), *_CLASSES}
+            for cls in {owner, *_CLASSES}  # its subclasses are walked on `apply`, which finds newer ones too
             if cls.__dict__.get(name) is original
         ]
 
@@ -132,7 +132,7 @@ class _Plan:
             if namespace.get(name) is original:
                 namespace[name] = wire
         holders = list(self.holders)
-        for owner, name, original, wire in self.methods:  # classes made after the zygote's snapshot
+        for owner, name, original, wire in self.methods:  # its subclasses, those made since the walk included
             holders += [(cls, name, original, wire) for cls in _subclasses(owner)]
         for cls, name, original, wire in holders:
             if cls.__dict__.get(name) is original:

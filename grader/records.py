@@ -75,9 +75,10 @@ class JobResult:
     # in results stored before the field existed. Shown on the student's page, never in exports.
     sources: tuple[tuple[str, str], ...] = ()
     # How many of the job's Hypothesis tests ran each way (grader.grading.lockstep): replayed recorded examples,
-    # recorded them, ran under Hypothesis only, passed on a call stream's replies (grader.grading.call_stream).
-    # Facts about the run, never part of a score or message; results stored with three counts read a 0 last.
-    modes: tuple[int, int, int, int] = (0, 0, 0, 0)
+    # recorded them, ran under Hypothesis only, passed on a call stream's replies (grader.grading.call_stream),
+    # failed as an earlier job's run had, on the same replies (its call stream). Facts about the run, never
+    # part of a score or message; results stored with fewer counts read a 0 for each missing one.
+    modes: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,8 +87,8 @@ class JobResult:
     def from_dict(cls, data: dict[str, Any]) -> JobResult:
         tests = tuple(TestResult.from_dict(t) for t in data.get("tests", ()))
         sources = tuple((str(name), str(text)) for name, text in data.get("sources", ()))
-        counts = [int(n) for n in data.get("modes", ())][:4]
-        modes = tuple(counts + [0] * (4 - len(counts)))
+        counts = [int(n) for n in data.get("modes", ())][:5]
+        modes = tuple(counts + [0] * (5 - len(counts)))
         return cls(
             **{**data, "tests": tests, "warnings": tuple(data.get("warnings", ())), "sources": sources, "modes": modes}
         )

@@ -31,6 +31,19 @@ one that disagrees drops out.
   Hypothesis on a new one, as after a fault. Batches start small and grow (`batches`), so that a
   failing student's sandbox runs few calls past the first that differs.
 
+A *failing* run under Hypothesis is kept the same way, with the test's result (`CallStream.verdict`;
+grader.grading.lockstep.failure_streams): the run, its shrinking included, is a deterministic function
+of the trusted side's state when it starts and the replies (the profile is derandomized, has no
+database and no deadline, and bounds shrinking by a count). A later job whose history up to that run
+is the recording's, and whose sandbox gives every reply of one such stream, fails with that result
+(its own output and duration put in) without running Hypothesis. Where a reply differs, the run under
+Hypothesis starts from the calls already sent, their replies handed to it in order (`Prefetched`), if
+the differing reply was its batch's last; else it starts over. A failing run is kept only under the
+same conditions as a passing body, and with its sandbox alive at the end (a timeout or an exit closes
+it, which a job that skipped the calls would not do), and only for a student's failure (not a
+grader error). A reply that ends a batch early (a failure) and matches sends on the rest of the batch
+as the first stream still agreeing has it: streams of one test often part at such a reply.
+
 A stream is kept only from a body that passed with nothing the stream cannot repeat: no call with a
 budget (a training call, whose CPU time decides), no forbidden call, no sandbox restarted, no object
 from before the test other than the module's own functions and classes, at most `MAX_STREAM_BYTES`,
@@ -54,6 +67,8 @@ from typing import Any
 MAX_STREAM_BYTES = 32 << 20  # one test's requests (replies are kept as digests); a larger stream is not kept
 MAX_STREAMS_BYTES = 256 << 20  # all the streams one worker process keeps; past it, no more are kept
 MAX_STREAMS_PER_TEST = 8  # the ways of passing a test (other bits, other histories) kept as streams
+MAX_FAILURES_BYTES = 128 << 20  # all the failing runs' streams one worker process keeps (beside MAX_STREAMS_BYTES)
+MAX_FAILURES_PER_TEST = 16  # the ways of failing a test kept as streams
 FIRST_BATCH = 4  # a stream's first batch of calls; each next one twice as many, up to MAX_BATCH
 MAX_BATCH = 64
 BATCH_BYTES = 4 << 20  # a batch's requests and recorded replies, about (a batch holds at least one call)
@@ -120,6 +135,7 @@ class CallStream:
     history: bytes  # the recording job's history before the test (StudentSession.history)
     lookups: dict[str, bool]  # the module's names its body looked up first (and whether the module has them)
     size: int = 0  # bytes, about
+    verdict: Any = None  # a failing run's stream: the test's result, without its output and duration
 
 
 @dataclass
@@ -142,8 +158,10 @@ class Capture:
         reply: dict[str, Any],
         reply_blobs: list[Any],
         digests: tuple[bytes, bytes] | None = None,
+        header_text: bytes | None = None,
     ) -> None:
-        """Keep one exchange; `digests` are `blobs_digest` of `blobs` and of `reply_blobs` where known."""
+        """Keep one exchange; `digests` are `blobs_digest` of `blobs` and of `reply_blobs`, and `header_text`
+        the request's `encoded` header, where known."""
         if self.failed:
             return
         if reply.get("tripped"):
@@ -169,7 +187,7 @@ class Capture:
                 [],
                 reply_digest=got,
                 reply_size=sum(len(b) for b in reply_blobs),
-                header_text=encoded(key),
+                header_text=header_text if header_text is not None else encoded(key),
                 blobs_digest=sent,
             )
         )
@@ -304,3 +322,7 @@ class Prefetched:
 
     def used_up(self) -> bool:
         return not self._left
+
+    def left(self) -> list[Exchange]:
+        """The replies not handed to the body (the one it asked for instead included, once it diverged)."""
+        return list(self._left)

@@ -19,6 +19,12 @@ the engine. The test's body, the oracle and the comparison run as always, on the
   output are exactly what they would have been. (A fault is not reported from the replay itself:
   Hypothesis's own report of it names the failing example, which only Hypothesis can word.)
 
+A failing run under Hypothesis is kept as a call stream with its result (`failure_streams`): a later
+job whose sandbox gives the same replies to the same calls fails with that result without running the
+engine again (`REPEATED`), since shrinking is nearly all of a failing job's work. When a replay fails
+and the test starts over, its module's globals are put back as they were when the test started
+(grader.grading.plugin.ModuleSnapshot), as a run without lockstep would find them.
+
 Tests that cannot be recorded (an argument that cannot be pickled) always run under Hypothesis.
 `GRADER_LOCKSTEP=0` turns lockstep off. What ran in which mode is counted per job (`Modes`).
 
@@ -51,6 +57,7 @@ REPLAYED = "replayed"  # passed by replaying recorded examples
 STREAMED = "streamed"  # passed because the sandbox gave the same replies to the same calls (grader.grading.call_stream)
 RECORDED = "recorded"  # ran under Hypothesis and recorded its examples for later jobs
 HYPOTHESIS = "hypothesis"  # ran under Hypothesis: a failure, a replay that diverged, or not recordable
+REPEATED = "repeated"  # failed as an earlier job's run under Hypothesis had, on the same replies (its call stream)
 _MAX_RECORDING_BYTES = 64 << 20  # one test's recorded examples; beyond this the test is not recorded
 _MAX_SHARED_BYTES = 16 << 20  # one test's recording handed to other processes; a larger one stays in its process
 _MAX_EXPORT_BYTES = 64 << 20  # all the recordings one job hands back
@@ -117,6 +124,9 @@ _unrecordable: set[str] = set()
 _plain: dict[str, list[CallStream]] = {}
 _plain_streamless: set[str] = set()
 _new: list[str] = []  # recorded in this process and not handed back yet (export_new)
+# Failing runs under Hypothesis, by test: their call streams, each with the test's result (`RepeatedFailure`).
+_failures: dict[str, list[CallStream]] = {}
+_failure_bytes = [0]
 
 
 def test_key(path: Path, name: str, max_examples: int) -> str:
@@ -185,6 +195,8 @@ def forget_all() -> None:
     _plain_streamless.clear()
     _unrecordable.clear()
     _new.clear()
+    _failures.clear()
+    _failure_bytes[0] = 0
 
 
 # -- recording --------------------------------------------------------------------------------------
@@ -305,6 +317,45 @@ def keep_plain_stream(key: str, stream: CallStream | None) -> None:
     """
     if _keep(_plain.setdefault(key, []), stream):
         _plain_streamless.add(key)
+
+
+class RepeatedFailure(Exception):
+    """A test fails with `result`: its run under Hypothesis would make the calls of a failing run kept
+    from an earlier job, and the sandbox gave that run's replies to every one of them."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__("the test failed as an earlier job's run with the same replies did")
+        self.result = result
+
+
+def failure_streams(key: str) -> list[CallStream]:
+    """The call streams of this test's failing runs under Hypothesis, each with its result (`CallStream.verdict`).
+
+    A run under Hypothesis is a deterministic function of the test, the trusted side's state when it
+    starts and the replies (grader.grading.call_stream), the shrinking included: the profile is
+    derandomized, has no database and no deadline, and bounds shrinking by a count. A later job whose
+    history up to the run is the recording's and whose sandbox gives the same replies to the same
+    calls would fail in the same way: the same shrunk example, message, reproduce line and input.
+    """
+    return _failures.get(key, [])
+
+
+def wants_failure_stream(key: str) -> bool:
+    """Whether a run of this test under Hypothesis should have its calls kept, should it fail."""
+    from grader.grading.call_stream import MAX_FAILURES_BYTES, MAX_FAILURES_PER_TEST
+
+    return len(_failures.get(key, ())) < MAX_FAILURES_PER_TEST and _failure_bytes[0] < MAX_FAILURES_BYTES
+
+
+def keep_failure_stream(key: str, stream: CallStream) -> None:
+    """Keep a failing run's stream (its `verdict` set), within this process's bounds."""
+    from grader.grading.call_stream import MAX_FAILURES_BYTES, MAX_FAILURES_PER_TEST
+
+    streams = _failures.setdefault(key, [])
+    if len(streams) >= MAX_FAILURES_PER_TEST or _failure_bytes[0] + stream.size > MAX_FAILURES_BYTES:
+        return
+    _failure_bytes[0] += stream.size
+    streams.append(stream)
 
 
 def plain_streamless(key: str) -> bool:
@@ -457,9 +508,10 @@ class Modes:
     recorded: int = 0
     hypothesis: int = 0
     streamed: int = 0
+    repeated: int = 0
 
     def add(self, mode: str) -> None:
         setattr(self, mode, getattr(self, mode) + 1)
 
-    def as_tuple(self) -> tuple[int, int, int, int]:
-        return (self.replayed, self.recorded, self.hypothesis, self.streamed)
+    def as_tuple(self) -> tuple[int, int, int, int, int]:
+        return (self.replayed, self.recorded, self.hypothesis, self.streamed, self.repeated)

@@ -36,7 +36,7 @@ from hypothesis.errors import InvalidArgument
 
 from grader.course.spec import ProblemSpec
 from grader.errors import BankError, SandboxSetupError
-from grader.grading import lockstep
+from grader.grading import call_stream, lockstep
 from grader.grading.failing_input import describe_calls
 from grader.grading.proxy import StudentError, StudentFault, StudentModule, StudentSession
 from grader.grading.training import curves_written, put_back_curves, take_curves
@@ -175,6 +175,11 @@ class GradingPlugin:
     modes: lockstep.Modes = field(default_factory=lockstep.Modes)  # how the tests ran (grader.grading.lockstep)
     _recorders: dict[str, lockstep.Recorder] = field(default_factory=dict)  # by node id, while a test records
     _replay_output: tuple[int, int] | None = None  # what a replay printed, left out of the test's output
+    # A run under Hypothesis whose calls are being kept, by node id, should it fail (grader.grading.lockstep):
+    # the test's key and what its body could leave behind when it started; then, once it failed, its stream.
+    _failure_capture: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    _failure_kept: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    _module_before: ModuleSnapshot | None = None  # the test module's globals when the test started
     interrupted: BaseException | None = None  # Ctrl-C or SIGTERM in the session: the run stops, no result
 
     def __post_init__(self) -> None:
@@ -247,12 +252,16 @@ class GradingPlugin:
         """Decide whose failure a test's unexpected exception is, by running it with the reference."""
         try:
             result = yield
+        except lockstep.RepeatedFailure:
+            raise
         except BaseException as exc:
             if self._stop_recording(pyfuncitem) is not None:
                 self.modes.add(lockstep.HYPOTHESIS)  # a failing run is not recorded
             if self._needs_blame(exc, pyfuncitem) and self._reference_passes(pyfuncitem):
                 self._student_caused.add(pyfuncitem.nodeid)
+            self._end_failure_capture(pyfuncitem, failed=True)
             raise
+        self._end_failure_capture(pyfuncitem, failed=False)
         recorder = self._stop_recording(pyfuncitem)
         if recorder is not None:
             self.modes.add(lockstep.RECORDED if recorder.keep() else lockstep.HYPOTHESIS)
@@ -283,17 +292,12 @@ class GradingPlugin:
             return None
         key = lockstep.test_key(Path(str(item.path)), item.name, self.problem.max_examples)
         fixtures = {name: item.funcargs[name] for name in item._fixtureinfo.argnames if name in item.funcargs}
+        self._module_before = ModuleSnapshot.take(item.module)  # put back should the test start over
         if inner is None:
             return self._plain_call(item, key, fixtures) if hyp is None else None
         recorded = lockstep.recording(key)
         if recorded is None:
-            if lockstep.recordable(key):
-                recorder = lockstep.Recorder(key, frozenset(fixtures))
-                hyp.inner_test = recorder.wrap(inner)
-                self._recorders[item.nodeid] = recorder
-            else:
-                self.modes.add(lockstep.HYPOTHESIS)
-            return None
+            return self._under_hypothesis(item, key, fixtures, self.session.output_size(), record=True)
         replay_start = self.session.output_size()
         history = self.session.history()
         if lockstep.streams_enabled() and recorded.streams:
@@ -302,9 +306,8 @@ class GradingPlugin:
                 self.modes.add(lockstep.STREAMED)
                 return True
             if outcome in ("faulted", "restarted"):  # a fault, or a call past a difference: Hypothesis decides
-                self.modes.add(lockstep.HYPOTHESIS)
                 self._restart_test((replay_start, self.session.output_size()))
-                return None
+                return self._under_hypothesis(item, key, fixtures, replay_start)
             if outcome == "diverged":
                 self.session.prefetch(exchanged)
         # The replay's calls (the replies already given included) are another stream of the test if it passes.
@@ -321,9 +324,8 @@ class GradingPlugin:
         except BaseException:  # noqa: BLE001 - a failure, a fault or a divergence: Hypothesis decides, from the start
             self.session.end_prefetch()
             self.session.finish_capture()
-            self.modes.add(lockstep.HYPOTHESIS)
             self._restart_test((replay_start, self.session.output_size()))
-            return None
+            return self._under_hypothesis(item, key, fixtures, replay_start)
         if capturing:
             stream = self.session.finish_capture()
             # A body that leaves something behind (a curve, a value in its module for a later test) must
@@ -331,6 +333,86 @@ class GradingPlugin:
             lockstep.keep_stream(recorded, stream if _leavings(item) == before else None)
         self.modes.add(lockstep.REPLAYED)
         return True
+
+    def _under_hypothesis(
+        self, item: pytest.Function, key: str, fixtures: dict[str, Any], start: int, *, record: bool = False
+    ) -> bool | None:
+        """Run a test under Hypothesis from its start, as pytest would (None), unless a kept failing run decides.
+
+        `start`: where the output of this try of the test began (what was printed since is left out
+        should the test start again). With `record`, a passing run's examples are recorded.
+        """
+        prefetched = self._failed_before(item, key, start)  # raises RepeatedFailure when that decides
+        if not (record and self._record_examples(item, key, fixtures)):
+            self.modes.add(lockstep.HYPOTHESIS)
+        if not prefetched:
+            return None
+        try:  # run here, where a body that asks for other calls than the sandbox already ran can start over
+            item.obj(**fixtures)
+        except call_stream.PrefetchDiverged:
+            self.session.end_prefetch()
+            self._end_failure_capture(item, failed=False)
+            if self._stop_recording(item) is not None:
+                self._record_examples(item, key, fixtures)  # afresh: the examples of the try that stopped are not
+            self._restart_test((start, self.session.output_size()))
+            return None
+        return True
+
+    def _record_examples(self, item: pytest.Function, key: str, fixtures: dict[str, Any]) -> bool:
+        """Record this run's examples for later jobs (grader.grading.lockstep.Recorder), if the test can be."""
+        if not lockstep.recordable(key):
+            return False
+        hyp: Any = item.obj.hypothesis
+        recorder = lockstep.Recorder(key, frozenset(fixtures))
+        hyp.inner_test = recorder.wrap(hyp.inner_test)
+        self._recorders[item.nodeid] = recorder
+        return True
+
+    def _failed_before(self, item: pytest.Function, key: str, start: int) -> bool:
+        """Before a test runs under Hypothesis from its start: fail it as an earlier job's failing run did, if
+        this sandbox gives that run's replies (raises lockstep.RepeatedFailure); else keep this run's calls.
+
+        The run's calls are sent as a call stream's are (grader.grading.call_stream), and only where this
+        job's history up to here is the recording job's. Where a reply differs, the run under Hypothesis
+        starts with the calls the sandbox has run, answered from their replies (returns True: the caller
+        runs it, `_under_hypothesis`); where the sandbox also ran calls past that reply, or failed, the
+        test starts again and runs under Hypothesis as it would have (on the same sandbox, which runs
+        the calls sent so far again, or on a new one after a fault), with what was printed from `start`
+        on left out of its output. Should the run fail, its calls are kept with its result
+        (`_end_failure_capture`, `_record`), under the history before any call was sent here: whatever
+        those calls' replies were, the trusted side's state was the same when the run started.
+        """
+        if not lockstep.streams_enabled():
+            return False
+        history = self.session.history()
+        streams = lockstep.failure_streams(key)
+        prefetched = False
+        if streams:
+            outcome, exchanged = self.session.run_stream(streams)
+            if outcome == "passed" and self.session.followed is not None:
+                self.modes.add(lockstep.REPEATED)
+                raise lockstep.RepeatedFailure(self.session.followed.verdict)
+            if outcome == "diverged" and self.session.parted_at == len(exchanged) - 1:
+                self.session.prefetch(exchanged)  # the run's own first calls, the one that differed last
+                prefetched = True
+            elif outcome != "unusable":
+                self._restart_test((start, self.session.output_size()))
+        if lockstep.wants_failure_stream(key):
+            self.session.start_capture(history)
+            self._failure_capture[item.nodeid] = (key, _leavings(item))
+        return prefetched
+
+    def _end_failure_capture(self, item: pytest.Function, *, failed: bool) -> None:
+        """The end of a run whose calls were kept: a failure's stream waits for its result (`_record`)."""
+        capturing = self._failure_capture.pop(item.nodeid, None)
+        clean = self.session.end_prefetch()  # a run that did not ask for every call the sandbox ran is not kept
+        if capturing is None:
+            return
+        stream = self.session.finish_capture()
+        key, before = capturing
+        # A run that leaves something behind (a value in its module for a later test) must run in every job.
+        if failed and clean and stream is not None and _leavings(item) == before:
+            self._failure_kept[item.nodeid] = (key, stream)
 
     def _plain_call(self, item: pytest.Function, key: str, fixtures: dict[str, Any]) -> bool | None:
         """Run a test without Hypothesis on its call stream (True when that decides it), or leave it to pytest (None).
@@ -383,7 +465,10 @@ class GradingPlugin:
         return None
 
     def _restart_test(self, replay_output: tuple[int, int]) -> None:
-        """The state a test starts from, again: seeds, the calls kept, its curves; the replay's output is left out."""
+        """The state a test starts from, again: seeds, the calls kept, its curves, its module's globals; the
+        replay's output is left out."""
+        if self._module_before is not None:
+            self._module_before.restore()
         seed_all(0)
         self.session.begin_test(again=True)
         self._replay_output = replay_output
@@ -478,6 +563,10 @@ class GradingPlugin:
             return
         assert call.excinfo is not None
         exc = call.excinfo.value
+        kept = self._failure_kept.pop(item.nodeid, None) if report.when == "call" else None
+        if isinstance(exc, lockstep.RepeatedFailure):
+            self.results[item.name] = replace(exc.result, output=self._output(), duration=duration)
+            return
         reason = self._not_run_reason(exc)
         if reason is not None:
             fault = self.session.import_fault
@@ -494,7 +583,7 @@ class GradingPlugin:
             )
             return
         examples = item.__dict__.get(_HYPOTHESIS_EXAMPLES) or ()
-        self.results[item.name] = _failure(
+        result = self.results[item.name] = _failure(
             meta,
             exc,
             self._output(),
@@ -504,6 +593,12 @@ class GradingPlugin:
             failing_input=describe_calls(self.session.last_calls()),
             student_caused=item.nodeid in self._student_caused,
         )
+        # A student's failure, well inside the time that could end shrinking early: later jobs with the
+        # same replies fail with it (grader.grading.lockstep.failure_streams). A grader error never repeats.
+        if kept is not None and result.outcome == "failed" and report.duration < _SHRINK_SECONDS / 4:
+            key, stream = kept
+            stream.verdict = replace(result, output="", duration=0.0)
+            lockstep.keep_failure_stream(key, stream)
 
     def _not_run_reason(self, exc: BaseException) -> str | None:
         """The problem's reason when this test failed because nothing of the problem could run.
@@ -554,6 +649,52 @@ def module_state(module: ModuleType | None) -> dict[str, Any]:
         else:
             state[name] = id(value)
     return state
+
+
+@dataclass
+class ModuleSnapshot:
+    """A test module's globals as `module_state` sees them, kept to be put back: each name's object, and
+    the items of a dict, list, set or bytearray it holds (shallowly).
+
+    A test that starts over under Hypothesis after its replay failed (grader.grading.lockstep) starts
+    from its module as it was, as it would have with lockstep off: a body that kept something in a
+    global for a later test (a list of what it saw) did so in the replay too.
+    """
+
+    module: ModuleType | None
+    names: dict[str, Any]
+    items: dict[str, Any]
+
+    @classmethod
+    def take(cls, module: ModuleType | None) -> ModuleSnapshot:
+        names = dict(vars(module)) if module is not None else {}
+        items: dict[str, Any] = {}
+        for name, value in names.items():
+            if isinstance(value, dict):
+                items[name] = dict(value)
+            elif isinstance(value, (list, bytearray)):
+                items[name] = value[:]
+            elif isinstance(value, set):
+                items[name] = set(value)
+        return cls(module, names, items)
+
+    def restore(self) -> None:
+        if self.module is None:
+            return
+        space = vars(self.module)
+        for name in [n for n in space if n not in self.names]:
+            del space[name]
+        space.update(self.names)
+        for name, saved in self.items.items():
+            value = self.names[name]
+            if isinstance(value, dict):
+                value.clear()
+                value.update(saved)
+            elif isinstance(value, (list, bytearray)):
+                value[:] = saved
+            else:
+                value.clear()
+                value.update(saved)
 
 
 def _leavings(item: pytest.Function) -> tuple[Any, dict[str, Any]]:

@@ -109,6 +109,8 @@ class StudentSession:
         self.callables: dict[str, Remote] = {}
         # A test's call stream (grader.grading.call_stream): being kept, or answering the body's first requests.
         self._capture: call_stream.Capture | None = None
+        self.followed: call_stream.CallStream | None = None  # the stream the last run_stream that passed followed
+        self.parted_at = 0  # the exchange where the last run_stream that diverged met a reply no stream has
         self._prefetched: call_stream.Prefetched | None = None
         self._prefetch_broken = False
         # Everything the trusted side has learnt from this job's sandboxes, in order (grader.grading.call_stream):
@@ -386,6 +388,8 @@ class StudentSession:
         capture, self._capture = self._capture, None
         if capture is None or capture.generation != self.generation or self._prefetched is not None:
             return None
+        if self._process is None or self._test_fault is not None or self._forbidden_fault is not None:
+            return None  # the sandbox failed on the way: a job that skipped the calls would not have closed its own
         return capture.finish(self._module_handles(), self.lookups)
 
     def _module_handles(self) -> dict[int, str]:
@@ -408,7 +412,8 @@ class StudentSession:
         ("restarted", []) when, after a reply that differed, the same batch ran into a failure or a
         forbidden call that the test's body might never have made: the sandbox is closed unread, and
         the test starts again on a new one, as after a fault; ("unusable", []) when no stream can be
-        used in this job, before anything is sent.
+        used in this job, before anything is sent. After ("passed", ...) `followed` is the stream followed;
+        after ("diverged", ...) `parted_at` is the index of the first reply no stream has.
         """
         try:
             self._check_usable(None)
@@ -452,11 +457,18 @@ class StudentSession:
                         continue
                     candidates = [s for s in candidates if call_stream.agrees(s, at, exchanged[at])]
                     diverged = not candidates  # nothing kept or released: the body gets these replies
-                batch = batch[len(sent) :]  # what follows a reply that ended the batch early, if it matched
+                    if diverged:
+                        self.parted_at = at
+                if len(sent) < len(batch) and not diverged:
+                    # A reply ended the batch early and matched: the rest of the batch is sent on, as the first
+                    # stream still agreeing has it (the streams may part at that reply, a failure in one).
+                    batch = call_stream.next_batch(candidates[0].exchanges, len(exchanged), len(batch) - len(sent))
+                else:
+                    batch = []
             if diverged:
                 return "diverged", exchanged
         # Passed: what the body would have kept (the module's functions it read) is kept; the rest released.
-        stream = candidates[0]
+        stream = self.followed = candidates[0]
         for done in exchanged:
             name = call_stream.module_attribute(done)
             if name is not None:
@@ -507,6 +519,15 @@ class StudentSession:
     def end_prefetch(self) -> bool:
         """Stop answering from prefetched replies; whether the body asked for exactly those it was given."""
         clean = not self._prefetch_broken and (self._prefetched is None or self._prefetched.used_up())
+        if (
+            not clean
+            and self._prefetched is not None
+            and any(
+                not done.reply.get("ok") and done.reply.get("kind") not in (ReplyKind.RAISED, ReplyKind.UNSENDABLE)
+                for done in self._prefetched.left()
+            )
+        ):
+            self.close()  # a call the body never made timed out or failed in the sandbox: not a sandbox to go on with
         self._prefetched = None
         self._prefetch_broken = False
         return clean
@@ -585,11 +606,11 @@ class StudentSession:
         noted = header.get("op") not in (Op.HELLO, Op.IMPORT)  # the job's own paths; the names, as they are used
         if noted or key is not None:
             digests = (call_stream.blobs_digest(blobs), call_stream.blobs_digest(out_blobs))  # hashed once, for both
+            text = call_stream.encoded(key if key is not None else call_stream.request_key(dict(header)))
             if noted:
-                request = key if key is not None else call_stream.request_key(dict(header))
-                self._note(call_stream.encoded(request), digests[0], reply, digests[1])
+                self._note(text, digests[0], reply, digests[1])
             if capture is not None and key is not None:
-                capture.add(key, blobs, reply, out_blobs, digests)
+                capture.add(key, blobs, reply, out_blobs, digests, text)
         return reply, out_blobs, limit
 
     def _sandbox_lost(

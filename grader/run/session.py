@@ -59,13 +59,14 @@ _ZYGOTE_RETRIES = 2  # a job the sandbox zygote failed is graded again at most t
 EXPECTED_LAYOUT = "expected a folder with one sub-folder (or zip, or LMS-named files) per student"
 
 
-def lockstep_fact(replayed: int, recorded: int, hypothesis: int, streamed: int = 0) -> str:
+def lockstep_fact(replayed: int, recorded: int, hypothesis: int, streamed: int = 0, repeated: int = 0) -> str:
     """The run's fact about lockstep grading (grader.grading.lockstep): how many tests ran each way.
 
     A test that passed in lockstep was replayed, recorded (by the first job to pass it in a worker
-    process) or passed on its call stream's replies (grader.grading.call_stream); which job does which
-    depends on which worker reaches the test first, so the fact counts them together and gives the
-    same sentence for the same class, run after run.
+    process) or passed on its call stream's replies (grader.grading.call_stream); one that did not ran
+    under Hypothesis, or repeated the failure of an earlier job's run with the same replies. Which job
+    does which depends on which worker reaches the test first, so the fact counts them together and
+    gives the same sentence for the same class, run after run.
     """
     from grader.grading.lockstep import enabled
 
@@ -73,18 +74,19 @@ def lockstep_fact(replayed: int, recorded: int, hypothesis: int, streamed: int =
         return "off (GRADER_LOCKSTEP=0): every Hypothesis test ran under Hypothesis"
     return (
         f"{replayed + recorded + streamed} Hypothesis tests passed in lockstep (their examples drawn once, then "
-        f"replayed for the rest of the class), {hypothesis} ran under Hypothesis (a failure, a replay that "
-        "diverged, or not recordable)"
+        f"replayed for the rest of the class), {hypothesis + repeated} ran under Hypothesis (a failure, a "
+        "replay that diverged, or not recordable) or repeated the failure of such a run with the same replies"
     )
 
 
-def lockstep_split(replayed: int, recorded: int, streamed: int = 0) -> dict[str, int]:
+def lockstep_split(replayed: int, recorded: int, streamed: int = 0, repeated: int = 0) -> dict[str, int]:
     """The run's lockstep tests by what each job did: recorded the examples, replayed them through the
-    test's body, or passed on the call stream's replies alone (the body not run again).
+    test's body, or passed on the call stream's replies alone (the body not run again); and the failures
+    repeated from an earlier job's failing run, on its call stream's replies (Hypothesis not run again).
 
     A fact about the run's execution, like its duration: on more than one worker it depends on timing.
     """
-    return {"recorded": recorded, "replayed": replayed, "streamed": streamed}
+    return {"recorded": recorded, "replayed": replayed, "streamed": streamed, "repeated": repeated}
 
 
 def bank_hash(root: Path, assignment: AssignmentSpec) -> str:
@@ -302,7 +304,9 @@ class GradingSession:
             record.save(store, run_id)
             failures: list[JobResult] = []
             warnings: set[str] = set(layout_notes)
-            modes = [0, 0, 0, 0]  # tests replayed, recorded, run under Hypothesis, streamed (grader.grading.lockstep)
+            modes = [
+                0
+            ] * 5  # tests replayed, recorded, run under Hypothesis, streamed, repeated (grader.grading.lockstep)
             done = 0
 
             def finished(result: JobResult) -> None:
@@ -330,7 +334,7 @@ class GradingSession:
                     "jobs_run": len(jobs),
                     "jobs_reused": total - len(jobs),
                     "lockstep": lockstep_fact(*modes),
-                    "lockstep_split": lockstep_split(modes[0], modes[1], modes[3]),
+                    "lockstep_split": lockstep_split(modes[0], modes[1], modes[3], modes[4]),
                 },
             )
             missing = store.missing_from_last_run()

@@ -41,6 +41,11 @@ def test_lockstep_on_and_off_grade_alike(tmp_path):
     # bit for bit. The rest of the class differs in its bits and replays.
     for copy in ("aaa_copy_1", "aaa_copy_2"):
         shutil.copytree(root / "submissions/hw7/alice_correct", root / "submissions/hw7" / copy)
+    # Two copies of the first mutant, graded right after it: its failing runs under Hypothesis are kept, and
+    # the copies fail on the same replies without running Hypothesis again (grader.grading.lockstep).
+    first = sorted((root / "submissions/hw7").glob("gen_mutants_*"))[0]
+    for n in (1, 2):
+        shutil.copytree(first, first.with_name(f"{first.name}_copy{n}"))
 
     on = _grade(root, tmp_path / "on", "1")
     off = _grade(root, tmp_path / "off", "0")
@@ -53,6 +58,7 @@ def test_lockstep_on_and_off_grade_alike(tmp_path):
     assert differences == [] and a == b, differences
     assert len(on["students"]) >= 18
     split = on["run"]["lockstep_split"]
-    assert split["replayed"] > 0 and split["streamed"] > 0, on["run"]  # the class did replay and stream, or this proves nothing
+    # The class did replay, stream and repeat failures, or this proves nothing.
+    assert split["replayed"] > 0 and split["streamed"] > 0 and split["repeated"] > 0, on["run"]
     assert " passed in lockstep" in on["run"]["lockstep"]
     assert off["run"]["lockstep"].startswith("off")

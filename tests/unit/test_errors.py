@@ -23,6 +23,8 @@ SIGNALS = {
     "grader.grading.lockstep.Diverged",  # a replay that cannot follow its recording: the test runs under Hypothesis
     # a test's body asked for another call than its sandbox already ran: the test runs under Hypothesis
     "grader.grading.call_stream.PrefetchDiverged",
+    # a test fails as an earlier job's failing run did on the same replies: its result is that run's
+    "grader.grading.lockstep.RepeatedFailure",
     "grader.cli.Terminated",  # SIGTERM or SIGHUP: a KeyboardInterrupt, the run stops as at Ctrl-C
 }
 

@@ -128,7 +128,7 @@ def test_workers_are_replaced_after_their_batch(course, zygote, monkeypatch):
     # The second worker replays what the first recorded (the run hands it over): recorded once per run.
     # Each worker keeps the call stream of its first replay (grader.grading.call_stream) and passes its next
     # job on the same replies without running the test's body.
-    assert [r.modes for r in results] == [(0, 1, 0, 0), (1, 0, 0, 0), (1, 0, 0, 0), (0, 0, 0, 1)]
+    assert [r.modes for r in results] == [(0, 1, 0, 0, 0), (1, 0, 0, 0, 0), (1, 0, 0, 0, 0), (0, 0, 0, 1, 0)]
 
 
 def test_a_job_carries_its_runs_lockstep_setting_to_the_worker(course, zygote, monkeypatch):
@@ -143,7 +143,7 @@ def test_a_job_carries_its_runs_lockstep_setting_to_the_worker(course, zygote, m
     monkeypatch.delenv("GRADER_LOCKSTEP")
     results: list[JobResult] = []
     runner.run_jobs(jobs, workers=1, on_result=results.append)
-    assert [(r.score, r.modes) for r in results] == [(3.0, (0, 0, 0, 0))] * 2  # neither recorded nor replayed
+    assert [(r.score, r.modes) for r in results] == [(3.0, (0, 0, 0, 0, 0))] * 2  # neither recorded nor replayed
     assert make_job(course, spec.problems[0], "s0", course / "submissions/hw1/s0").lockstep is True
 
 

@@ -196,8 +196,9 @@ def test_the_lockstep_fact_reads_alike_however_the_workers_split_recording_and_r
     assert one == other and one.startswith("200 Hypothesis tests passed in lockstep") and ", 5 ran under" in one
     assert session_module.lockstep_fact(168, 32, 6) != one  # a test that ran another way does show
     assert session_module.lockstep_fact(100, 32, 5, 68) == one  # passed on a call stream: in lockstep too
+    assert session_module.lockstep_fact(100, 32, 2, 68, 3) == one  # a failure repeated from a call stream: as one
     facts = dict(run_facts({"lockstep": one, "lockstep_split": session_module.lockstep_split(100, 32, 68)}))
     assert facts["Lockstep grading"] == one
-    assert facts["Lockstep tests by how they ran (varies with the workers' timing)"] == "recorded 32, replayed 100, streamed 68"
+    assert facts["Lockstep tests by how they ran (varies with the workers' timing)"] == "recorded 32, replayed 100, streamed 68, repeated 0"
     monkeypatch.setenv("GRADER_LOCKSTEP", "0")
     assert session_module.lockstep_fact(0, 0, 7).startswith("off")

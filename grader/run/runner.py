@@ -137,7 +137,8 @@ def _short_multiprocessing_folder() -> None:
 # A fresh worker takes the place of one whose resident memory has grown by WORKER_GROWTH_BYTES since its
 # first job, or that has graded JOBS_PER_WORKER jobs (a bound on anything else a job may leave behind on
 # the trusted side). What grows is known: about 30 MB a conv1d_backprop job whose long tests run their
-# bodies (see `return_freed_memory`), and the call streams, within their own bound. A worker that does
+# bodies (see `return_freed_memory`), and the call streams, within their own bounds (256 MiB for passing
+# bodies, 128 MiB for failing runs: grader.grading.call_stream). A worker that does
 # not grow keeps its call streams for the run (one replaced after every 50 jobs, the rule before, left
 # its successor to replay and capture them again): on 40 students of hw7 and of hw6 (200 jobs each, one
 # worker, single runs) the grader's CPU went from 60.7 to 57.1 s and from 28.6 to 25.6 s with this rule.

@@ -654,7 +654,7 @@ def module_state(module: ModuleType | None) -> dict[str, Any]:
 @dataclass
 class ModuleSnapshot:
     """A test module's globals as `module_state` sees them, kept to be put back: each name's object, and
-    the items of a dict, list, set or bytearray it holds (shallowly).
+    the items of a dict, list, set or bytearray it holds (shallowly; dunder names left alone).
 
     A test that starts over under Hypothesis after its replay failed (grader.grading.lockstep) starts
     from its module as it was, as it would have with lockstep off: a body that kept something in a
@@ -667,34 +667,43 @@ class ModuleSnapshot:
 
     @classmethod
     def take(cls, module: ModuleType | None) -> ModuleSnapshot:
-        names = dict(vars(module)) if module is not None else {}
+        names = {n: v for n, v in vars(module).items() if not n.startswith("__")} if module is not None else {}
         items: dict[str, Any] = {}
         for name, value in names.items():
             if isinstance(value, dict):
-                items[name] = dict(value)
-            elif isinstance(value, (list, bytearray)):
-                items[name] = value[:]
-            elif isinstance(value, set):
-                items[name] = set(value)
+                items[name] = list(value.items())
+            elif isinstance(value, (list, set, bytearray)):
+                items[name] = list(value)
         return cls(module, names, items)
 
     def restore(self) -> None:
+        """Put back what changed: a name added, removed or rebound, a container's items (by identity)."""
         if self.module is None:
             return
         space = vars(self.module)
-        for name in [n for n in space if n not in self.names]:
+        for name in [n for n in space if not n.startswith("__") and n not in self.names]:
             del space[name]
-        space.update(self.names)
+        for name, value in self.names.items():
+            if space.get(name, _MISSING) is not value:
+                space[name] = value
         for name, saved in self.items.items():
             value = self.names[name]
             if isinstance(value, dict):
+                now = list(value.items())
+                if len(now) != len(saved) or any(k is not j or v is not w for (k, v), (j, w) in zip(now, saved)):
+                    value.clear()
+                    value.update(saved)
+                continue
+            now = list(value)
+            if len(now) != len(saved) or any(a is not b for a, b in zip(now, saved)):
                 value.clear()
-                value.update(saved)
-            elif isinstance(value, (list, bytearray)):
-                value[:] = saved
-            else:
-                value.clear()
-                value.update(saved)
+                if isinstance(value, set):
+                    value.update(saved)
+                else:
+                    value.extend(saved)
+
+
+_MISSING = object()
 
 
 def _leavings(item: pytest.Function) -> tuple[Any, dict[str, Any]]:

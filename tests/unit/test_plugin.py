@@ -287,3 +287,34 @@ print(json.dumps({{"code": int(code), "scans": len(scans), "names": names.names}
     assert out["scans"] == 0
     assert {"grader.grading.pytest_plugin", "_hypothesis_pytestplugin"} <= set(out["names"])
     assert not {"doctest", "junitxml", "pastebin", "stepwise"} & set(out["names"])
+
+
+def test_a_module_snapshot_puts_back_what_a_body_changed_and_leaves_the_rest_alone():
+    from grader.grading.plugin import ModuleSnapshot, module_state
+
+    module = types.ModuleType("tests_module")
+    seen, table, names, raw, kept = [1, 2], {"a": 1}, {"x"}, bytearray(b"ab"), [object()]
+    module.__dict__.update(SEEN=seen, TABLE=table, NAMES=names, RAW=raw, KEPT=kept, LIMIT=3)
+
+    def state():
+        return {name: held for name, held in module_state(module).items() if not name.startswith("__")}
+
+    before = state()
+    snapshot = ModuleSnapshot.take(module)
+    seen.append(3)  # what a replay's body could leave for a later test
+    table["b"] = 2
+    table["a"] = 5
+    names.add("y")
+    raw.extend(b"c")
+    module.LIMIT = 4
+    module.ADDED = "new"
+    del module.KEPT
+    module.__doc__ = "a dunder the snapshot leaves alone"
+    snapshot.restore()
+    assert state() == before  # every name and container as it was, the very same objects
+    assert (seen, table, names, raw, module.LIMIT) == ([1, 2], {"a": 1}, {"x"}, bytearray(b"ab"), 3)
+    assert module.KEPT is kept and not hasattr(module, "ADDED")
+    assert module.__doc__ == "a dunder the snapshot leaves alone"
+    untouched = module.SEEN
+    snapshot.restore()  # nothing changed: nothing is rebuilt
+    assert module.SEEN is untouched == [1, 2]

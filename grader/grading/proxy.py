@@ -62,6 +62,17 @@ def disabled_protections() -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
+# Names Hypothesis's engine looks up on a test's arguments (the `student` module among them) while it
+# runs a test and prints a failing example; a replayed or streamed test never asks for them.
+ENGINE_PROBES = (
+    "execute_example",
+    "setup_example",
+    "teardown_example",
+    "hypothesis_internal_is_this_a_mock_check",
+    "_repr_pretty_",
+)
+
+
 class StudentSession:
     """One job's connection to the student's module: a sandbox, restarted after a fault."""
 
@@ -661,9 +672,16 @@ class StudentSession:
             self._history.update(part)
 
     def history(self) -> bytes:
-        """A digest of the job's history so far: every request and reply, and the names looked up."""
+        """A digest of the job's history so far: every request and reply, and the names looked up.
+
+        The names Hypothesis's engine looks up on a test's arguments (`ENGINE_PROBES`) count by whether
+        the module has them, looked up or not: a job that ran a test under Hypothesis (the first to pass
+        it, which records it) and one that replayed it learnt the same from the sandbox, and a failing
+        run kept by the first is then repeated from the second on (grader.grading.lockstep).
+        """
         h = self._history.copy()
-        h.update(json.dumps(sorted(self.lookups.items())).encode())
+        h.update(json.dumps(sorted((n, f) for n, f in self.lookups.items() if n not in ENGINE_PROBES)).encode())
+        h.update(json.dumps([name in self._names for name in ENGINE_PROBES]).encode())
         return h.digest()
 
     def _interpret(

@@ -228,3 +228,17 @@ def test_only_a_students_failure_that_leaves_nothing_behind_is_repeated(tmp_path
     # The first test's failing run changed its module (it is not kept: the second test reads what it left);
     # the third's is kept and repeated; the last one's error is the bank's, never repeated.
     assert on["s2_wrong"].modes == (0, 0, 3, 0, 0) and on["s3_wrong_again"].modes == (0, 0, 2, 0, 1)
+
+
+def test_a_module_that_defines_what_hypothesis_looks_up_never_repeats_another_modules_failure(tmp_path, zygote):  # noqa: F811
+    # Hypothesis's engine looks up execute_example, setup_example and the like on a test's arguments (the
+    # student module among them). A job's history counts them by whether the module has them, looked up or
+    # not: the job that recorded a test and one that replayed it have the same history, and a module that
+    # defines them has another.
+    course = make_course(tmp_path, TESTS, CORRECT, [])
+    probes = "\n\ndef setup_example(*args):\n    return None\n\ndef execute_example(*args):\n    return None\n"
+    students = {"s0_records": CORRECT, "s1_replays": CORRECT, "s2_wrong": wrong(), "s3_wrong_again": wrong(),
+                "s4_wrong_with_probes": wrong() + probes, "s5_wrong_again": wrong()}  # fmt: skip
+    on, _ = graded_both_ways(course, zygote, students)
+    assert on["s3_wrong_again"].modes == on["s5_wrong_again"].modes == (0, 0, 0, 0, 3)
+    assert on["s4_wrong_with_probes"].modes[4] == 0

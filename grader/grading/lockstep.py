@@ -170,19 +170,23 @@ def wants_stream(recorded: _Recording) -> bool:
     return not recorded.streamless and len(recorded.streams) < MAX_STREAMS_PER_TEST
 
 
-def _keep(streams: list[CallStream], stream: CallStream | None) -> bool:
+def _keep(streams: list[CallStream], stream: CallStream | None, *, failing: bool = False) -> bool:
     """Add `stream` to a test's `streams` if it may be kept; whether the test should get no more.
 
     A stream that cannot be repeated ends them only for a test with none yet (its way of passing is
-    the class's); one past this process's bound ends them, since no other would fit either.
+    the class's); one past this process's bound ends them, since no other would fit either. Failing
+    runs' streams (`failing`) have bounds of their own.
     """
-    from grader.grading.call_stream import MAX_STREAMS_BYTES, MAX_STREAMS_PER_TEST
+    from grader.grading import call_stream
 
     if stream is None:
         return not streams
-    if len(streams) >= MAX_STREAMS_PER_TEST or _stream_bytes[0] + stream.size > MAX_STREAMS_BYTES:
+    used = _failure_bytes if failing else _stream_bytes
+    per_test = call_stream.MAX_FAILURES_PER_TEST if failing else call_stream.MAX_STREAMS_PER_TEST
+    limit = call_stream.MAX_FAILURES_BYTES if failing else call_stream.MAX_STREAMS_BYTES
+    if len(streams) >= per_test or used[0] + stream.size > limit:
         return True
-    _stream_bytes[0] += stream.size
+    used[0] += stream.size
     streams.append(stream)
     return False
 
@@ -348,14 +352,8 @@ def wants_failure_stream(key: str) -> bool:
 
 
 def keep_failure_stream(key: str, stream: CallStream) -> None:
-    """Keep a failing run's stream (its `verdict` set), within this process's bounds."""
-    from grader.grading.call_stream import MAX_FAILURES_BYTES, MAX_FAILURES_PER_TEST
-
-    streams = _failures.setdefault(key, [])
-    if len(streams) >= MAX_FAILURES_PER_TEST or _failure_bytes[0] + stream.size > MAX_FAILURES_BYTES:
-        return
-    _failure_bytes[0] += stream.size
-    streams.append(stream)
+    """Keep a failing run's stream (its `verdict` set), within this process's bounds for them."""
+    _keep(_failures.setdefault(key, []), stream, failing=True)
 
 
 def plain_streamless(key: str) -> bool:

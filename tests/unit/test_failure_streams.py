@@ -242,3 +242,17 @@ def test_a_module_that_defines_what_hypothesis_looks_up_never_repeats_another_mo
     on, _ = graded_both_ways(course, zygote, students)
     assert on["s3_wrong_again"].modes == on["s5_wrong_again"].modes == (0, 0, 0, 0, 3)
     assert on["s4_wrong_with_probes"].modes[4] == 0
+
+
+def test_failing_runs_are_kept_within_their_own_bounds(monkeypatch):
+    def stream(size: int) -> call_stream.CallStream:
+        return call_stream.CallStream([], {}, b"", {}, size, verdict="failed")
+
+    for _ in range(call_stream.MAX_FAILURES_PER_TEST + 3):
+        lockstep.keep_failure_stream("a test", stream(10))
+    assert len(lockstep.failure_streams("a test")) == call_stream.MAX_FAILURES_PER_TEST
+    assert not lockstep.wants_failure_stream("a test") and lockstep.wants_failure_stream("another")
+    monkeypatch.setattr(call_stream, "MAX_FAILURES_BYTES", 1000)
+    lockstep.keep_failure_stream("another", stream(2000))  # past the worker's bound: not kept
+    assert lockstep.failure_streams("another") == []
+    assert lockstep.wants_stream(lockstep._Recording([]))  # the passing streams' bounds are their own

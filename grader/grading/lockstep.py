@@ -127,6 +127,8 @@ _new: list[str] = []  # recorded in this process and not handed back yet (export
 # Failing runs under Hypothesis, by test: their call streams, each with the test's result (`RepeatedFailure`).
 _failures: dict[str, list[CallStream]] = {}
 _failure_bytes = [0]
+# Each problem's tests as a pytest session of this process collected them (`JobPlan`), by `plan_key`.
+_plans: dict[str, JobPlan] = {}
 
 
 def test_key(path: Path, name: str, max_examples: int) -> str:
@@ -201,6 +203,7 @@ def forget_all() -> None:
     _new.clear()
     _failures.clear()
     _failure_bytes[0] = 0
+    _plans.clear()
 
 
 # -- recording --------------------------------------------------------------------------------------
@@ -359,6 +362,47 @@ def keep_failure_stream(key: str, stream: CallStream) -> None:
 def plain_streamless(key: str) -> bool:
     """Whether a passing run of this test without Hypothesis made a stream that cannot be repeated."""
     return key in _plain_streamless
+
+
+# -- jobs decided on their streams before pytest starts ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedTest:
+    """One test as a job's pytest session collected it, in file order (grader.grading.plugin.GradingPlugin).
+
+    `eligible`: pytest would do nothing for it but set up the grader's own fixtures and call it, so a
+    later job may pass it on its call stream without a pytest session (`GradingPlugin.grade_ahead`): a
+    plain function, not parametrized, marked only with points, hidden (and Hypothesis's own marker),
+    asking for `student` and no fixture but `reference`.
+    """
+
+    name: str
+    nodeid: str
+    key: str  # its `test_key`
+    points: float
+    hidden: bool
+    hypothesis: bool  # under @given (its recording's streams), else a plain test (its own streams)
+    reference: bool  # asks for the `reference` fixture
+    eligible: bool
+
+
+JobPlan = tuple[PlannedTest, ...]
+
+
+def plan_key(test_file: Path, max_examples: int, points: float) -> str:
+    """A problem's plan's key: its test file (path and content), max_examples and points."""
+    return f"{test_file}::{_digest(test_file)}::{max_examples}::{points!r}"
+
+
+def job_plan(key: str) -> JobPlan | None:
+    """The tests of a problem as an earlier job in this process collected them, if one did."""
+    return _plans.get(key)
+
+
+def keep_job_plan(key: str, plan: JobPlan) -> None:
+    """Keep what a job's pytest session collected, once it ran without a collection error."""
+    _plans[key] = plan
 
 
 # -- sharing between trusted processes -------------------------------------------------------------

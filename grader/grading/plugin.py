@@ -23,7 +23,8 @@ import importlib.util
 import os
 import re
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -153,6 +154,22 @@ class _Collected:
     hidden: bool
 
 
+# What pytest does for a test before its call that a job may do itself (GradingPlugin.grade_ahead).
+_PLANNED_FIXTURES = frozenset({"student", "reference", "_grader_per_test"})
+_PLANNED_MARKERS = frozenset({"points", "hidden", "hypothesis"})
+
+
+@dataclass
+class _Resumed:
+    """A test whose set-up (and perhaps its first stream) ran before pytest started (GradingPlugin.grade_ahead):
+    pytest goes on from there. `stream`: run_stream's answer, with the output size and history before it."""
+
+    nodeid: str
+    output_start: int
+    cannot_run_at_start: str | None
+    stream: tuple[str, list[call_stream.Exchange], int, bytes] | None = None
+
+
 @dataclass(eq=False)
 class GradingPlugin:
     """State of one job's pytest session."""
@@ -180,6 +197,13 @@ class GradingPlugin:
     _failure_capture: dict[str, tuple[str, Any]] = field(default_factory=dict)
     _failure_kept: dict[str, tuple[str, Any]] = field(default_factory=dict)
     _module_before: ModuleSnapshot | None = None  # the test module's globals when the test started
+    # Decided before pytest started (`grade_ahead`): the tests passed, by node id; the test pytest goes on
+    # with; the values (or exceptions) of the session fixtures set up on the way.
+    plan: list[lockstep.PlannedTest] = field(default_factory=list)  # as this session collected the tests
+    _ahead: set[str] = field(default_factory=set)
+    _resumed: _Resumed | None = None
+    _resuming = False
+    _early: dict[str, Any] = field(default_factory=dict)
     interrupted: BaseException | None = None  # Ctrl-C or SIGTERM in the session: the run stops, no result
 
     def __post_init__(self) -> None:
@@ -215,6 +239,7 @@ class GradingPlugin:
                 self.errors.append(f"{self.problem.test_file}: {item.name}: points = {points:g} must not be negative")
             total += points
             self.collected[item.name] = _Collected(item.name, points, item.get_closest_marker("hidden") is not None)
+            self.plan.append(self._planned(item, points))
         if not self.errors and abs(total - self.problem.points) > 1e-9:
             self.errors.append(
                 f"{self.problem.test_file}: the tests' points add up to {total:g}, but problem.toml says "
@@ -223,6 +248,29 @@ class GradingPlugin:
         if self.errors:
             items.clear()
 
+    def _planned(self, item: pytest.Item, points: float) -> lockstep.PlannedTest:
+        hyp: Any = getattr(getattr(item, "obj", None), "hypothesis", None)
+        info = getattr(item, "_fixtureinfo", None)
+        closure = set(info.names_closure) if info is not None else {"?"}
+        eligible = (
+            type(item) is pytest.Function
+            and not hasattr(item, "callspec")
+            and {mark.name for mark in item.iter_markers()} <= _PLANNED_MARKERS
+            and closure <= _PLANNED_FIXTURES
+            and "student" in closure
+            and (hyp is None or getattr(hyp, "inner_test", None) is not None)
+        )
+        return lockstep.PlannedTest(
+            name=item.name,
+            nodeid=item.nodeid,
+            key=lockstep.test_key(Path(str(item.path)), item.name, self.problem.max_examples),
+            points=points,
+            hidden=item.get_closest_marker("hidden") is not None,
+            hypothesis=hyp is not None,
+            reference="reference" in closure,
+            eligible=eligible,
+        )
+
     # -- fixtures -------------------------------------------------------------------------------
 
     @pytest.fixture(scope="session")
@@ -230,20 +278,107 @@ class GradingPlugin:
         """The student's module, running in the sandbox (never started for a problem that cannot run)."""
         if self.forced_failure is not None:
             raise StudentFault(self.forced_failure)
-        return self.session.module()
+        return self._session_fixture("student", self.session.module)  # type: ignore[no-any-return]
 
     @pytest.fixture(scope="session")
     def reference(self) -> ModuleType:
         """The reference implementation, imported here on the trusted side."""
-        return self.reference_module()
+        return self._session_fixture("reference", self.reference_module)  # type: ignore[no-any-return]
+
+    def _session_fixture(self, name: str, make: Callable[[], Any]) -> Any:
+        """A session fixture's value, made once: by pytest, or earlier by `grade_ahead`. As pytest does, an
+        Exception it raised is raised again for every later test asking; anything else (a StudentFault)
+        is not kept, and the next test asking makes it again (the session raises its import fault again)."""
+        if name not in self._early:
+            try:
+                self._early[name] = make()
+            except Exception as exc:  # noqa: BLE001 - raised again below, and for every later test asking
+                self._early[name] = exc
+        value = self._early[name]
+        if isinstance(value, Exception):
+            raise value
+        return value
 
     @pytest.fixture(autouse=True)
     def _grader_per_test(self) -> Iterator[None]:
         if self.forced_failure is not None:
             raise StudentFault(self.forced_failure)
-        seed_all(0)
-        self.session.begin_test()
+        if self._resuming:  # done already (`grade_ahead`)
+            self._resuming = False
+        else:
+            seed_all(0)
+            self.session.begin_test()
         yield
+
+    # -- a job decided before pytest starts ------------------------------------------------------------
+
+    def grade_ahead(self, plan: Sequence[lockstep.PlannedTest]) -> bool:
+        """Pass a job's tests on their call streams without a pytest session, as far as that goes (True: all).
+
+        `plan` is the problem's tests as an earlier job's session in this process collected them. Each
+        test, in order, is set up as pytest and this plugin would set it up (the output's start, the
+        per-test state, the session fixtures when first asked for, the seeds) and, if its stream
+        passes, passes as it would have in the session (`lockstep_call`). The first test that cannot
+        (not eligible, no stream, a stream that does not pass, a fixture that raised) stops it: pytest
+        then runs the job, skips the tests passed here (`pytest_runtest_protocol`) and goes on with
+        that test from where it was left (`_Resumed`), so that every request the sandbox gets, and
+        every result, is what the session alone would have given. A pytest session is most of a
+        streamed job's trusted-side CPU.
+        """
+        for test in plan:
+            self.collected[test.name] = _Collected(test.name, test.points, test.hidden)
+        for test in plan:
+            streams = self._streams_ahead(test)
+            if streams is None:
+                return False  # pytest runs it, from its start
+            started = time.perf_counter()
+            take_curves()
+            self._replay_output = None
+            self._output_start = self.session.output_size()
+            self._cannot_run_at_start = self.cannot_run()
+            self.session.begin_test()
+            resumed = _Resumed(test.nodeid, self._output_start, self._cannot_run_at_start)
+            self._resumed = resumed
+            fixtures = ["student", "reference"] if test.reference else ["student"]
+            for name in fixtures:
+                make = self.session.module if name == "student" else self.reference_module
+                try:
+                    self._session_fixture(name, make)
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException:  # noqa: BLE001 - pytest's own set-up of this test raises it again
+                    return False
+            seed_all(0)
+            self.session.begin_test()
+            if self.cannot_run() is not None:
+                return False
+            start, history = self.session.output_size(), self.session.history()
+            outcome, exchanged = self.session.run_stream(streams)
+            if outcome != "passed":
+                resumed.stream = (outcome, exchanged, start, history)
+                return False
+            self._resumed = None
+            if test.hypothesis:  # as `lockstep_call` counts them: the modes are those of Hypothesis's tests
+                self.modes.add(lockstep.STREAMED)
+            self._ahead.add(test.nodeid)
+            self.results[test.name] = self._passed(self.collected[test.name], time.perf_counter() - started)
+        return True
+
+    def _streams_ahead(self, test: lockstep.PlannedTest) -> list[call_stream.CallStream] | None:
+        """The streams `lockstep_call` would send for this test, where it would send them first."""
+        if not test.eligible:
+            return None
+        if test.hypothesis:
+            recorded = lockstep.recording(test.key)
+            return recorded.streams if recorded is not None and recorded.streams else None
+        if lockstep.plain_streamless(test.key):
+            return None
+        return lockstep.plain_streams(test.key) or None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+        """A test passed before the session started (`grade_ahead`) is not run again."""
+        return True if item.nodeid in self._ahead else None
 
     # -- blame ----------------------------------------------------------------------------------
 
@@ -293,15 +428,15 @@ class GradingPlugin:
         key = lockstep.test_key(Path(str(item.path)), item.name, self.problem.max_examples)
         fixtures = {name: item.funcargs[name] for name in item._fixtureinfo.argnames if name in item.funcargs}
         self._module_before = ModuleSnapshot.take(item.module)  # put back should the test start over
+        sent = self._sent_ahead(item)
         if inner is None:
-            return self._plain_call(item, key, fixtures) if hyp is None else None
+            return self._plain_call(item, key, fixtures, sent) if hyp is None else None
         recorded = lockstep.recording(key)
         if recorded is None:
             return self._under_hypothesis(item, key, fixtures, self.session.output_size(), record=True)
-        replay_start = self.session.output_size()
-        history = self.session.history()
+        replay_start, history = sent[2:] if sent else (self.session.output_size(), self.session.history())
         if lockstep.streams_enabled() and recorded.streams:
-            outcome, exchanged = self.session.run_stream(recorded.streams)
+            outcome, exchanged = sent[:2] if sent else self.session.run_stream(recorded.streams)
             if outcome == "passed":  # the same replies to the same calls as a body that passed: it would pass again
                 self.modes.add(lockstep.STREAMED)
                 return True
@@ -333,6 +468,11 @@ class GradingPlugin:
             lockstep.keep_stream(recorded, stream if _leavings(item) == before else None)
         self.modes.add(lockstep.REPLAYED)
         return True
+
+    def _sent_ahead(self, item: pytest.Function) -> tuple[str, list[call_stream.Exchange], int, bytes] | None:
+        """The stream `grade_ahead` sent for this test, if it did: run_stream's answer, output size, history."""
+        resumed, self._resumed = self._resumed, None
+        return resumed.stream if resumed is not None and resumed.nodeid == item.nodeid else None
 
     def _under_hypothesis(
         self, item: pytest.Function, key: str, fixtures: dict[str, Any], start: int, *, record: bool = False
@@ -414,7 +554,13 @@ class GradingPlugin:
         if failed and clean and stream is not None and _leavings(item) == before:
             self._failure_kept[item.nodeid] = (key, stream)
 
-    def _plain_call(self, item: pytest.Function, key: str, fixtures: dict[str, Any]) -> bool | None:
+    def _plain_call(
+        self,
+        item: pytest.Function,
+        key: str,
+        fixtures: dict[str, Any],
+        sent: tuple[str, list[call_stream.Exchange], int, bytes] | None = None,
+    ) -> bool | None:
         """Run a test without Hypothesis on its call stream (True when that decides it), or leave it to pytest (None).
 
         A test's body is a deterministic function of its seeded random state, the trusted side's state
@@ -427,10 +573,13 @@ class GradingPlugin:
         """
         if not (lockstep.enabled() and lockstep.streams_enabled()) or lockstep.plain_streamless(key):
             return None
-        start = self.session.output_size()
-        history = self.session.history()
-        streams = lockstep.plain_streams(key)
-        outcome, exchanged = self.session.run_stream(streams) if streams else ("unusable", [])
+        if sent is not None:  # by `grade_ahead`
+            outcome, exchanged, start, history = sent
+        else:
+            start = self.session.output_size()
+            history = self.session.history()
+            streams = lockstep.plain_streams(key)
+            outcome, exchanged = self.session.run_stream(streams) if streams else ("unusable", [])
         if outcome == "passed":
             return True
         if outcome not in ("unusable", "diverged"):
@@ -511,6 +660,15 @@ class GradingPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._resuming = False
+        resumed = self._resumed
+        if resumed is not None and resumed.nodeid == item.nodeid:  # set up already (`grade_ahead`)
+            self._output_start = resumed.output_start
+            self._cannot_run_at_start = resumed.cannot_run_at_start
+            self._resuming = True
+            if resumed.stream is None:
+                self._resumed = None
+            return
         self._replay_output = None
         take_curves()  # none left over from another test
         self._output_start = self.session.output_size()
@@ -547,15 +705,7 @@ class GradingPlugin:
         previous = self.results.get(item.name)
         duration = report.duration + (previous.duration if previous else 0.0)
         if report.when == "call" and report.passed and previous is None:
-            self.results[item.name] = TestResult(
-                name=item.name,
-                outcome="passed",
-                points=meta.points,
-                max_points=meta.points,
-                hidden=meta.hidden,
-                output=self._output(),
-                duration=duration,
-            )
+            self.results[item.name] = self._passed(meta, duration)
             return
         if not report.failed or (previous is not None and previous.outcome != "passed"):
             if previous is not None:
@@ -599,6 +749,17 @@ class GradingPlugin:
             key, stream = kept
             stream.verdict = replace(result, output="", duration=0.0)
             lockstep.keep_failure_stream(key, stream)
+
+    def _passed(self, meta: _Collected, duration: float) -> TestResult:
+        return TestResult(
+            name=meta.name,
+            outcome="passed",
+            points=meta.points,
+            max_points=meta.points,
+            hidden=meta.hidden,
+            output=self._output(),
+            duration=duration,
+        )
 
     def _not_run_reason(self, exc: BaseException) -> str | None:
         """The problem's reason when this test failed because nothing of the problem could run.

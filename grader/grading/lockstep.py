@@ -383,7 +383,7 @@ class PlannedTest:
     points: float
     hidden: bool
     hypothesis: bool  # under @given (its recording's streams), else a plain test (its own streams)
-    reference: bool  # asks for the `reference` fixture
+    fixtures: tuple[str, ...]  # of `student` and `reference`, those it asks for, in the order pytest sets them up
     eligible: bool
 
 

@@ -262,12 +262,12 @@ class GradingPlugin:
         )
         return lockstep.PlannedTest(
             name=item.name,
+            fixtures=tuple(name for name in getattr(info, "names_closure", ()) if name in ("student", "reference")),
             nodeid=item.nodeid,
             key=lockstep.test_key(Path(str(item.path)), item.name, self.problem.max_examples),
             points=points,
             hidden=item.get_closest_marker("hidden") is not None,
             hypothesis=hyp is not None,
-            reference="reference" in closure,
             eligible=eligible,
         )
 
@@ -329,7 +329,7 @@ class GradingPlugin:
             self.collected[test.name] = _Collected(test.name, test.points, test.hidden)
         for test in plan:
             streams = self._streams_ahead(test)
-            if streams is None:
+            if not test.eligible or (streams is None and self.session.import_fault is None):
                 return False  # pytest runs it, from its start
             started = time.perf_counter()
             take_curves()
@@ -339,18 +339,24 @@ class GradingPlugin:
             self.session.begin_test()
             resumed = _Resumed(test.nodeid, self._output_start, self._cannot_run_at_start)
             self._resumed = resumed
-            fixtures = ["student", "reference"] if test.reference else ["student"]
-            for name in fixtures:
-                make = self.session.module if name == "student" else self.reference_module
-                try:
-                    self._session_fixture(name, make)
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except BaseException:  # noqa: BLE001 - pytest's own set-up of this test raises it again
-                    return False
+            try:
+                for name in test.fixtures:  # in pytest's order
+                    self._session_fixture(name, self.session.module if name == "student" else self.reference_module)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - pytest's own set-up of this test would raise it
+                reason = self._not_run_reason(exc) if exc is self.session.import_fault else None
+                if reason is None:
+                    return False  # pytest raises it again, and decides
+                self._resumed = None  # the module could not be imported: the test fails, as in the session
+                self._ahead.add(test.nodeid)
+                self.results[test.name] = self._not_run(
+                    self.collected[test.name], reason, time.perf_counter() - started
+                )
+                continue
             seed_all(0)
             self.session.begin_test()
-            if self.cannot_run() is not None:
+            if self.cannot_run() is not None or streams is None:
                 return False
             start, history = self.session.output_size(), self.session.history()
             outcome, exchanged = self.session.run_stream(streams)
@@ -719,18 +725,7 @@ class GradingPlugin:
             return
         reason = self._not_run_reason(exc)
         if reason is not None:
-            fault = self.session.import_fault
-            self.results[item.name] = TestResult(
-                name=item.name,
-                outcome="failed",
-                points=0.0,
-                max_points=meta.points,
-                hidden=meta.hidden,
-                message=NOT_RUN + reason,
-                student_traceback=fault.student_traceback if fault is not None and reason == str(fault) else "",
-                output=self._output(),
-                duration=duration,
-            )
+            self.results[item.name] = self._not_run(meta, reason, duration)
             return
         examples = item.__dict__.get(_HYPOTHESIS_EXAMPLES) or ()
         result = self.results[item.name] = _failure(
@@ -757,6 +752,21 @@ class GradingPlugin:
             points=meta.points,
             max_points=meta.points,
             hidden=meta.hidden,
+            output=self._output(),
+            duration=duration,
+        )
+
+    def _not_run(self, meta: _Collected, reason: str, duration: float) -> TestResult:
+        """A test that failed because nothing of the problem could run (`_not_run_reason`)."""
+        fault = self.session.import_fault
+        return TestResult(
+            name=meta.name,
+            outcome="failed",
+            points=0.0,
+            max_points=meta.points,
+            hidden=meta.hidden,
+            message=NOT_RUN + reason,
+            student_traceback=fault.student_traceback if fault is not None and reason == str(fault) else "",
             output=self._output(),
             duration=duration,
         )

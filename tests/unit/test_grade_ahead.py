@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.grading import lockstep
+from grader.errors import SandboxRefused
+from grader.grading import jobs, lockstep, proxy
 from grader.grading.plugin import GradingPlugin
 from grader.records import JobResult
 
@@ -63,6 +64,7 @@ STUDENTS = {
     "a2_correct_again": "def double(x):\n    return 2 * x\n" + DOUBLER,
     "a3_prints_at_import": "print('hello')\n" + CORRECT,
     "a4_raises_at_import": "raise RuntimeError('broken on purpose')\n" + CORRECT,
+    "a4b_prints_then_raises_at_import": "print('about to fail')\nraise RuntimeError('broken on purpose')\n",
     "a5_exits_at_import": "import os\nos._exit(4)\n" + CORRECT,
     "a6_wrong_in_the_last_test": "def double(x):\n    return 3 * x if x[0] == 0 and x.shape[0] != 5 else x + x\n"
     + DOUBLER,
@@ -71,26 +73,56 @@ STUDENTS = {
     "a9_counts_its_calls": "CALLS = [0]\n\ndef double(x):\n    CALLS[0] += 1\n    print('call', CALLS[0])\n"
     "    return x + x\n" + DOUBLER,
     "b0_correct_at_the_end": CORRECT,
+    "c0_sandbox_refused": CORRECT,  # its sandbox refuses to start (`refusing`): a grader error, not the student's
 }
 
 
+@pytest.fixture(autouse=True)
+def grading(monkeypatch) -> list[str]:
+    """The student whose job is being graded ([-1]): jobs grade a copy of the submission's folder."""
+    students: list[str] = []
+    grade = jobs._grade
+
+    def spied(job, *args):
+        students.append(job.student)
+        return grade(job, *args)
+
+    monkeypatch.setattr(jobs, "_grade", spied)
+    return students
+
+
 @pytest.fixture
-def ended(monkeypatch) -> list[str]:
-    """How each job's `grade_ahead` ended: every test passed, pytest took over before a test, or it went
-    on with a test set up ahead (with or without the stream already sent)."""
-    seen: list[str] = []
+def ended(monkeypatch, grading) -> dict[str, str]:
+    """How each job's `grade_ahead` ended, by student: every test decided ("all"), pytest took over before
+    a test ("before"), or went on with a test set up ahead, with or without its stream sent ("sent",
+    "set up")."""
+    seen: dict[str, str] = {}
     grade_ahead = GradingPlugin.grade_ahead
 
     def spied(plugin: GradingPlugin, plan):
         done = grade_ahead(plugin, plan)
         resumed = plugin._resumed
-        seen.append(
+        seen[grading[-1]] = (
             "all" if done else "before" if resumed is None else "set up" if resumed.stream is None else "sent"
         )
         return done
 
     monkeypatch.setattr(GradingPlugin, "grade_ahead", spied)
     return seen
+
+
+@pytest.fixture(autouse=True)
+def refusing(monkeypatch, grading) -> None:
+    """c0's sandbox refuses to start, as one without a required protection would."""
+    observe = proxy.StudentSession._observe_protections
+
+    def refuse(session: proxy.StudentSession) -> None:
+        observe(session)
+        if grading[-1] == "c0_sandbox_refused":
+            session.close()
+            raise SandboxRefused("the sandbox refused to run student code: made up for this test")
+
+    monkeypatch.setattr(proxy.StudentSession, "_observe_protections", refuse)
 
 
 def comparable(result: JobResult) -> JobResult:
@@ -121,9 +153,26 @@ def graded_with_and_without(
     return ahead
 
 
-def test_every_result_is_the_sessions_whichever_way_grading_ahead_ends(tmp_path, zygote, monkeypatch, ended):  # noqa: F811
-    results = graded_with_and_without(tmp_path, zygote, TESTS, monkeypatch)
-    assert {"all", "set up", "sent"} <= set(ended), ended
+# The same tests asking for the reference before the student: a module that cannot be imported is then
+# asked for after the reference was imported, in the session as ahead of it.
+REFERENCE_FIRST = TESTS.replace("def test_scaled(student, reference, n):", "def test_scaled(reference, student, n):")
+
+
+@pytest.mark.parametrize("tests", [TESTS, REFERENCE_FIRST], ids=["student first", "reference first"])
+def test_every_result_is_the_sessions_whichever_way_grading_ahead_ends(tmp_path, zygote, monkeypatch, ended, tests):  # noqa: F811
+    results = graded_with_and_without(tmp_path, zygote, tests, monkeypatch)
+    assert ended["a1_correct"] == "before"  # a0 recorded, a1 replays (no stream yet)
+    assert ended["a2_correct_again"] == ended["b0_correct_at_the_end"] == ended["a9_counts_its_calls"] == "all"
+    # A module that cannot be imported fails every test, as in the session: no stream needed.
+    assert ended["a4_raises_at_import"] == ended["a5_exits_at_import"] == "all", ended
+    assert results["a4_raises_at_import"].status == "crashed"
+    outputs = [t.output for t in results["a4b_prints_then_raises_at_import"].tests]
+    assert outputs == ["about to fail\n", "", ""] and ended["a4b_prints_then_raises_at_import"] == "all"
+    assert all(t.outcome == "failed" and "broken on purpose" in t.message for t in results["a4_raises_at_import"].tests)
+    assert ended["a6_wrong_in_the_last_test"] == ended["a7_wrong_in_the_plain_test"] == "sent"
+    # A fixture that raised anything else: pytest goes on with the test, its set-up done, and raises it again.
+    assert ended["c0_sandbox_refused"] == "set up"
+    assert results["c0_sandbox_refused"].status == "error" and "made up" in results["c0_sandbox_refused"].message
     # a0 records, a1 replays; the same replies later pass on their streams, ahead of pytest.
     assert results["a2_correct_again"].modes == (0, 0, 0, 2, 0) and results["a2_correct_again"].score == 3.0
     assert results["a3_prints_at_import"].tests[0].output == "hello\n"
@@ -136,7 +185,7 @@ def test_every_result_is_the_sessions_whichever_way_grading_ahead_ends(tmp_path,
 
 def test_pytest_takes_over_before_a_test_it_must_run_itself(tmp_path, zygote, monkeypatch, ended):  # noqa: F811
     results = graded_with_and_without(tmp_path, zygote, WITH_A_FIXTURE_OF_ITS_OWN, monkeypatch)
-    assert "before" in ended and "all" not in ended, ended
+    assert "before" in ended.values() and "all" not in ended.values(), ended
     assert results["b0_correct_at_the_end"].score == 3.0
 
 
@@ -145,4 +194,4 @@ def test_a_broken_reference_is_the_same_error_either_way(tmp_path, zygote, monke
     results = graded_with_and_without(tmp_path, zygote, TESTS, monkeypatch, reference=CORRECT + broken)
     assert results["a1_correct"].status == "error" and "reference" in results["a1_correct"].message
     # Its first test never passes, so never has a stream: pytest takes over before it in every job.
-    assert set(ended) == {"before"}, ended
+    assert set(ended.values()) == {"before"}, ended

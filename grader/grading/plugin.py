@@ -159,15 +159,20 @@ _PLANNED_FIXTURES = frozenset({"student", "reference", "_grader_per_test"})
 _PLANNED_MARKERS = frozenset({"points", "hidden", "hypothesis"})
 
 
+# A stream sent before pytest started (GradingPlugin.grade_ahead): run_stream's answer, and the output's
+# size and the job's history before it.
+_Sent = tuple[str, list[call_stream.Exchange], int, bytes]
+
+
 @dataclass
 class _Resumed:
     """A test whose set-up (and perhaps its first stream) ran before pytest started (GradingPlugin.grade_ahead):
-    pytest goes on from there. `stream`: run_stream's answer, with the output size and history before it."""
+    pytest goes on from there."""
 
     nodeid: str
     output_start: int
     cannot_run_at_start: str | None
-    stream: tuple[str, list[call_stream.Exchange], int, bytes] | None = None
+    stream: _Sent | None = None
 
 
 @dataclass(eq=False)
@@ -239,7 +244,7 @@ class GradingPlugin:
                 self.errors.append(f"{self.problem.test_file}: {item.name}: points = {points:g} must not be negative")
             total += points
             self.collected[item.name] = _Collected(item.name, points, item.get_closest_marker("hidden") is not None)
-            self.plan.append(self._planned(item, points))
+            self.plan.append(self._planned(item, self.collected[item.name]))
         if not self.errors and abs(total - self.problem.points) > 1e-9:
             self.errors.append(
                 f"{self.problem.test_file}: the tests' points add up to {total:g}, but problem.toml says "
@@ -248,26 +253,26 @@ class GradingPlugin:
         if self.errors:
             items.clear()
 
-    def _planned(self, item: pytest.Item, points: float) -> lockstep.PlannedTest:
+    def _planned(self, item: pytest.Item, meta: _Collected) -> lockstep.PlannedTest:
         hyp: Any = getattr(getattr(item, "obj", None), "hypothesis", None)
         info = getattr(item, "_fixtureinfo", None)
-        closure = set(info.names_closure) if info is not None else {"?"}
+        closure = list(info.names_closure) if info is not None else ["?"]  # in the order pytest sets them up
         eligible = (
             type(item) is pytest.Function
             and not hasattr(item, "callspec")
             and {mark.name for mark in item.iter_markers()} <= _PLANNED_MARKERS
-            and closure <= _PLANNED_FIXTURES
+            and set(closure) <= _PLANNED_FIXTURES
             and "student" in closure
             and (hyp is None or getattr(hyp, "inner_test", None) is not None)
         )
         return lockstep.PlannedTest(
-            name=item.name,
-            fixtures=tuple(name for name in getattr(info, "names_closure", ()) if name in ("student", "reference")),
+            name=meta.name,
             nodeid=item.nodeid,
             key=lockstep.test_key(Path(str(item.path)), item.name, self.problem.max_examples),
-            points=points,
-            hidden=item.get_closest_marker("hidden") is not None,
+            points=meta.points,
+            hidden=meta.hidden,
             hypothesis=hyp is not None,
+            fixtures=tuple(name for name in closure if name in ("student", "reference")),
             eligible=eligible,
         )
 
@@ -328,9 +333,11 @@ class GradingPlugin:
         for test in plan:
             self.collected[test.name] = _Collected(test.name, test.points, test.hidden)
         for test in plan:
-            streams = self._streams_ahead(test)
-            if not test.eligible or (streams is None and self.session.import_fault is None):
+            if not test.eligible:
                 return False  # pytest runs it, from its start
+            streams = self._streams_ahead(test)
+            if streams is None and self.session.import_fault is None:
+                return False  # likewise: it has no stream to pass on
             started = time.perf_counter()
             take_curves()
             self._replay_output = None
@@ -371,9 +378,7 @@ class GradingPlugin:
         return True
 
     def _streams_ahead(self, test: lockstep.PlannedTest) -> list[call_stream.CallStream] | None:
-        """The streams `lockstep_call` would send for this test, where it would send them first."""
-        if not test.eligible:
-            return None
+        """The streams `lockstep_call` would send for this (eligible) test, where it would send them first."""
         if test.hypothesis:
             recorded = lockstep.recording(test.key)
             return recorded.streams if recorded is not None and recorded.streams else None
@@ -475,7 +480,7 @@ class GradingPlugin:
         self.modes.add(lockstep.REPLAYED)
         return True
 
-    def _sent_ahead(self, item: pytest.Function) -> tuple[str, list[call_stream.Exchange], int, bytes] | None:
+    def _sent_ahead(self, item: pytest.Function) -> _Sent | None:
         """The stream `grade_ahead` sent for this test, if it did: run_stream's answer, output size, history."""
         resumed, self._resumed = self._resumed, None
         return resumed.stream if resumed is not None and resumed.nodeid == item.nodeid else None
@@ -565,7 +570,7 @@ class GradingPlugin:
         item: pytest.Function,
         key: str,
         fixtures: dict[str, Any],
-        sent: tuple[str, list[call_stream.Exchange], int, bytes] | None = None,
+        sent: _Sent | None = None,
     ) -> bool | None:
         """Run a test without Hypothesis on its call stream (True when that decides it), or leave it to pytest (None).
 

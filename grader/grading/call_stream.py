@@ -44,6 +44,17 @@ it, which a job that skipped the calls would not do), and only for a student's f
 grader error). A reply that ends a batch early (a failure) and matches sends on the rest of the batch
 as the first stream still agreeing has it: streams of one test often part at such a reply.
 
+A test that did not pass on a stream also keeps its exchanges *from its start*, as the sandbox ran them
+(StudentSession.start_transcript): what its first streams sent, a replay's calls, a run under Hypothesis
+after the test started again (`CallStream.restarted_at`: how many exchanges came before that), with the
+test's result as `verdict`. Its passing and failing streams are followed together at a later job's test
+start; where the sandbox gives every reply of such a stream, the job gets that result there, with no
+replay, no run under Hypothesis and (grader.grading.plugin.GradingPlugin.grade_ahead) no pytest session,
+and with its own output, from which what it printed before `restarted_at` is left out as the recorded
+run left it out (a batch ends there, and the output's size is taken). It is kept for every failure, and
+for a pass that left no passing body's stream (a test that passed under Hypothesis after its replay
+stopped; a stream past the bounds); a first run, which records its examples, leaves that to the replays.
+
 A stream is kept only from a body that passed with nothing the stream cannot repeat: no call with a
 budget (a training call, whose CPU time decides), no forbidden call, no sandbox restarted, no object
 from before the test other than the module's own functions and classes, at most `MAX_STREAM_BYTES`,
@@ -68,7 +79,7 @@ MAX_STREAM_BYTES = 32 << 20  # one test's requests (replies are kept as digests)
 MAX_STREAMS_BYTES = 256 << 20  # all the streams one worker process keeps; past it, no more are kept
 MAX_STREAMS_PER_TEST = 8  # the ways of passing a test (other bits, other histories) kept as streams
 MAX_FAILURES_BYTES = 128 << 20  # all the failing runs' streams one worker process keeps (beside MAX_STREAMS_BYTES)
-MAX_FAILURES_PER_TEST = 16  # the ways of failing a test kept as streams
+MAX_FAILURES_PER_TEST = 32  # the failing runs (and the tests' runs from their start) kept as streams
 FIRST_BATCH = 4  # a stream's first batch of calls; each next one twice as many, up to MAX_BATCH
 MAX_BATCH = 64
 BATCH_BYTES = 4 << 20  # a batch's requests and recorded replies, about (a batch holds at least one call)
@@ -103,6 +114,7 @@ class Exchange:
     reply_size: int = 0
     header_text: bytes = b""
     blobs_digest: bytes = b""
+    uses: list[int] = field(default_factory=list)  # a recorded request's: the sandbox objects (handles) it names
 
 
 def blobs_digest(blobs: Sequence[bytes | bytearray]) -> bytes:
@@ -136,6 +148,9 @@ class CallStream:
     lookups: dict[str, bool]  # the module's names its body looked up first (and whether the module has them)
     size: int = 0  # bytes, about
     verdict: Any = None  # a failing run's stream: the test's result, without its output and duration
+    # A failing test's stream from its start (StudentSession.start_transcript): the number of exchanges
+    # after which it last started again; what the student printed before that is left out of its output.
+    restarted_at: int | None = None
 
 
 @dataclass
@@ -150,6 +165,7 @@ class Capture:
     pending_refs: list[int] = field(default_factory=list)  # handles pickled into the request being made
     failed: bool = False
     size: int = 0
+    restarted_at: int | None = None
 
     def add(
         self,
@@ -159,10 +175,12 @@ class Capture:
         reply_blobs: list[Any],
         digests: tuple[bytes, bytes] | None = None,
         header_text: bytes | None = None,
+        uses: list[int] | None = None,
     ) -> None:
-        """Keep one exchange; `digests` are `blobs_digest` of `blobs` and of `reply_blobs`, and `header_text`
-        the request's `encoded` header, where known."""
+        """Keep one exchange; `digests` are `blobs_digest` of `blobs` and of `reply_blobs`, `header_text`
+        the request's `encoded` header, and `uses` the handles it names (a recorded request's), where known."""
         if self.failed:
+            self.pending_refs.clear()
             return
         if reply.get("tripped"):
             self.failed = True
@@ -172,11 +190,12 @@ class Capture:
             self.failed = True
             self.exchanges.clear()
             return
-        uses = list(self.pending_refs)
+        if uses is None:
+            uses = list(self.pending_refs)
+            target = header.get("id")
+            if isinstance(target, int):
+                uses.append(target)
         self.pending_refs.clear()
-        target = header.get("id")
-        if isinstance(target, int):
-            uses.append(target)
         key = request_key(header)
         sent, got = digests or (blobs_digest(blobs), blobs_digest(reply_blobs))
         self.exchanges.append(
@@ -189,6 +208,7 @@ class Capture:
                 reply_size=sum(len(b) for b in reply_blobs),
                 header_text=header_text if header_text is not None else encoded(key),
                 blobs_digest=sent,
+                uses=uses,
             )
         )
         self.refs.append(uses)
@@ -220,7 +240,7 @@ class Capture:
         for hid, count in given.items():
             self.exchanges[last_use[hid]].release_after.extend([hid] * count)
         new = {name: found for name, found in lookups.items() if name not in self.lookups_before}
-        return CallStream(self.exchanges, bound, self.history, new, self.size)
+        return CallStream(self.exchanges, bound, self.history, new, self.size, restarted_at=self.restarted_at)
 
 
 def batches(exchanges: list[Exchange]) -> Iterator[list[Exchange]]:

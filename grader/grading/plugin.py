@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -201,6 +201,10 @@ class GradingPlugin:
     # the test's key and what its body could leave behind when it started; then, once it failed, its stream.
     _failure_capture: dict[str, tuple[str, Any]] = field(default_factory=dict)
     _failure_kept: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    # A failing test's exchanges from its start (StudentSession.start_transcript), by node id, till its result.
+    _transcript_kept: dict[str, tuple[str, call_stream.CallStream]] = field(default_factory=dict)
+    _leavings_at_start: Any = None  # what the running test's body could leave behind, when it started
+    _stream_kept = False  # whether the running test's passing body was kept as a stream
     _module_before: ModuleSnapshot | None = None  # the test module's globals when the test started
     # Decided before pytest started (`grade_ahead`): the tests passed, by node id; the test pytest goes on
     # with; the values (or exceptions) of the session fixtures set up on the way.
@@ -366,25 +370,52 @@ class GradingPlugin:
             if self.cannot_run() is not None or streams is None:
                 return False
             start, history = self.session.output_size(), self.session.history()
-            outcome, exchanged = self.session.run_stream(streams)
+            outcome, exchanged = self.session.run_stream(streams, transcript=lockstep.wants_failure_stream(test.key))
             if outcome != "passed":
                 resumed.stream = (outcome, exchanged, start, history)
                 return False
             self._resumed = None
-            if test.hypothesis:  # as `lockstep_call` counts them: the modes are those of Hypothesis's tests
-                self.modes.add(lockstep.STREAMED)
             self._ahead.add(test.nodeid)
-            self.results[test.name] = self._passed(self.collected[test.name], time.perf_counter() - started)
+            verdict = self._repeated_verdict(start)
+            passed = verdict is None or verdict.outcome == "passed"
+            if test.hypothesis:  # as `lockstep_call` counts them: the modes are those of Hypothesis's tests
+                self.modes.add(lockstep.STREAMED if passed else lockstep.REPEATED)
+            duration = time.perf_counter() - started
+            if verdict is None:
+                self.results[test.name] = self._passed(self.collected[test.name], duration)
+            else:
+                self.results[test.name] = replace(verdict, output=self._output(), duration=duration)
         return True
+
+    def _repeated_verdict(self, start: int) -> TestResult | None:
+        """After a test's streams passed: the result of the test's run whose stream from its start they
+        followed, if it was one (None: a passing body's stream). What the student printed before that run
+        last started again (from `start`, the output's size when the streams were sent) is left out of
+        the test's output."""
+        followed = self.session.followed
+        verdict = followed.verdict if followed is not None else None
+        if verdict is None:
+            return None
+        restart = self.session.restart_output
+        self._replay_output = (start, restart) if restart is not None else None
+        return cast(TestResult, verdict)
+
+    def _test_streams(self, key: str, *, hypothesis: bool) -> list[call_stream.CallStream]:
+        """The streams a test's calls start with: its passing bodies' and its failing runs' (grader.grading.call_stream)."""
+        if not lockstep.streams_enabled():
+            return []
+        if hypothesis:
+            recorded = lockstep.recording(key)
+            passing = recorded.streams if recorded is not None else []
+        elif lockstep.plain_streamless(key):
+            return []
+        else:
+            passing = lockstep.plain_streams(key)
+        return [*passing, *lockstep.failure_streams(key)]
 
     def _streams_ahead(self, test: lockstep.PlannedTest) -> list[call_stream.CallStream] | None:
         """The streams `lockstep_call` would send for this (eligible) test, where it would send them first."""
-        if test.hypothesis:
-            recorded = lockstep.recording(test.key)
-            return recorded.streams if recorded is not None and recorded.streams else None
-        if lockstep.plain_streamless(test.key):
-            return None
-        return lockstep.plain_streams(test.key) or None
+        return self._test_streams(test.key, hypothesis=test.hypothesis) or None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
@@ -406,12 +437,26 @@ class GradingPlugin:
             if self._needs_blame(exc, pyfuncitem) and self._reference_passes(pyfuncitem):
                 self._student_caused.add(pyfuncitem.nodeid)
             self._end_failure_capture(pyfuncitem, failed=True)
+            self._end_transcript(pyfuncitem, keep=True)
             raise
         self._end_failure_capture(pyfuncitem, failed=False)
         recorder = self._stop_recording(pyfuncitem)
+        recorded = recorder is not None and recorder.keep()
         if recorder is not None:
-            self.modes.add(lockstep.RECORDED if recorder.keep() else lockstep.HYPOTHESIS)
+            self.modes.add(lockstep.RECORDED if recorded else lockstep.HYPOTHESIS)
+        # A test that passed with no stream kept from its passing body (it started again after its replay
+        # stopped; a stream could not be kept) keeps its exchanges from its start instead, with its result.
+        # A first run, which recorded its examples, leaves that to the replays after it.
+        self._end_transcript(pyfuncitem, keep=not (self._stream_kept or recorded))
         return result
+
+    def _end_transcript(self, item: pytest.Function, *, keep: bool) -> None:
+        """The end of a test's call: its exchanges from its start wait for its result (`_record`), if kept."""
+        transcript = self.session.finish_transcript(keep=keep)
+        # A body that leaves something behind (a value in its module for a later test) must run in every job.
+        if transcript is not None and _leavings(item) == self._leavings_at_start:
+            key = lockstep.test_key(Path(str(item.path)), item.name, self.problem.max_examples)
+            self._transcript_kept[item.nodeid] = (key, transcript)
 
     def _stop_recording(self, item: pytest.Function) -> lockstep.Recorder | None:
         """Put the test's own inner function back (the test module, and so the function, outlives the job)."""
@@ -439,23 +484,27 @@ class GradingPlugin:
         key = lockstep.test_key(Path(str(item.path)), item.name, self.problem.max_examples)
         fixtures = {name: item.funcargs[name] for name in item._fixtureinfo.argnames if name in item.funcargs}
         self._module_before = ModuleSnapshot.take(item.module)  # put back should the test start over
+        self._leavings_at_start = _leavings(item)
+        self._stream_kept = False
         sent = self._sent_ahead(item)
         if inner is None:
             return self._plain_call(item, key, fixtures, sent) if hyp is None else None
         recorded = lockstep.recording(key)
-        if recorded is None:
-            return self._under_hypothesis(item, key, fixtures, self.session.output_size(), record=True)
         replay_start, history = sent[2:] if sent else (self.session.output_size(), self.session.history())
-        if lockstep.streams_enabled() and recorded.streams:
-            outcome, exchanged = sent[:2] if sent else self.session.run_stream(recorded.streams)
-            if outcome == "passed":  # the same replies to the same calls as a body that passed: it would pass again
-                self.modes.add(lockstep.STREAMED)
-                return True
-            if outcome in ("faulted", "restarted"):  # a fault, or a call past a difference: Hypothesis decides
+        outcome, exchanged = sent[:2] if sent else self._first_streams(key, history, hypothesis=True)
+        if outcome == "passed":  # the same replies to the same calls as a body that passed: it would pass again
+            verdict = self._repeated_verdict(replay_start)
+            if verdict is not None and verdict.outcome != "passed":  # ... or as a run that failed: it would fail again
+                self.modes.add(lockstep.REPEATED)
+                raise lockstep.RepeatedFailure(verdict)
+            self.modes.add(lockstep.STREAMED)
+            return True
+        if recorded is None or outcome in ("faulted", "restarted"):  # Hypothesis decides (and records a first run)
+            if outcome != "unusable":  # a fault, or a call past a difference: the test starts again
                 self._restart_test((replay_start, self.session.output_size()))
-                return self._under_hypothesis(item, key, fixtures, replay_start)
-            if outcome == "diverged":
-                self.session.prefetch(exchanged)
+            return self._under_hypothesis(item, key, fixtures, replay_start, record=recorded is None)
+        if outcome == "diverged":
+            self.session.prefetch(exchanged)
         # The replay's calls (the replies already given included) are another stream of the test if it passes.
         capturing = lockstep.streams_enabled() and lockstep.wants_stream(recorded)
         if capturing:
@@ -476,9 +525,21 @@ class GradingPlugin:
             stream = self.session.finish_capture()
             # A body that leaves something behind (a curve, a value in its module for a later test) must
             # run in every job: a job that passed it on its stream would lack what it left.
-            lockstep.keep_stream(recorded, stream if _leavings(item) == before else None)
+            stream = stream if _leavings(item) == before else None
+            lockstep.keep_stream(recorded, stream)
+            self._stream_kept = stream is not None
         self.modes.add(lockstep.REPLAYED)
         return True
+
+    def _first_streams(self, key: str, history: bytes, *, hypothesis: bool) -> tuple[str, list[call_stream.Exchange]]:
+        """Send a test's streams at its start (run_stream's answer), keeping its exchanges should it fail."""
+        streams = self._test_streams(key, hypothesis=hypothesis)
+        wanted = lockstep.streams_enabled() and lockstep.wants_failure_stream(key)
+        if streams:
+            return self.session.run_stream(streams, transcript=wanted)
+        if wanted:
+            self.session.start_transcript(history)
+        return "unusable", []
 
     def _sent_ahead(self, item: pytest.Function) -> _Sent | None:
         """The stream `grade_ahead` sent for this test, if it did: run_stream's answer, output size, history."""
@@ -536,7 +597,8 @@ class GradingPlugin:
         if not lockstep.streams_enabled():
             return False
         history = self.session.history()
-        streams = lockstep.failure_streams(key)
+        # Only runs that never started again: what one printed before it did is left out only at a test's start.
+        streams = [s for s in lockstep.failure_streams(key) if s.restarted_at is None]
         prefetched = False
         if streams:
             outcome, exchanged = self.session.run_stream(streams)
@@ -589,9 +651,11 @@ class GradingPlugin:
         else:
             start = self.session.output_size()
             history = self.session.history()
-            streams = lockstep.plain_streams(key)
-            outcome, exchanged = self.session.run_stream(streams) if streams else ("unusable", [])
+            outcome, exchanged = self._first_streams(key, history, hypothesis=False)
         if outcome == "passed":
+            verdict = self._repeated_verdict(start)
+            if verdict is not None and verdict.outcome != "passed":
+                raise lockstep.RepeatedFailure(verdict)
             return True
         if outcome not in ("unusable", "diverged"):
             self._restart_test((start, self.session.output_size()))
@@ -618,7 +682,9 @@ class GradingPlugin:
             if self.session.end_prefetch():
                 if capturing:
                     kept = self.session.finish_capture()
-                    lockstep.keep_plain_stream(key, kept if _leavings(item) == before else None)
+                    kept = kept if _leavings(item) == before else None
+                    lockstep.keep_plain_stream(key, kept)
+                    self._stream_kept = kept is not None
                 return True
             self.session.finish_capture()
         self._restart_test((start, self.session.output_size()))
@@ -716,7 +782,11 @@ class GradingPlugin:
         previous = self.results.get(item.name)
         duration = report.duration + (previous.duration if previous else 0.0)
         if report.when == "call" and report.passed and previous is None:
-            self.results[item.name] = self._passed(meta, duration)
+            result = self.results[item.name] = self._passed(meta, duration)
+            whole = self._transcript_kept.pop(item.nodeid, None)
+            if whole is not None and report.duration < _SHRINK_SECONDS / 4:
+                whole[1].verdict = replace(result, output="", duration=0.0)
+                lockstep.keep_failure_stream(*whole)
             return
         if not report.failed or (previous is not None and previous.outcome != "passed"):
             if previous is not None:
@@ -725,6 +795,7 @@ class GradingPlugin:
         assert call.excinfo is not None
         exc = call.excinfo.value
         kept = self._failure_kept.pop(item.nodeid, None) if report.when == "call" else None
+        whole = self._transcript_kept.pop(item.nodeid, None) if report.when == "call" else None
         if isinstance(exc, lockstep.RepeatedFailure):
             self.results[item.name] = replace(exc.result, output=self._output(), duration=duration)
             return
@@ -745,9 +816,15 @@ class GradingPlugin:
         )
         # A student's failure, well inside the time that could end shrinking early: later jobs with the
         # same replies fail with it (grader.grading.lockstep.failure_streams). A grader error never repeats.
-        if kept is not None and result.outcome == "failed" and report.duration < _SHRINK_SECONDS / 4:
+        if result.outcome != "failed" or report.duration >= _SHRINK_SECONDS / 4:
+            return
+        verdict = replace(result, output="", duration=0.0)
+        if whole is not None:  # the test's exchanges from its start: a later job fails with it there
+            whole[1].verdict = verdict
+            lockstep.keep_failure_stream(*whole)
+        if kept is not None and not (whole is not None and whole[1].history == kept[1].history):
             key, stream = kept
-            stream.verdict = replace(result, output="", duration=0.0)
+            stream.verdict = verdict
             lockstep.keep_failure_stream(key, stream)
 
     def _passed(self, meta: _Collected, duration: float) -> TestResult:

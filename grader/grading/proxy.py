@@ -122,6 +122,11 @@ class StudentSession:
         self._capture: call_stream.Capture | None = None
         self.followed: call_stream.CallStream | None = None  # the stream the last run_stream that passed followed
         self.parted_at = 0  # the exchange where the last run_stream that diverged met a reply no stream has
+        # After a run_stream that passed on a failing test's stream from its start: the output's size where
+        # that stream's test last started again (None when it never did).
+        self.restart_output: int | None = None
+        # Every exchange of the running test, as the sandbox ran them, should the test fail (`start_transcript`).
+        self._transcript: call_stream.Capture | None = None
         self._prefetched: call_stream.Prefetched | None = None
         self._prefetch_broken = False
         # Everything the trusted side has learnt from this job's sandboxes, in order (grader.grading.call_stream):
@@ -159,6 +164,11 @@ class StudentSession:
         self._test_fault = None
         if not (again and self._forbidden_fault is not None):
             self._calls.clear()
+        if again:
+            if self._transcript is not None:
+                self._transcript.restarted_at = len(self._transcript.exchanges)
+        else:
+            self._transcript = None
         self._capture = None
         self._prefetched = None
         self._prefetch_broken = False
@@ -194,6 +204,7 @@ class StudentSession:
         self._calls.clear()
         self._prefetched = None
         self._capture = None
+        self._transcript = None
 
     def output_size(self) -> int:
         return os.path.getsize(self.output_path)
@@ -246,8 +257,9 @@ class StudentSession:
         )
         self.generation += 1
         self._released.clear()
-        if self._capture is not None:  # a stream spans one sandbox: the handles it names are gone
-            self._capture.failed = True
+        for kept in (self._capture, self._transcript):
+            if kept is not None:  # a stream spans one sandbox: the handles it names are gone
+                kept.failed = True
         self._observe_protections()
         try:
             reply = self._request(
@@ -403,6 +415,39 @@ class StudentSession:
             return None  # the sandbox failed on the way: a job that skipped the calls would not have closed its own
         return capture.finish(self._module_handles(), self.lookups)
 
+    def start_transcript(self, history: bytes, sent: Sequence[call_stream.Exchange] = ()) -> None:
+        """Keep every exchange of the test from here on, as the sandbox runs them, should it fail.
+
+        `history` is the job's history when the test started, and `sent` what run_stream sent since.
+
+        A failing test's whole run, from its start, is a deterministic function of the trusted side's
+        state when it starts and its replies, as a passing body's is: whatever was sent (streams, a
+        replay, a run under Hypothesis, a test started again on the same sandbox), the sandbox ran
+        these requests in this order. A later job whose history is `history` and whose sandbox gives
+        the same replies to them fails the same way (grader.grading.call_stream).
+        """
+        transcript = self._transcript = call_stream.Capture(self.generation, history, dict(self.lookups))
+        for done in sent:
+            transcript.add(
+                done.header,
+                done.blobs,
+                done.reply,
+                done.reply_blobs,
+                (done.blobs_digest, done.reply_digest),
+                done.header_text,
+                uses=done.uses,
+            )
+
+    def finish_transcript(self, *, keep: bool = True) -> call_stream.CallStream | None:
+        """The test's exchanges from its start, if they can be sent again (as `finish_capture`'s) and are to be
+        kept (`keep`); it stops."""
+        capture, self._transcript = self._transcript, None
+        if not keep or capture is None or capture.generation != self.generation:
+            return None
+        if self._process is None or self._test_fault is not None or self._forbidden_fault is not None:
+            return None
+        return capture.finish(self._module_handles(), self.lookups)
+
     def _module_handles(self) -> dict[int, str]:
         return {
             object.__getattribute__(r, "_ref").id: name
@@ -410,7 +455,9 @@ class StudentSession:
             if object.__getattribute__(r, "_generation") == self.generation
         }
 
-    def run_stream(self, streams: Sequence[call_stream.CallStream]) -> tuple[str, list[call_stream.Exchange]]:
+    def run_stream(
+        self, streams: Sequence[call_stream.CallStream], *, transcript: bool = False
+    ) -> tuple[str, list[call_stream.Exchange]]:
         """Send a recorded test's requests, in batches, and compare each reply with the recorded ones.
 
         `streams` are the test's kept streams (grader.grading.call_stream): those recorded from this
@@ -425,12 +472,23 @@ class StudentSession:
         the test starts again on a new one, as after a fault; ("unusable", []) when no stream can be
         used in this job, before anything is sent. After ("passed", ...) `followed` is the stream followed;
         after ("diverged", ...) `parted_at` is the index of the first reply no stream has.
+
+        With `transcript` (a test's first streams, sent at its start), a test that goes on after
+        ("diverged", ...) or ("unusable", []) keeps its exchanges from its start (`start_transcript`).
         """
         try:
             self._check_usable(None)
         except (StudentFault, StudentError):
             return "unusable", []
         history = self.history()  # something before this test went otherwise than in a recording: not that one
+        outcome, exchanged = self._run_stream(streams, history)
+        if transcript and outcome in ("diverged", "unusable"):
+            self.start_transcript(history, exchanged)
+        return outcome, exchanged
+
+    def _run_stream(
+        self, streams: Sequence[call_stream.CallStream], history: bytes
+    ) -> tuple[str, list[call_stream.Exchange]]:
         held = self._module_handles()
         candidates = [
             s for s in streams if s.history == history and all(held.get(hid) == name for hid, name in s.bound.items())
@@ -439,8 +497,13 @@ class StudentSession:
             return "unusable", []
         exchanged: list[call_stream.Exchange] = []
         sizes = call_stream.batch_sizes()
+        # Where a failing test's stream started again, the output's size is taken: a batch ends there.
+        restarts = sorted({s.restarted_at for s in candidates if s.restarted_at is not None})
+        outputs: dict[int, int] = {0: self.output_size()} if 0 in restarts else {}
         while len(exchanged) < len(candidates[0].exchanges):
-            batch = call_stream.next_batch(candidates[0].exchanges, len(exchanged), next(sizes))
+            size = next(sizes)
+            ahead = [at - len(exchanged) for at in restarts if at > len(exchanged)]
+            batch = call_stream.next_batch(candidates[0].exchanges, len(exchanged), min([size, *ahead]))
             diverged = False
             while batch and not diverged:
                 sent = self._send_recorded(batch)
@@ -459,6 +522,7 @@ class StudentSession:
                             reply_size=sum(len(b) for b in got),
                             header_text=recorded.header_text,
                             blobs_digest=recorded.blobs_digest,
+                            uses=recorded.uses,
                         )
                     )
                     if diverged:
@@ -478,8 +542,11 @@ class StudentSession:
                     batch = []
             if diverged:
                 return "diverged", exchanged
+            if len(exchanged) in restarts:
+                outputs[len(exchanged)] = self.output_size()
         # Passed: what the body would have kept (the module's functions it read) is kept; the rest released.
         stream = self.followed = candidates[0]
+        self.restart_output = None if stream.restarted_at is None else outputs[stream.restarted_at]
         for done in exchanged:
             name = call_stream.module_attribute(done)
             if name is not None:
@@ -516,9 +583,20 @@ class StudentSession:
             self._sandbox_lost(exc, "a recorded call", limit)
             return None
         answered = []
+        transcript = self._transcript
         for recorded, (reply, out_blobs) in zip(batch, replies):
             digest = call_stream.blobs_digest(out_blobs)
             self._note(recorded.header_text, recorded.blobs_digest, reply, digest)
+            if transcript is not None:
+                transcript.add(
+                    recorded.header,
+                    recorded.blobs,
+                    reply,
+                    out_blobs,
+                    (recorded.blobs_digest, digest),
+                    recorded.header_text,
+                    uses=recorded.uses,
+                )
             answered.append((reply, out_blobs, digest))
         return answered
 
@@ -588,6 +666,8 @@ class StudentSession:
                 self._prefetch_broken = True
                 raise
             if ready is not None:
+                if self._transcript is not None:  # it has the exchange from when it was sent
+                    self._transcript.pending_refs.clear()
                 if self._capture is not None:  # a body that passes on these replies makes another stream of the test
                     self._capture.add(
                         ready.header,
@@ -599,10 +679,12 @@ class StudentSession:
                 return ready.reply, [bytearray(b) for b in ready.reply_blobs], self.limits.call_timeout
             self._prefetched = None
         assert self._process is not None
-        capture = self._capture
-        if capture is not None and (timeout is not None or reply_limit is not None):
-            capture.failed = True  # a budgeted call (its CPU time decides) or the import: never repeated from a stream
-        key = call_stream.request_key(dict(header)) if capture is not None and not capture.failed else None
+        capture, transcript = self._capture, self._transcript
+        for kept in (capture, transcript):
+            if kept is not None and (timeout is not None or reply_limit is not None):
+                kept.failed = True  # a budgeted call (its CPU time decides) or the import: never repeated from a stream
+        capturing = (capture is not None and not capture.failed) or (transcript is not None and not transcript.failed)
+        key = call_stream.request_key(dict(header)) if capturing else None
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise self._fault(self._out_of_time())
@@ -620,8 +702,10 @@ class StudentSession:
             text = call_stream.encoded(key if key is not None else call_stream.request_key(dict(header)))
             if noted:
                 self._note(text, digests[0], reply, digests[1])
-            if capture is not None and key is not None:
-                capture.add(key, blobs, reply, out_blobs, digests, text)
+            if key is not None:
+                for kept in (capture, transcript):
+                    if kept is not None:
+                        kept.add(key, blobs, reply, out_blobs, digests, text)
         return reply, out_blobs, limit
 
     def _sandbox_lost(
@@ -798,8 +882,9 @@ class _ArgPickler(pickle.Pickler):
             if object.__getattribute__(obj, "_session") is not self.session:
                 raise TypeError("a student object cannot be passed to another student's code")
             hid = object.__getattribute__(obj, "_ref").id
-            if self.session._capture is not None:
-                self.session._capture.pending_refs.append(hid)
+            for kept in (self.session._capture, self.session._transcript):
+                if kept is not None:
+                    kept.pending_refs.append(hid)
             return ("handle", hid)
         return None
 

@@ -90,8 +90,8 @@ def outcomes(monkeypatch) -> list[str]:
     seen: list[str] = []
     run_stream = proxy.StudentSession.run_stream
 
-    def spied(session: proxy.StudentSession, stream: call_stream.CallStream):
-        outcome = run_stream(session, stream)
+    def spied(session: proxy.StudentSession, stream: call_stream.CallStream, **options):
+        outcome = run_stream(session, stream, **options)
         seen.append(outcome[0])
         return outcome
 

@@ -105,9 +105,14 @@ def used(monkeypatch) -> list[tuple[str, str]]:
     seen: list[tuple[str, str]] = []
     run_stream = proxy.StudentSession.run_stream
 
-    def spied(session: proxy.StudentSession, streams: list[call_stream.CallStream]):
-        outcome = run_stream(session, streams)
-        kind = "failing" if streams[0].verdict is not None else "passing"
+    def spied(session: proxy.StudentSession, streams: list[call_stream.CallStream], **options):
+        outcome = run_stream(session, streams, **options)
+        # At a test's start its passing and failing runs' streams are followed together (a failing run's
+        # from the test's start); before a run under Hypothesis, its failing runs' alone.
+        if outcome[0] == "passed":
+            kind = "failing" if session.followed.verdict is not None else "passing"
+        else:
+            kind = "failing" if any(s.verdict is not None for s in streams) else "passing"
         if outcome[0] == "diverged" and kind == "failing":  # where: at the batch's last reply, or with calls past it
             seen.append((kind, "diverged" if session.parted_at == len(outcome[1]) - 1 else "diverged, calls past it"))
         else:

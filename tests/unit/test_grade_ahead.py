@@ -140,7 +140,13 @@ def graded_with_and_without(
             "points = 3\n", 'points = 3\nforbidden = ["torch.cumsum"]\n[limits]\ncall_timeout = 1\n'
         )
     )
-    for name, source in STUDENTS.items():
+    return ahead_and_alone(course, zygote, STUDENTS, monkeypatch)
+
+
+def ahead_and_alone(course: Path, zygote, students: dict[str, str], monkeypatch) -> dict[str, JobResult]:  # noqa: F811
+    """Hand in `students`, grade them ahead of pytest where it can, then with every job in a pytest session of
+    its own, and require the same results (the modes too); the results ahead."""
+    for name, source in students.items():
         (course / "submissions/hw1" / name).mkdir(parents=True)
         (course / "submissions/hw1" / name / "leaky.py").write_text(source)
     ahead = grade_here(course, zygote, True)
@@ -148,7 +154,7 @@ def graded_with_and_without(
     with monkeypatch.context() as m:
         m.setattr(lockstep, "job_plan", lambda key: None)  # every job in a pytest session of its own
         alone = grade_here(course, zygote, True)
-    for name in STUDENTS:
+    for name in students:
         assert comparable(ahead[name]) == comparable(alone[name]), name
     return ahead
 

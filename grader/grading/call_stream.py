@@ -54,6 +54,7 @@ and with its own output, from which what it printed before `restarted_at` is lef
 run left it out (a batch ends there, and the output's size is taken). It is kept for every failure, and
 for a pass that left no passing body's stream (a test that passed under Hypothesis after its replay
 stopped; a stream past the bounds); a first run, which records its examples, leaves that to the replays.
+A failing run under Hypothesis is kept by itself only where its test's run from its start is not.
 
 A stream is kept only from a body that passed with nothing the stream cannot repeat: no call with a
 budget (a training call, whose CPU time decides), no forbidden call, no sandbox restarted, no object

@@ -370,9 +370,10 @@ def test_calls_a_batch_ran_past_a_difference_decide_nothing(tmp_path, zygote, ou
     }
     # Each attacker's first stream (the first test's): the difference, then the attack in the same batch.
     # Their later tests' streams are unusable: their jobs' histories differ from the recording's by then.
-    # The hanging attacker's last test failed on n = 1 alone, without a fault, and its failing run was kept:
-    # the exiting attacker's is from another history, so that stream is unusable too.
-    assert outcomes == ["restarted", "unusable", "unusable"] * 2 + ["faulted", "unusable", "unusable", "unusable"], outcomes
+    # The hanging attacker's last test failed on n = 1 alone, without a fault, and its run was kept from the
+    # test's start, to be followed with the passing streams: the exiting attacker's is from another history,
+    # so that stream is unusable too.
+    assert outcomes == ["restarted", "unusable", "unusable"] * 2 + ["faulted", "unusable", "unusable"], outcomes
     for name in PAST_A_DIFFERENCE:  # the first test fails on its first example's wrong value, and on nothing else
         double = on[name].tests[0]
         assert double.name == "test_double" and "n=1," in double.falsifying_example, name

@@ -94,14 +94,16 @@ def followed(monkeypatch, grading) -> dict[str, list[tuple[str, int | None]]]:  
     return seen
 
 
-def graded_three_ways(tmp_path: Path, zygote, monkeypatch) -> dict[str, JobResult]:  # noqa: F811
+def graded_three_ways(
+    tmp_path: Path, zygote, monkeypatch, tests: str = TESTS, students: dict[str, str] = STUDENTS  # noqa: F811
+) -> dict[str, JobResult]:
     """The class graded ahead of pytest, then with every job in a session of its own, then with lockstep off:
     every result the same (the modes too, but for lockstep off, which has none)."""
-    course = make_course(tmp_path, TESTS, CORRECT, [])
-    ahead = ahead_and_alone(course, zygote, STUDENTS, monkeypatch)
+    course = make_course(tmp_path, tests, students[next(iter(students))], [])
+    ahead = ahead_and_alone(course, zygote, students, monkeypatch)
     lockstep.forget_all()
     off = grade_here(course, zygote, False)
-    for name in STUDENTS:
+    for name in students:
         assert without_timings(ahead[name]) == without_timings(off[name]), name
     return ahead
 
@@ -153,3 +155,38 @@ def test_every_job_of_a_repeated_class_is_decided_before_pytest(tmp_path, zygote
              "d2_other_bits_prints", "e0_correct_at_the_end"]  # fmt: skip
     assert all(ended[name] for name in again), ended
     assert not ended["b0_late_prints"] and not ended["d0_other_bits"]
+
+
+# A sandbox object the test made (a Doubler) passed back to the student's code: a kept run names it in the
+# request that passes it, and releases it only after that request.
+HANDLE_TESTS = """
+import torch
+from hypothesis import given, strategies as st
+
+from grader import assert_close, points
+
+
+@points(3)
+@given(n=st.integers(1, 30))
+def test_apply(student, n):
+    x = torch.linspace(-1, 1, n)
+    assert_close(student.apply(student.Doubler(), x), 2 * x, name="apply(Doubler(), x)")
+"""
+APPLY = "\n\ndef apply(f, x):\n    return f(x)\n"
+APPLY_LATE = "\n\ndef apply(f, x):\n    return f(x) if x.shape[0] < 7 else 3 * x\n"
+
+
+def test_a_kept_run_that_passes_the_students_own_objects_back_is_followed(tmp_path, zygote, monkeypatch, grading):  # noqa: F811
+    ended: dict[str, bool] = {}
+    grade_ahead = GradingPlugin.grade_ahead
+
+    def spied(plugin: GradingPlugin, plan):
+        return ended.setdefault(grading[-1], grade_ahead(plugin, plan))  # the first grading: ahead
+
+    monkeypatch.setattr(GradingPlugin, "grade_ahead", spied)
+    students = {"a0_records": CORRECT + APPLY, "a1_replays": CORRECT + APPLY, "b0_late": CORRECT + APPLY_LATE,
+                "b1_late_again": CORRECT + APPLY_LATE, "b2_late_again": CORRECT + APPLY_LATE}  # fmt: skip
+    results = graded_three_ways(tmp_path, zygote, monkeypatch, HANDLE_TESTS, students)
+    assert results["b0_late"].score == 0.0 and results["b0_late"].modes == (0, 0, 1, 0, 0)
+    assert results["b1_late_again"].modes == results["b2_late_again"].modes == (0, 0, 0, 0, 1)
+    assert ended["b1_late_again"] and ended["b2_late_again"] and not ended["b0_late"]

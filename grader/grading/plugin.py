@@ -201,7 +201,7 @@ class GradingPlugin:
     # the test's key and what its body could leave behind when it started; then, once it failed, its stream.
     _failure_capture: dict[str, tuple[str, Any]] = field(default_factory=dict)
     _failure_kept: dict[str, tuple[str, Any]] = field(default_factory=dict)
-    # A failing test's exchanges from its start (StudentSession.start_transcript), by node id, till its result.
+    # A test's exchanges from its start (StudentSession.start_transcript), by node id, till its result is known.
     _transcript_kept: dict[str, tuple[str, call_stream.CallStream]] = field(default_factory=dict)
     _leavings_at_start: Any = None  # what the running test's body could leave behind, when it started
     _stream_kept = False  # whether the running test's passing body was kept as a stream
@@ -822,7 +822,7 @@ class GradingPlugin:
         if whole is not None:  # the test's exchanges from its start: a later job fails with it there
             whole[1].verdict = verdict
             lockstep.keep_failure_stream(*whole)
-        if kept is not None and whole is None:  # its run under Hypothesis alone (the test's start differed)
+        if kept is not None and whole is None:  # its run under Hypothesis alone, where the whole run was not kept
             key, stream = kept
             stream.verdict = verdict
             lockstep.keep_failure_stream(key, stream)

@@ -125,7 +125,7 @@ class StudentSession:
         # After a run_stream that passed on a failing test's stream from its start: the output's size where
         # that stream's test last started again (None when it never did).
         self.restart_output: int | None = None
-        # Every exchange of the running test, as the sandbox ran them, should the test fail (`start_transcript`).
+        # Every exchange of the running test, as the sandbox ran them, to keep with its result (`start_transcript`).
         self._transcript: call_stream.Capture | None = None
         self._prefetched: call_stream.Prefetched | None = None
         self._prefetch_broken = False
@@ -416,15 +416,16 @@ class StudentSession:
         return capture.finish(self._module_handles(), self.lookups)
 
     def start_transcript(self, history: bytes, sent: Sequence[call_stream.Exchange] = ()) -> None:
-        """Keep every exchange of the test from here on, as the sandbox runs them, should it fail.
+        """Keep every exchange of the test from here on, as the sandbox runs them, to keep with its result.
 
         `history` is the job's history when the test started, and `sent` what run_stream sent since.
 
-        A failing test's whole run, from its start, is a deterministic function of the trusted side's
-        state when it starts and its replies, as a passing body's is: whatever was sent (streams, a
-        replay, a run under Hypothesis, a test started again on the same sandbox), the sandbox ran
-        these requests in this order. A later job whose history is `history` and whose sandbox gives
-        the same replies to them fails the same way (grader.grading.call_stream).
+        A test's whole run, from its start, is a deterministic function of the trusted side's state
+        when it starts and its replies, as a passing body's is: whatever was sent (streams, a replay,
+        a run under Hypothesis, a test started again on the same sandbox), the sandbox ran these
+        requests in this order. A later job whose history is `history` and whose sandbox gives the
+        same replies to them gets the same result (grader.grading.call_stream): a failure, or a pass
+        that left no passing body's stream.
         """
         transcript = self._transcript = call_stream.Capture(self.generation, history, dict(self.lookups))
         for done in sent:

@@ -203,7 +203,8 @@ class GradingPlugin:
     _failure_kept: dict[str, tuple[str, Any]] = field(default_factory=dict)
     # A test's exchanges from its start (StudentSession.start_transcript), by node id, till its result is known.
     _transcript_kept: dict[str, tuple[str, call_stream.CallStream]] = field(default_factory=dict)
-    _leavings_at_start: Any = None  # what the running test's body could leave behind, when it started
+    # The running test's key, and what its body could leave behind when it started (`_end_transcript`).
+    _started: tuple[str, Any] = ("", None)
     _stream_kept = False  # whether the running test's passing body was kept as a stream
     _module_before: ModuleSnapshot | None = None  # the test module's globals when the test started
     # Decided before pytest started (`grade_ahead`): the tests passed, by node id; the test pytest goes on
@@ -454,8 +455,8 @@ class GradingPlugin:
         """The end of a test's call: its exchanges from its start wait for its result (`_record`), if kept."""
         transcript = self.session.finish_transcript(keep=keep)
         # A body that leaves something behind (a value in its module for a later test) must run in every job.
-        if transcript is not None and _leavings(item) == self._leavings_at_start:
-            key = lockstep.test_key(Path(str(item.path)), item.name, self.problem.max_examples)
+        key, before = self._started
+        if transcript is not None and _leavings(item) == before:
             self._transcript_kept[item.nodeid] = (key, transcript)
 
     def _stop_recording(self, item: pytest.Function) -> lockstep.Recorder | None:
@@ -484,7 +485,7 @@ class GradingPlugin:
         key = lockstep.test_key(Path(str(item.path)), item.name, self.problem.max_examples)
         fixtures = {name: item.funcargs[name] for name in item._fixtureinfo.argnames if name in item.funcargs}
         self._module_before = ModuleSnapshot.take(item.module)  # put back should the test start over
-        self._leavings_at_start = _leavings(item)
+        self._started = (key, _leavings(item))
         self._stream_kept = False
         sent = self._sent_ahead(item)
         if inner is None:
@@ -783,10 +784,7 @@ class GradingPlugin:
         duration = report.duration + (previous.duration if previous else 0.0)
         if report.when == "call" and report.passed and previous is None:
             result = self.results[item.name] = self._passed(meta, duration)
-            whole = self._transcript_kept.pop(item.nodeid, None)
-            if whole is not None and report.duration < _SHRINK_SECONDS / 4:
-                whole[1].verdict = replace(result, output="", duration=0.0)
-                lockstep.keep_failure_stream(*whole)
+            self._keep_run(self._transcript_kept.pop(item.nodeid, None), result, report.duration)
             return
         if not report.failed or (previous is not None and previous.outcome != "passed"):
             if previous is not None:
@@ -814,18 +812,21 @@ class GradingPlugin:
             failing_input=describe_calls(self.session.last_calls()),
             student_caused=item.nodeid in self._student_caused,
         )
-        # A student's failure, well inside the time that could end shrinking early: later jobs with the
-        # same replies fail with it (grader.grading.lockstep.failure_streams). A grader error never repeats.
-        if result.outcome != "failed" or report.duration >= _SHRINK_SECONDS / 4:
-            return
-        verdict = replace(result, output="", duration=0.0)
-        if whole is not None:  # the test's exchanges from its start: a later job fails with it there
-            whole[1].verdict = verdict
-            lockstep.keep_failure_stream(*whole)
-        if kept is not None and whole is None:  # its run under Hypothesis alone, where the whole run was not kept
-            key, stream = kept
-            stream.verdict = verdict
-            lockstep.keep_failure_stream(key, stream)
+        # A student's failure (a grader error never repeats) is kept for later jobs with the same replies:
+        # the test's exchanges from its start, else its run under Hypothesis alone.
+        if result.outcome == "failed" and not self._keep_run(whole, result, report.duration):
+            self._keep_run(kept, result, report.duration)
+
+    def _keep_run(self, kept: tuple[str, call_stream.CallStream] | None, result: TestResult, duration: float) -> bool:
+        """Keep a run's stream (test key, stream) with the test's result, without its output and duration, for
+        later jobs with the same replies (grader.grading.lockstep.failure_streams): only a run well inside
+        the time that could end shrinking early. Whether it was kept."""
+        if kept is None or duration >= _SHRINK_SECONDS / 4:
+            return False
+        key, stream = kept
+        stream.verdict = replace(result, output="", duration=0.0)
+        lockstep.keep_failure_stream(key, stream)
+        return True
 
     def _passed(self, meta: _Collected, duration: float) -> TestResult:
         return TestResult(

@@ -119,6 +119,14 @@ class Zygote:
             "from grader.sandbox.zygote import main; main()"
         )
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")}
+        # Sandboxes allocate from transparent huge pages where the kernel offers them on request
+        # (glibc's malloc advises its arenas and large mappings so, inherited through the fork): a
+        # tensor of millions of entries then costs a page fault every 2 MiB, not every 4 KiB, and the
+        # zygote's fork copies fewer page tables. Measured in a streamed job's sandbox, one thread:
+        # conv1d_backprop's (two-million-entry inputs) 583 -> 405 ms, bottleneck's 526 -> 492 ms, the
+        # zygote's fork 8 -> 7 ms; small problems the same within noise. Scores and messages are the
+        # same (only where memory comes from changes); glibc before 2.35 ignores the setting.
+        env["GLIBC_TUNABLES"] = "glibc.malloc.hugetlb=1"
         kept = [] if idle is None else ["--idle", repr(float(idle))]
         if lock_fd is not None:
             kept += ["--lock-fd", str(lock_fd)]

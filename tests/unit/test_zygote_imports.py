@@ -39,3 +39,32 @@ def test_ctrl_c_or_a_closed_terminal_while_the_zygote_imports_torch_leaves_it_to
         assert zygote.ping(timeout=30)
     finally:
         zygote.close()
+
+
+def _huge_pages_on_request() -> bool:
+    """Whether this machine's glibc (2.35 or later) and kernel give transparent huge pages on request."""
+    import platform
+
+    libc, version = platform.libc_ver()
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            offered = "[never]" not in f.read()
+    except OSError:
+        offered = False
+    return libc == "glibc" and tuple(int(part) for part in version.split(".")[:2]) >= (2, 35) and offered
+
+
+@pytest.mark.skipif(not _huge_pages_on_request(), reason="needs glibc 2.35+ and transparent huge pages")
+def test_the_zygote_allocates_from_huge_pages_its_sandboxes_inherit() -> None:
+    """Its malloc advises its memory for huge pages (a fork copies fewer page tables; a sandbox's large
+    tensors fault every 2 MiB)."""
+    from grader.grading.sandbox_client import Zygote
+
+    zygote = Zygote.start()
+    try:
+        assert zygote.process is not None
+        with open(f"/proc/{zygote.process.pid}/smaps") as f:
+            flags = [line.split()[1:] for line in f if line.startswith("VmFlags:")]
+        assert any("hg" in mapping for mapping in flags)
+    finally:
+        zygote.close()

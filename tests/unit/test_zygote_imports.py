@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -66,5 +67,17 @@ def test_the_zygote_allocates_from_huge_pages_its_sandboxes_inherit() -> None:
         with open(f"/proc/{zygote.process.pid}/smaps") as f:
             flags = [line.split()[1:] for line in f if line.startswith("VmFlags:")]
         assert any("hg" in mapping for mapping in flags)
+    finally:
+        zygote.close()
+
+
+def test_the_zygote_and_its_sandboxes_compute_on_one_thread() -> None:
+    """numpy's BLAS starts no pool of threads (one a core, spinning after each product), as torch."""
+    from grader.grading.sandbox_client import Zygote
+
+    zygote = Zygote.start()
+    try:
+        assert zygote.process is not None
+        assert os.listdir(f"/proc/{zygote.process.pid}/task") == [str(zygote.process.pid)]
     finally:
         zygote.close()

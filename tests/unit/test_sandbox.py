@@ -369,3 +369,18 @@ def test_a_sandbox_runs_convolutions_on_pytorchs_own_kernels(session_for):
     assert m.onednn() is False
     x, w = torch.randn(50), torch.randn(5)
     torch.testing.assert_close(m.correlate(x, w), torch.stack([x[i : i + 5] @ w for i in range(46)]))
+
+
+def test_a_students_numpy_products_run_on_one_thread(session_for):
+    """numpy's BLAS, as torch, computes on the sandbox's one thread: a pool of threads would spin after
+    each product while the sandbox waits for its next call, out of the student's CPU limit."""
+    m = session_for("""
+        import os
+        import numpy as np
+        def threads_after_products():
+            a = np.ones((400, 400))
+            for _ in range(3):
+                a = a @ a / 400
+            return len(os.listdir("/proc/self/task"))
+    """).module()
+    assert m.threads_after_products() == 1

@@ -124,14 +124,15 @@ class Zygote:
         # tensor of millions of entries then costs a page fault every 2 MiB, not every 4 KiB, and the
         # zygote's fork copies fewer page tables. Measured in a streamed job's sandbox, one thread:
         # conv1d_backprop's (two-million-entry inputs) 583 -> 405 ms, bottleneck's 526 -> 492 ms, the
-        # zygote's fork 8 -> 7 ms; small problems the same within noise. Scores and messages are the
-        # same (only where memory comes from changes); glibc before 2.35 ignores the setting.
+        # zygote's share of a job about 8 -> 6 ms; small problems the same within noise. Scores and
+        # messages are the same (only where memory comes from changes); glibc before 2.35 ignores it.
         env["GLIBC_TUNABLES"] = "glibc.malloc.hugetlb=1"
         # One thread in numpy's BLAS as in torch (`import_libraries`): its pool of one thread a core
         # spins after each large product until its timeout, and a sandbox then waits for its next
         # call, so a student's numpy code paid for cores it never used (20 products of 300x300 with
-        # pauses: 1.03 s of CPU, against 0.02 s on one thread), out of its own CPU limit.
-        env["OPENBLAS_NUM_THREADS"] = "1"
+        # pauses: 1.03 s of CPU, against 0.02 s on one thread), out of its own CPU limit. OpenBLAS
+        # (numpy's wheels) reads the first; a numpy built on MKL or another OpenMP library the others.
+        env.update(OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_NUM_THREADS="1")
         kept = [] if idle is None else ["--idle", repr(float(idle))]
         if lock_fd is not None:
             kept += ["--lock-fd", str(lock_fd)]

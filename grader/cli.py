@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -19,6 +20,7 @@ from typing import Any
 
 from grader.course.spec import list_assignments, load_assignment
 from grader.errors import GraderError, InputError, UsageError
+from grader.grading.worker import ONE_THREAD
 from grader.sandbox.confine import PROTECTIONS
 
 _DEBUG_HINT = "rerun with --debug to see the traceback"
@@ -867,6 +869,9 @@ def _stopped_by_signals() -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # numpy's BLAS on one thread, as torch's (grader.grading.worker_threads says why): set before this
+    # process or the workers it starts load numpy, as a student's check runs its job in this process.
+    os.environ.update(ONE_THREAD)
     args = build_parser().parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     try:

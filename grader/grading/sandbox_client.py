@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.errors import UsageError, ZygoteError
+from grader.grading.worker import ONE_THREAD
 from grader.sandbox.protocol import ExitStatus, Op, Request, SandboxConfig, ends_batch
 
 _GRADER_ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
@@ -130,9 +131,8 @@ class Zygote:
         # One thread in numpy's BLAS as in torch (`import_libraries`): its pool of one thread a core
         # spins after each large product until its timeout, and a sandbox then waits for its next
         # call, so a student's numpy code paid for cores it never used (20 products of 300x300 with
-        # pauses: 1.03 s of CPU, against 0.02 s on one thread), out of its own CPU limit. OpenBLAS
-        # (numpy's wheels) reads the first; a numpy built on MKL or another OpenMP library the others.
-        env.update(OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        # pauses: 1.03 s of CPU, against 0.02 s on one thread), out of its own CPU limit.
+        env.update(ONE_THREAD)
         kept = [] if idle is None else ["--idle", repr(float(idle))]
         if lock_fd is not None:
             kept += ["--lock-fd", str(lock_fd)]

@@ -16,6 +16,10 @@ import sys
 import tempfile
 from typing import Any
 
+# What numpy's BLAS reads when it loads, for one thread (torch's own threads: `prepare`): a trusted
+# worker's and a sandbox's (grader.grading.worker_threads, grader.grading.sandbox_client.Zygote).
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
 _WARMUP_TEST = """
 import torch
 from hypothesis import given, strategies as st

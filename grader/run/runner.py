@@ -48,6 +48,7 @@ from grader.grading.sandbox_client import socket_fits, socket_folder
 from grader.records import JobResult
 
 _PRELOAD = [
+    "grader.grading.worker_threads",  # first: before anything loads numpy
     "grader.grading.jobs",
     "grader.grading.plugin",
     "grader.grading.compare",

@@ -386,3 +386,32 @@ def test_resident_bytes_follow_what_a_process_touches() -> None:
     assert before is not None and after is not None and after - before >= 60 << 20
     del block
     assert runner.resident_bytes(None) is None and runner.resident_bytes(2**22 + 12345) is None
+
+
+NUMPY_TESTS = """
+import os
+
+import numpy as np
+
+from grader import points
+
+
+@points(3)
+def test_a_numpy_oracle_leaves_the_worker_one_thread(student):
+    a = np.ones((400, 400))
+    for _ in range(3):
+        a = a @ a / 400  # a product large enough for a BLAS pool, where there is one
+    assert student.double(2) == 4
+    threads = len(os.listdir("/proc/self/task"))
+    assert threads == 1, threads
+"""
+
+
+def test_a_workers_numpy_computes_on_one_thread(tmp_path, zygote):
+    """The worker and its sandboxes share one core: a pool of BLAS threads spinning in the worker after
+    a course's numpy oracle would take that core from the student's code, and its CPU from the run."""
+    course = make_course(
+        tmp_path, NUMPY_TESTS, "def double(x):\n    return 2 * x\n", ["def double(x):\n    return x + x\n"]
+    )
+    results = grade(course, zygote, workers=1)
+    assert [(r.status, r.score) for r in results] == [("graded", 3.0)], [t.message for r in results for t in r.tests]

@@ -53,6 +53,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# The floor runs in this process: numpy's BLAS on one thread, as in the grader's processes and the naive
+# baselines (OMP_NUM_THREADS), set before anything here loads numpy.
+os.environ.update({"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+
 from inprocess import InProcess  # noqa: E402  (bench/inprocess.py: the baselines' harness)
 
 from grader.course.spec import ProblemSpec, list_assignments, load_assignment  # noqa: E402

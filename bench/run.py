@@ -55,7 +55,9 @@ sys.path.insert(0, str(ROOT))
 
 # The floor runs in this process: numpy's BLAS on one thread, as in the grader's processes and the naive
 # baselines (OMP_NUM_THREADS), set before anything here loads numpy.
-os.environ.update({"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+from grader.grading.worker import ONE_THREAD  # noqa: E402  (loads no numpy)
+
+os.environ.update(ONE_THREAD)
 
 from inprocess import InProcess  # noqa: E402  (bench/inprocess.py: the baselines' harness)
 

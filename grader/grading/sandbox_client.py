@@ -84,6 +84,28 @@ def zygote_failed(message: str) -> bool:
     return message.startswith(_GRADER_ERROR_PREFIX)
 
 
+def zygote_environment(*, huge_pages: bool = True) -> dict[str, str]:
+    """The environment a zygote starts with (its sandboxes clear their own): a few of this process's
+    variables, and the settings of the libraries it loads, which they read when they load.
+    `huge_pages=False` leaves glibc's malloc as it is (`bench/sandbox_cost.py` compares the two)."""
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")}
+    # Sandboxes allocate from transparent huge pages where the kernel offers them on request
+    # (glibc's malloc advises its arenas and large mappings so, inherited through the fork): a
+    # tensor of millions of entries then costs a page fault every 2 MiB, not every 4 KiB, and the
+    # zygote's fork copies fewer page tables. Measured in a streamed job's sandbox, one thread:
+    # conv1d_backprop's (two-million-entry inputs) 583 -> 405 ms, bottleneck's 526 -> 492 ms, the
+    # zygote's share of a job about 8 -> 6 ms; small problems the same within noise. Scores and
+    # messages are the same (only where memory comes from changes); glibc before 2.35 ignores it.
+    if huge_pages:
+        env["GLIBC_TUNABLES"] = "glibc.malloc.hugetlb=1"
+    # One thread in numpy's BLAS as in torch (`import_libraries`): its pool of one thread a core
+    # spins after each large product until its timeout, and a sandbox then waits for its next
+    # call, so a student's numpy code paid for cores it never used (20 products of 300x300 with
+    # pauses: 1.03 s of CPU, against 0.02 s on one thread), out of its own CPU limit.
+    env.update(ONE_THREAD)
+    return env
+
+
 @dataclass
 class Zygote:
     """A running zygote process and the address of its socket."""
@@ -119,20 +141,7 @@ class Zygote:
             f"sys.path.insert(0, {_GRADER_ROOT!r}); "
             "from grader.sandbox.zygote import main; main()"
         )
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")}
-        # Sandboxes allocate from transparent huge pages where the kernel offers them on request
-        # (glibc's malloc advises its arenas and large mappings so, inherited through the fork): a
-        # tensor of millions of entries then costs a page fault every 2 MiB, not every 4 KiB, and the
-        # zygote's fork copies fewer page tables. Measured in a streamed job's sandbox, one thread:
-        # conv1d_backprop's (two-million-entry inputs) 583 -> 405 ms, bottleneck's 526 -> 492 ms, the
-        # zygote's share of a job about 8 -> 6 ms; small problems the same within noise. Scores and
-        # messages are the same (only where memory comes from changes); glibc before 2.35 ignores it.
-        env["GLIBC_TUNABLES"] = "glibc.malloc.hugetlb=1"
-        # One thread in numpy's BLAS as in torch (`import_libraries`): its pool of one thread a core
-        # spins after each large product until its timeout, and a sandbox then waits for its next
-        # call, so a student's numpy code paid for cores it never used (20 products of 300x300 with
-        # pauses: 1.03 s of CPU, against 0.02 s on one thread), out of its own CPU limit.
-        env.update(ONE_THREAD)
+        env = zygote_environment()
         kept = [] if idle is None else ["--idle", repr(float(idle))]
         if lock_fd is not None:
             kept += ["--lock-fd", str(lock_fd)]

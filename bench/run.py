@@ -16,7 +16,9 @@ ways), a mutant, a module that crashes at import, or a slow correct one) and mea
 - the grader with 1 worker and with 2 workers, and a second run with nothing changed;
 - the grading process's resident memory after a quarter of the jobs and after all of them (2 workers);
 - each job's CPU by the kind of submission (correct, mutant, crash, slow), the grader's (1 worker, as
-  its store recorded it) beside the floor's for the same jobs: where the class's time goes.
+  its store recorded it) beside the floor's for the same jobs: where the class's time goes;
+- per problem, how much of a correct solution's job ran in its sandboxes (the student's code and the
+  sandbox's side of its calls) and how much on the trusted side: what any isolated grader must pay.
 
 The grader runs as a fresh process, as `grader grade` would, and its CPU time is that of every
 process the run started (forks and exits included); its wall time includes its own start-up.
@@ -311,9 +313,9 @@ def _bank_mean(values: Iterable[float]) -> float:
 
 def _stored_cpu(
     out: Path, problems: dict[str, list[ProblemSpec]], students: int
-) -> Iterator[tuple[str, int, str, float]]:
-    """(assignment, student index, problem id, CPU seconds) of each job the store of a run in `out` holds
-    (the trusted worker's and the sandboxes' CPU, as the job recorded it)."""
+) -> Iterator[tuple[str, int, str, float, float]]:
+    """(assignment, student index, problem id, CPU seconds, the sandboxes' share of them) of each job the
+    store of a run in `out` holds (the trusted worker's and the sandboxes' CPU, as the job recorded it)."""
     import sqlite3
 
     for a, specs in problems.items():
@@ -323,24 +325,29 @@ def _stored_cpu(
             for i in range(students):
                 result = stored.get((f"student{i:04d}", p.id))
                 if result is not None:
-                    yield a, i, p.id, result["cpu_seconds"]
+                    yield a, i, p.id, result["cpu_seconds"], result.get("sandbox_cpu_seconds", float("nan"))
 
 
 def cost_per_problem(out: Path, problems: dict[str, list[ProblemSpec]], students: int) -> dict[str, dict[str, float]]:
     """Per problem, the CPU seconds of a job as the store recorded them.
 
-    `correct_mean` averages the jobs of correct solutions (the generated class's "correct" kind), `max`
-    is the most any job of the problem took (a slow or mutant solution included).
+    `correct_mean` averages the jobs of correct solutions (the generated class's "correct" kind), and
+    `correct_sandbox_mean` the part of them their sandboxes used (the student's code and the sandbox's
+    side of its calls; the rest is the trusted side's); `max` is the most any job of the problem took (a
+    slow or mutant solution included).
     """
     cpu: dict[str, list[float]] = {}
     correct: dict[str, list[float]] = {}
-    for a, i, problem, seconds in _stored_cpu(out, problems, students):
+    correct_sandbox: dict[str, list[float]] = {}
+    for a, i, problem, seconds, sandbox in _stored_cpu(out, problems, students):
         cpu.setdefault(f"{a}/{problem}", []).append(seconds)
         if kind_of(i, problem) == "correct":
             correct.setdefault(f"{a}/{problem}", []).append(seconds)
+            correct_sandbox.setdefault(f"{a}/{problem}", []).append(sandbox)
     return {
         name: {
             "correct_mean": _bank_mean(correct.get(name, [])),
+            "correct_sandbox_mean": _bank_mean(correct_sandbox.get(name, [])),
             "mean": sum(times) / len(times),
             "max": max(times),
         }
@@ -352,7 +359,7 @@ def cost_by_kind(out: Path, problems: dict[str, list[ProblemSpec]], students: in
     """Each job's CPU seconds as the store recorded them, by the kind of submission (`kind_of`): where a
     class's time goes, passing or failing."""
     by_kind: dict[str, list[float]] = {}
-    for _, i, problem, seconds in _stored_cpu(out, problems, students):
+    for _, i, problem, seconds, _ in _stored_cpu(out, problems, students):
         by_kind.setdefault(kind_of(i, problem), []).append(seconds)
     return by_kind
 
@@ -573,7 +580,8 @@ def main() -> None:
             flat = per_problem_flat.get(name, {}).get("correct_mean", nan)
             floor = floor_per_problem.get(name, nan)
             print(
-                f"  {name:32s} {c['correct_mean']:6.2f} s   no streams {flat:6.2f} s   off {off:6.2f} s   "
+                f"  {name:32s} {c['correct_mean']:6.2f} s (sandbox {c['correct_sandbox_mean']:5.2f})   "
+                f"no streams {flat:6.2f} s   off {off:6.2f} s   "
                 f"floor {floor:6.2f} s   ({c['correct_mean'] / floor:4.2f}x)   max {c['max']:6.2f} s"
             )
         by_kind = cost_by_kind(course / "out1", problems, args.students)
@@ -593,6 +601,7 @@ def main() -> None:
                 f"({k['grader'] / k['floor']:4.2f}x)   {100 * k['grader_share']:4.1f}% of the grader's job CPU"
             )
         passing = _bank_mean(p["correct_mean"] for p in per_problem.values())
+        passing_sandbox = _bank_mean(p["correct_sandbox_mean"] for p in per_problem.values())
         passing_floor = _bank_mean(floor_per_problem.values())
         passing_off = _bank_mean(p["correct_mean"] for p in per_problem_off.values())
         rss: list[float] = []
@@ -634,6 +643,7 @@ def main() -> None:
             "cpu_ms_per_passing_job_bank_mean": {
                 "floor": 1000 * passing_floor,
                 "grader": 1000 * passing,
+                "grader_in_sandboxes": 1000 * passing_sandbox,
                 "grader_lockstep_off": 1000 * passing_off,
             },
         }
@@ -647,6 +657,10 @@ def main() -> None:
         print(
             f"CPU per passing job, mean over the bank: grader {1000 * passing:.0f} ms, floor {1000 * passing_floor:.0f} ms, "
             f"lockstep off {1000 * passing_off:.0f} ms   (target <= 150 ms)"
+        )
+        print(
+            f"  of the grader's, in the sandboxes (the student's code, the sandbox's side of its calls): "
+            f"{1000 * passing_sandbox:.0f} ms; on the trusted side: {1000 * (passing - passing_sandbox):.0f} ms"
         )
         print(f"speed-up vs naive (serial):            {figures['speedup_vs_naive_serial']:6.1f}x")
         print(

@@ -63,6 +63,9 @@ class JobResult:
     key: str = ""
     warnings: tuple[str, ...] = ()
     cpu_seconds: float = 0.0  # the trusted worker's and the sandboxes' CPU time
+    # The sandboxes' share of cpu_seconds: the student's code and the sandbox's side of its calls (unpickling
+    # arguments, sending replies), as the kernel counted it for each sandbox. A fact about the run.
+    sandbox_cpu_seconds: float = 0.0
     # The most memory one of its sandboxes held at once, in bytes (0: not measured), and who counted it:
     # "cgroup" (the sandbox's memory cgroup: what the memory limit counts) or "rss" (its peak resident
     # set, pages shared with the zygote included: where there is no memory cgroup).

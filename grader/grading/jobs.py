@@ -253,6 +253,7 @@ def _grade(
         tests=tuple(tests),
         warnings=protection_warnings(session.protections),
         cpu_seconds=session.sandbox_cpu_seconds,
+        sandbox_cpu_seconds=session.sandbox_cpu_seconds,
         memory_peak=session.sandbox_memory[0],
         memory_counted_by=session.sandbox_memory[1],
         training_cpu_seconds=session.training_cpu_seconds,

@@ -90,7 +90,8 @@ def usage_against_limits(limits: Limits, result: JobResult) -> tuple[str, list[s
     bound, not judged: one test makes many calls). Memory is the largest peak of its sandboxes against
     `memory_mb`, judged only where a memory cgroup counted it (a resident set also holds the pages
     shared with the zygote, which the limit does not count). A training call's CPU time is measured
-    (grader.call_training): the slowest one is judged against `train_cpu_seconds`.
+    (grader.call_training): the slowest one is judged against `train_cpu_seconds`. The job's CPU time is
+    shown with the sandbox's share of it (the code graded), the rest being the tests' own work.
     """
     mib = result.memory_peak / (1 << 20)
     if result.memory_counted_by == "cgroup":
@@ -101,7 +102,8 @@ def usage_against_limits(limits: Limits, result: JobResult) -> tuple[str, list[s
         memory = f"peak memory not measured (limit {limits.memory_mb} MiB)"
     slowest = max((t.duration for t in result.tests), default=0.0)
     usage = (
-        f"in {result.duration:.1f} of {limits.job_timeout:g} s ({result.cpu_seconds:.1f} s CPU; slowest test "
+        f"in {result.duration:.1f} of {limits.job_timeout:g} s ({result.cpu_seconds:.1f} s CPU, "
+        f"{result.sandbox_cpu_seconds:.1f} s of it in the sandbox; slowest test "
         f"{slowest:.1f} s, {limits.call_timeout:g} s a call), {memory}"
     )
     tight = []

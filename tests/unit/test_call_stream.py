@@ -121,7 +121,7 @@ def grade_here(course: Path, zygote: Zygote, lockstep_on: bool) -> dict[str, Job
 def comparable(result: JobResult) -> JobResult:
     tests = tuple(dataclasses.replace(t, duration=0.0) for t in result.tests)
     return dataclasses.replace(
-        result, tests=tests, duration=0.0, cpu_seconds=0.0, memory_peak=0, training_cpu_seconds=0.0, modes=(0, 0, 0, 0, 0)
+        result, tests=tests, duration=0.0, cpu_seconds=0.0, sandbox_cpu_seconds=0.0, memory_peak=0, training_cpu_seconds=0.0, modes=(0, 0, 0, 0, 0)
     )
 
 

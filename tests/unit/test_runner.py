@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -400,3 +401,54 @@ def test_a_workers_numpy_computes_on_one_thread(tmp_path, zygote):
     )
     results = grade(course, zygote, workers=1)
     assert [(r.status, r.score) for r in results] == [("graded", 3.0)], [t.message for r in results for t in r.tests]
+
+
+BUSY_ORACLE_TESTS = """
+import time
+
+import torch
+
+from grader import assert_close, points
+
+
+def busy(seconds):
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+@points(3)
+def test_double_once(student):
+    busy(0.3)  # the trusted side's own work: building inputs, the oracle
+    assert_close(student.double(torch.ones(10)), torch.full((10,), 2.0), name="double(x)")
+"""
+
+BUSY_STUDENT = """import time
+
+
+def double(x):
+    end = time.process_time() + 0.4
+    while time.process_time() < end:
+        pass
+    return x + x
+"""
+
+
+def test_a_jobs_cpu_time_says_how_much_of_it_its_sandboxes_used(tmp_path, zygote):
+    """A job's CPU time is the trusted worker's and its sandboxes'; the sandboxes' share is kept apart, so
+    that the benchmark can say how much of a job is the student's code and how much the grader's side."""
+    course = make_course(tmp_path, BUSY_ORACLE_TESTS, "def double(x):\n    return 2 * x\n", [BUSY_STUDENT])
+    problem = load_assignment(course, "hw1").problems[0]
+    folder = course / "submissions/hw1/s0"
+    clean = runner._TrustedState.capture()
+    try:
+        result = runner.run_job_safely(make_job(course, problem, "s0", folder, zygote_address=zygote.address))
+    finally:
+        clean.restore(str(course))
+    assert result.score == 3.0, [t.message for t in result.tests]
+    assert 0.4 <= result.sandbox_cpu_seconds < 0.4 + 0.25, result
+    assert result.cpu_seconds - result.sandbox_cpu_seconds >= 0.3, result  # the oracle's busy loop, on the trusted side
+    stored = JobResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert stored.sandbox_cpu_seconds == result.sandbox_cpu_seconds
+    old = {k: v for k, v in result.to_dict().items() if k != "sandbox_cpu_seconds"}  # a store from before the field
+    assert JobResult.from_dict(old).sandbox_cpu_seconds == 0.0

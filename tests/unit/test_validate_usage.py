@@ -49,14 +49,14 @@ def _result(duration: float, peak: int, counted_by: str) -> JobResult:
     return JobResult(
         student="alternative x", assignment="hw", problem="p", status="graded", score=10, max_score=10,
         tests=(TestResult("test_a", "passed", 10, 10, duration=duration / 2),), duration=duration,
-        memory_peak=peak, memory_counted_by=counted_by,
+        memory_peak=peak, memory_counted_by=counted_by, cpu_seconds=duration * 0.8, sandbox_cpu_seconds=duration / 2,
     )
 
 
 def test_usage_is_printed_beside_the_limits():
     usage, tight = usage_against_limits(LIMITS, _result(3.0, 100 * MiB, "cgroup"))
     assert tight == []
-    assert "in 3.0 of 30 s" in usage and "slowest test 1.5 s, 5 s a call" in usage and "peak 100 of 512 MiB" in usage
+    assert "in 3.0 of 30 s (2.4 s CPU, 1.5 s of it in the sandbox;" in usage and "slowest test 1.5 s, 5 s a call" in usage and "peak 100 of 512 MiB" in usage
     usage, _ = usage_against_limits(LIMITS, _result(3.0, 100 * MiB, "rss"))
     assert "peak resident 100 MiB, shared pages included (limit 512 MiB)" in usage
     usage, _ = usage_against_limits(LIMITS, _result(3.0, 0, ""))

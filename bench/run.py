@@ -355,12 +355,14 @@ def cost_per_problem(out: Path, problems: dict[str, list[ProblemSpec]], students
     }
 
 
-def cost_by_kind(out: Path, problems: dict[str, list[ProblemSpec]], students: int) -> dict[str, list[float]]:
-    """Each job's CPU seconds as the store recorded them, by the kind of submission (`kind_of`): where a
-    class's time goes, passing or failing."""
-    by_kind: dict[str, list[float]] = {}
-    for _, i, problem, seconds, _ in _stored_cpu(out, problems, students):
-        by_kind.setdefault(kind_of(i, problem), []).append(seconds)
+def cost_by_kind(
+    out: Path, problems: dict[str, list[ProblemSpec]], students: int
+) -> dict[str, list[tuple[float, float]]]:
+    """Each job's CPU seconds and its sandboxes' share of them as the store recorded them, by the kind of
+    submission (`kind_of`): where a class's time goes, passing or failing."""
+    by_kind: dict[str, list[tuple[float, float]]] = {}
+    for _, i, problem, seconds, sandbox in _stored_cpu(out, problems, students):
+        by_kind.setdefault(kind_of(i, problem), []).append((seconds, sandbox))
     return by_kind
 
 
@@ -585,21 +587,30 @@ def main() -> None:
                 f"floor {floor:6.2f} s   ({c['correct_mean'] / floor:4.2f}x)   max {c['max']:6.2f} s"
             )
         by_kind = cost_by_kind(course / "out1", problems, args.students)
+        jobs_cpu = sum(c for jobs in by_kind.values() for c, _ in jobs)
+        jobs_sandbox = sum(s for jobs in by_kind.values() for _, s in jobs)
         kinds = {
             kind: {
-                "jobs": len(times),
-                "grader": sum(times) / len(times),
+                "jobs": len(jobs),
+                "grader": sum(c for c, _ in jobs) / len(jobs),
+                "grader_in_sandboxes": sum(s for _, s in jobs) / len(jobs),
                 "floor": _bank_mean(floor_by_kind.get(kind, [])),
-                "grader_share": sum(times) / sum(sum(t) for t in by_kind.values()),
+                "grader_share": sum(c for c, _ in jobs) / jobs_cpu,
             }
-            for kind, times in sorted(by_kind.items())
+            for kind, jobs in sorted(by_kind.items())
         }
         print("CPU per job, by kind of submission (1 worker, the jobs' own CPU; the floor's for the same jobs):")
         for kind, k in kinds.items():
             print(
-                f"  {kind:8s} {k['jobs']:5d} jobs   grader {k['grader']:6.3f} s   floor {k['floor']:6.3f} s   "
-                f"({k['grader'] / k['floor']:4.2f}x)   {100 * k['grader_share']:4.1f}% of the grader's job CPU"
+                f"  {kind:8s} {k['jobs']:5d} jobs   grader {k['grader']:6.3f} s (sandbox {k['grader_in_sandboxes']:5.3f})   "
+                f"floor {k['floor']:6.3f} s   ({k['grader'] / k['floor']:4.2f}x)   "
+                f"{100 * k['grader_share']:4.1f}% of the grader's job CPU"
             )
+        print(
+            f"  all jobs: {jobs_cpu:.1f} s of CPU as the jobs recorded it, {jobs_sandbox:.1f} s of it in the sandboxes "
+            f"({100 * jobs_sandbox / jobs_cpu:.0f}%); the run's {one_cpu:.1f} s also counts the zygote, the workers' "
+            "start and the run's own work"
+        )
         passing = _bank_mean(p["correct_mean"] for p in per_problem.values())
         passing_sandbox = _bank_mean(p["correct_sandbox_mean"] for p in per_problem.values())
         passing_floor = _bank_mean(floor_per_problem.values())
@@ -627,6 +638,7 @@ def main() -> None:
             "cpu_seconds_per_job_by_problem_lockstep_off": per_problem_off,
             "floor_cpu_seconds_per_correct_job_by_problem": floor_per_problem,
             "cpu_seconds_per_job_by_kind": kinds,
+            "jobs_cpu_seconds": {"all": jobs_cpu, "in_sandboxes": jobs_sandbox},
             "overhead_ms_per_job_above_floor": 1000 * (one_cpu - floor_cpu) / n_jobs,
             "scaling_1_to_2_workers": one_wall / two_wall,
             "second_run_fraction_of_first": again_wall / two_wall,

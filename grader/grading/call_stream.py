@@ -81,6 +81,7 @@ MAX_STREAMS_BYTES = 256 << 20  # all the streams one worker process keeps; past 
 MAX_STREAMS_PER_TEST = 8  # the ways of passing a test (other bits, other histories) kept as streams
 MAX_FAILURES_BYTES = 128 << 20  # all the failing runs' streams one worker process keeps (beside MAX_STREAMS_BYTES)
 MAX_FAILURES_PER_TEST = 32  # the failing runs (and the tests' runs from their start) kept as streams
+EXCHANGE_BYTES = 400  # what a kept exchange holds besides its request's bytes (its headers, the reply's digest), about
 FIRST_BATCH = 4  # a stream's first batch of calls; each next one twice as many, up to MAX_BATCH
 MAX_BATCH = 64
 BATCH_BYTES = 4 << 20  # a batch's requests and recorded replies, about (a batch holds at least one call)
@@ -186,7 +187,8 @@ class Capture:
         if reply.get("tripped"):
             self.failed = True
             return
-        self.size += sum(len(b) for b in blobs) + 400  # the request's bytes are kept; the reply's, as a digest
+        # The request's bytes are kept; the reply's, as a digest.
+        self.size += sum(len(b) for b in blobs) + EXCHANGE_BYTES
         if self.size > MAX_STREAM_BYTES:
             self.failed = True
             self.exchanges.clear()

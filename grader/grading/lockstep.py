@@ -127,6 +127,10 @@ _new: list[str] = []  # recorded in this process and not handed back yet (export
 # Failing runs under Hypothesis, by test: their call streams, each with the test's result (`RepeatedFailure`).
 _failures: dict[str, list[CallStream]] = {}
 _failure_bytes = [0]
+# The request bytes (pickled arguments) of every stream this process keeps, by their digest
+# (Exchange.blobs_digest): a test's inputs are the same in each of its streams (every way of passing it,
+# every failing run, every history), so they are kept, and counted against the bounds, once.
+_kept_requests: dict[bytes, list[bytes]] = {}
 # Each problem's tests as a pytest session of this process collected them (`JobPlan`), by `plan_key`.
 _plans: dict[str, JobPlan] = {}
 
@@ -186,11 +190,36 @@ def _keep(streams: list[CallStream], stream: CallStream | None, *, failing: bool
     used = _failure_bytes if failing else _stream_bytes
     per_test = call_stream.MAX_FAILURES_PER_TEST if failing else call_stream.MAX_STREAMS_PER_TEST
     limit = call_stream.MAX_FAILURES_BYTES if failing else call_stream.MAX_STREAMS_BYTES
-    if len(streams) >= per_test or used[0] + stream.size > limit:
+    size = _new_bytes(stream)
+    if len(streams) >= per_test or used[0] + size > limit:
         return True
-    used[0] += stream.size
+    _share_requests(stream)
+    used[0] += size
     streams.append(stream)
     return False
+
+
+def _new_bytes(stream: CallStream) -> int:
+    """What keeping `stream` adds to this process's streams, about: its exchanges, and the request bytes
+    no kept stream holds yet (`_kept_requests`)."""
+    from grader.grading.call_stream import EXCHANGE_BYTES
+
+    size, seen = 0, set()
+    for exchange in stream.exchanges:
+        size += EXCHANGE_BYTES
+        digest = exchange.blobs_digest
+        if exchange.blobs and digest not in _kept_requests and digest not in seen:
+            seen.add(digest)
+            size += sum(len(b) for b in exchange.blobs)
+    return size
+
+
+def _share_requests(stream: CallStream) -> None:
+    """Point `stream`'s requests at the same bytes where a kept stream sent the same ones, and keep its
+    other requests' bytes for the streams after it."""
+    for exchange in stream.exchanges:
+        if exchange.blobs:
+            exchange.blobs = list(_kept_requests.setdefault(exchange.blobs_digest, exchange.blobs))
 
 
 def forget_all() -> None:
@@ -203,6 +232,7 @@ def forget_all() -> None:
     _new.clear()
     _failures.clear()
     _failure_bytes[0] = 0
+    _kept_requests.clear()
     _plans.clear()
 
 

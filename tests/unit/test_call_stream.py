@@ -507,3 +507,46 @@ def test_a_test_without_hypothesis_after_hypothesis_tests_streams_once_its_histo
     # The second job passes the plain test on the first job's stream; the third and fourth jobs pass the
     # two Hypothesis tests on the second job's streams, and the plain one on the first's.
     assert outcomes == ["passed"] * 7, outcomes
+
+
+BIG_INPUT_TESTS = '''
+import torch
+
+from grader import assert_close, points
+
+
+@points(3)
+def test_double_a_long_vector(student):
+    x = torch.linspace(-1, 1, 500_000)  # 2 MB sent with every call: a stream keeps it
+    assert_close(student.double(x), 2 * x, name="double(x)")
+'''
+
+
+def test_the_streams_of_a_test_keep_its_inputs_once(tmp_path, zygote, outcomes, monkeypatch):
+    # Every way of passing a test sends it the same inputs: four solutions that round otherwise keep four
+    # streams, whose 2 MB of requests are kept (and counted against the process's bound) once, so that
+    # a bound of 5 MB, which would hold two copies of them, holds all four streams, and each solution's
+    # second copy passes on its own stream. Before, the third way found the bound reached and the test
+    # kept no more streams: conv1d_backprop's long inputs (30 MB a test) left most of a class's
+    # alternatives running the long tests' bodies, oracle and all, in every job.
+    monkeypatch.setattr(call_stream, "MAX_STREAMS_BYTES", 5 << 20)
+    ways = {f"w{k}": f"def double(x):\n    return x * (2 + {k}e-6)\n" for k in range(4)}
+    students = {f"{copy}{name}": source for copy in ("a", "b") for name, source in ways.items()}
+    course = make_course(tmp_path, BIG_INPUT_TESTS, CORRECT, [])
+    for name, source in students.items():
+        (course / "submissions/hw1" / name).mkdir(parents=True)
+        (course / "submissions/hw1" / name / "leaky.py").write_text(source)
+    on = grade_here(course, zygote, True)
+    (streams,) = lockstep._plain.values()
+    lockstep.forget_all()
+    off = grade_here(course, zygote, False)
+    for name in students:
+        assert comparable(on[name]) == comparable(off[name]), name
+    assert {name: result.score for name, result in on.items()} == dict.fromkeys(students, 3.0)
+    # The first copies: no stream at first, then each other way differs from every kept stream; the
+    # second copies pass on their way's stream.
+    assert outcomes == [*(["diverged"] * (len(ways) - 1)), *(["passed"] * len(ways))], outcomes
+    assert len(streams) == len(ways)
+    sent = [stream.exchanges[-1].blobs for stream in streams]  # the call with the long vector
+    assert sum(len(b) for b in sent[0]) > 2_000_000
+    assert all(b is first for blobs in sent for b, first in zip(blobs, sent[0], strict=True))

@@ -5,6 +5,8 @@ under Hypothesis as before, and every job's result is exactly what it is with lo
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from grader.grading import call_stream, lockstep, proxy
@@ -251,7 +253,9 @@ def test_a_module_that_defines_what_hypothesis_looks_up_never_repeats_another_mo
 
 def test_failing_runs_are_kept_within_their_own_bounds(monkeypatch):
     def stream(size: int) -> call_stream.CallStream:
-        return call_stream.CallStream([], {}, b"", {}, size, verdict="failed")
+        sent = [os.urandom(size)]  # one request of `size` bytes, unlike any other's
+        exchange = call_stream.Exchange({}, sent, {"ok": True}, [], blobs_digest=call_stream.blobs_digest(sent))
+        return call_stream.CallStream([exchange], {}, b"", {}, size, verdict="failed")
 
     for _ in range(call_stream.MAX_FAILURES_PER_TEST + 3):
         lockstep.keep_failure_stream("a test", stream(10))

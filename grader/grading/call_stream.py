@@ -148,7 +148,6 @@ class CallStream:
     bound: dict[int, str]  # handles from before the test that it uses: id -> the module attribute's name
     history: bytes  # the recording job's history before the test (StudentSession.history)
     lookups: dict[str, bool]  # the module's names its body looked up first (and whether the module has them)
-    size: int = 0  # bytes, about
     verdict: Any = None  # a failing run's stream: the test's result, without its output and duration
     # A failing test's stream from its start (StudentSession.start_transcript): the number of exchanges
     # after which it last started again; what the student printed before that is left out of its output.
@@ -243,7 +242,7 @@ class Capture:
         for hid, count in given.items():
             self.exchanges[last_use[hid]].release_after.extend([hid] * count)
         new = {name: found for name, found in lookups.items() if name not in self.lookups_before}
-        return CallStream(self.exchanges, bound, self.history, new, self.size, restarted_at=self.restarted_at)
+        return CallStream(self.exchanges, bound, self.history, new, restarted_at=self.restarted_at)
 
 
 def batches(exchanges: list[Exchange]) -> Iterator[list[Exchange]]:

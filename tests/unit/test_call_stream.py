@@ -394,7 +394,8 @@ def test_a_stream_keeps_its_replies_tensor_bytes_as_a_digest_that_tells_any_chan
     data = [b"a" * 100_000, b"bc"]
     capture.add({"op": "call", "id": 7, "check_args": False}, [b"(x)"], {"ok": True, "value": {"t": "none"}}, data)
     stream = capture.finish({7: "double"}, {})
-    assert stream is not None and stream.size < 1000  # the request is kept; the reply's 100 kB are not
+    # The request is kept (and counted against the process's bound); the reply's 100 kB are not.
+    assert stream is not None and capture.size < 1000 and lockstep._new_bytes(stream) < 1000
     recorded = stream.exchanges[0]
     assert recorded.reply_blobs == [] and recorded.reply_size == 100_002
 

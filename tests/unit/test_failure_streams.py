@@ -255,7 +255,7 @@ def test_failing_runs_are_kept_within_their_own_bounds(monkeypatch):
     def stream(size: int) -> call_stream.CallStream:
         sent = [os.urandom(size)]  # one request of `size` bytes, unlike any other's
         exchange = call_stream.Exchange({}, sent, {"ok": True}, [], blobs_digest=call_stream.blobs_digest(sent))
-        return call_stream.CallStream([exchange], {}, b"", {}, size, verdict="failed")
+        return call_stream.CallStream([exchange], {}, b"", {}, verdict="failed")
 
     for _ in range(call_stream.MAX_FAILURES_PER_TEST + 3):
         lockstep.keep_failure_stream("a test", stream(10))
